@@ -1,0 +1,44 @@
+# segmint: `make demo` and `make test` each create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO_DIR ?= demo-shop
+DEMO_DATA ?= demo-data
+DEMO_CUSTOMERS ?= 20000
+PYTEST_ARGS ?=
+
+.PHONY: venv test test-fast demo bench clean docs
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow and not db and not browser and not spark" $(PYTEST_ARGS)
+
+demo: venv
+	rm -rf $(DEMO_DIR)
+	$(BIN)/segmint generate $(DEMO_DATA) --customers $(DEMO_CUSTOMERS) --seed 7
+	$(BIN)/segmint init $(DEMO_DIR)
+	$(BIN)/segmint ingest customers $(DEMO_DATA)/customers.csv -w $(DEMO_DIR)
+	$(BIN)/segmint ingest orders $(DEMO_DATA)/orders.csv -w $(DEMO_DIR)
+	$(BIN)/segmint ingest events $(DEMO_DATA)/events.csv -w $(DEMO_DIR)
+	$(BIN)/segmint ingest responses $(DEMO_DATA)/responses.csv -w $(DEMO_DIR)
+	$(BIN)/segmint status -w $(DEMO_DIR)
+
+docs: venv
+	$(BIN)/python -m segmint.docs_gen
+
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_DATA) .pytest_cache

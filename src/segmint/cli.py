@@ -1,0 +1,210 @@
+"""The ``segmint`` command line: thin wrappers over :class:`segmint.Workspace`.
+
+Exit codes: 0 success, 1 a user error (with a message saying what is wrong and the
+fix), 2 bad usage. Tracebacks are shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from segmint import console
+from segmint.errors import ConfigError, SegmintError
+
+app = typer.Typer(
+    name="segmint",
+    help="segmint: customer segmentation from raw data to activated segments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = {"debug": False}
+
+WorkspaceOpt = typer.Option(
+    None, "--workspace", "-w", envvar="SEGMINT_WORKSPACE",
+    help="Workspace folder (default: $SEGMINT_WORKSPACE or the current folder).",
+)
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables.")
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors.")) -> None:
+    _state["debug"] = debug
+
+
+def _open(workspace: Optional[Path]):
+    from segmint.workspace import Workspace
+
+    return Workspace.open(workspace or Path("."))
+
+
+def _parse_map(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        canonical, sep, source = pair.partition("=")
+        if not sep or not canonical.strip() or not source.strip():
+            raise ConfigError(f"--map {pair!r}: write it as canonical=source, e.g. --map order_id=InvoiceNo")
+        mapping[canonical.strip()] = source.strip()
+    return mapping
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(..., help="Folder to create the workspace in."),
+    name: Optional[str] = typer.Option(None, help="Workspace name (default: the folder name)."),
+) -> None:
+    """Create a workspace: a commented segmint.yaml and an empty store."""
+    from segmint.workspace import Workspace
+
+    ws = Workspace.init(directory, name=name)
+    ws.close()
+    console.out.print(f"Created workspace {directory} (edit {directory / 'segmint.yaml'} to configure it).")
+
+
+@app.command()
+def generate(
+    directory: Path = typer.Argument(..., help="Folder to write the shop's files to."),
+    customers: int = typer.Option(10_000, "--customers", "-n", min=1, help="Number of customers."),
+    seed: int = typer.Option(0, help="Random seed: the same seed gives the same files."),
+    dirty: bool = typer.Option(False, help="Add a fraction of bad rows (missing ids, bad dates, duplicates...)."),
+    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Generate a realistic synthetic shop with planted personas."""
+    from segmint.datasets import write_shop
+
+    if fmt not in ("csv", "parquet"):
+        raise ConfigError(f"--format {fmt!r}: use csv or parquet")
+    with console.status(f"Generating {customers:,} customers..."):
+        result = write_shop(directory, n_customers=customers, seed=seed, dirty=dirty, format=fmt)
+    summary = _generate_summary(directory, result)
+    if as_json:
+        console.print_json(summary)
+        return
+    rows = [[k, console.fmt_int(v)] for k, v in summary["rows"].items()]
+    console.out.print(console.table(f"Shop written to {directory}", ["file", "rows"], rows, {"rows": "right"}))
+
+
+def _generate_summary(directory: Path, result) -> dict:
+    rows = {}
+    counts = getattr(result, "counts", None) or (result if isinstance(result, dict) else {})
+    for k, v in dict(counts).items():
+        if isinstance(v, int):
+            rows[k] = v
+    return {"directory": str(directory), "rows": rows}
+
+
+@app.command()
+def ingest(
+    table: str = typer.Argument(..., help="customers, orders, events or responses."),
+    source: Optional[str] = typer.Argument(None, help="File: .csv, .csv.gz, .tsv, .parquet, .jsonl."),
+    workspace: Optional[Path] = WorkspaceOpt,
+    map_: list[str] = typer.Option([], "--map", "-m", help="canonical=source column (repeatable)."),
+    preset: Optional[str] = typer.Option(None, help="Known source layout, e.g. online-retail."),
+    line_items: Optional[bool] = typer.Option(None, "--line-items/--no-line-items",
+                                              help="Rows are line items: sum quantity x unit_price per order."),
+    date_format: Optional[str] = typer.Option(None, help="strptime format of dates, e.g. %d/%m/%Y."),
+    timezone: Optional[str] = typer.Option(None, help="Zone of times written without one (IANA name)."),
+    decimal: Optional[str] = typer.Option(None, help="Decimal mark of amounts: . or ,"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv, parquet or jsonl (default: from the name)."),
+    delimiter: Optional[str] = typer.Option(None, help="CSV delimiter (default: detected)."),
+    encoding: str = typer.Option("utf-8", help="Text encoding of a CSV file (utf-8, latin-1, utf-16)."),
+    sql: Optional[str] = typer.Option(None, help="A SQL query to read instead of a file."),
+    url_env: Optional[str] = typer.Option(None, help="Environment variable holding the database URL."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Ingest a file or a SQL query into a canonical table; bad rows go to quarantine."""
+    if (source is None) == (sql is None):
+        raise ConfigError("give either a SOURCE file or --sql QUERY (with --url-env VAR)")
+    if decimal is not None and decimal not in (".", ","):
+        raise ConfigError(f"--decimal {decimal!r}: use . or ,")
+    kwargs = dict(mapping=_parse_map(map_), preset=preset, line_items=line_items, date_format=date_format,
+                  timezone=timezone, decimal=decimal, fmt=fmt, delimiter=delimiter, encoding=encoding)
+    with _open(workspace) as ws:
+        with console.status(f"Ingesting {source or 'query'} into {table}..."):
+            if sql is not None:
+                if not url_env:
+                    raise ConfigError("--sql needs --url-env VAR: the name of an environment variable holding "
+                                      "the database URL (so the password stays out of shell history)")
+                kwargs.pop("fmt"), kwargs.pop("delimiter"), kwargs.pop("encoding")
+                report = ws.ingest_sql(table, sql, url_env=url_env, **kwargs)
+            else:
+                report = ws.ingest(table, source, **kwargs)
+    if as_json:
+        console.print_json(report.to_dict())
+        return
+    _print_ingest(report)
+
+
+def _print_ingest(report) -> None:
+    from segmint.ingest.checks import describe_reason
+
+    f = console.fmt_int
+    rows = [["rows read", f(report.rows_read)], ["accepted", f(report.rows_accepted)],
+            ["  new", f(report.rows_new)], ["  updated", f(report.rows_updated)],
+            ["  already present", f(report.rows_already_present)], ["quarantined", f(report.rows_quarantined)]]
+    if report.orders_built is not None:
+        rows.append(["orders built from lines", f(report.orders_built)])
+    if report.customers_added is not None:
+        rows.append(["customers added", f(report.customers_added)])
+    console.out.print(console.table(f"{report.source} -> {report.table} ({report.seconds:.1f} s)",
+                                    ["", "rows"], rows, {"rows": "right"}))
+    if report.quarantine_reasons:
+        qrows = [[code, f(n), describe_reason(code)] for code, n in report.quarantine_reasons.items()]
+        console.out.print(console.table("Quarantined, by reason", ["reason", "rows", "meaning"], qrows,
+                                        {"rows": "right"}))
+    if report.pii:
+        console.out.print("Personal data: " + ", ".join(f"{c} {a}" for c, a in report.pii.items()))
+    if report.ignored_columns:
+        console.out.print("Columns not in the orders contract, not stored: " + ", ".join(report.ignored_columns))
+
+
+@app.command()
+def status(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
+    """Tables, row counts, date ranges and quarantine by reason."""
+    with _open(workspace) as ws:
+        info = ws.status()
+    if as_json:
+        console.print_json(info)
+        return
+    f = console.fmt_int
+    rows = [[t["table"], f(t["rows"]), t["first"] or "", t["last"] or ""] for t in info["tables"]]
+    console.out.print(console.table(f"Workspace {info['name']} ({info['workspace']})",
+                                    ["table", "rows", "from", "to"], rows, {"rows": "right"}))
+    if info["quarantine"]:
+        qrows = [[q["table"], q["reason"], f(q["rows"]), q["description"]] for q in info["quarantine"]]
+        console.out.print(console.table(f"Quarantine ({f(info['quarantine_rows'])} rows)",
+                                        ["table", "reason", "rows", "meaning"], qrows, {"rows": "right"}))
+    else:
+        console.out.print("Quarantine: empty")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning errors into messages and exit codes."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except SegmintError as exc:
+        if _state["debug"] or os.environ.get("SEGMINT_DEBUG"):
+            raise
+        console.error(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the boundary: no raw traceback for users
+        if _state["debug"] or os.environ.get("SEGMINT_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        console.error(f"unexpected {type(exc).__name__}: {first}. Rerun with --debug for the details, "
+                      "and please report it.")
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

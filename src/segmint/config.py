@@ -1,0 +1,197 @@
+"""The workspace configuration file, ``segmint.yaml``, as pydantic models.
+
+Unknown keys are errors (a typo must not be silently ignored) and get a
+"did you mean ...?" suggestion. Sections that later features add
+(``segmentations``...) are validated by their own modules and kept here as
+plain mappings so that this module stays small.
+
+Examples
+--------
+>>> cfg = Config.parse({"name": "shop", "timezone": "Europe/London"})
+>>> cfg.privacy.min_segment_size
+10
+>>> Config.parse({"nmae": "shop"})
+Traceback (most recent call last):
+...
+segmint.errors.ConfigError: segmint.yaml: unknown key 'nmae' at the top level; did you mean 'name'?
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from segmint.errors import ConfigError, did_you_mean
+
+PiiAction = Literal["hash", "drop", "keep"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SourceConfig(_Strict):
+    """How one source maps onto a canonical table (used by ``segmint ingest`` defaults)."""
+
+    map: dict[str, str] = Field(default_factory=dict, description="canonical column -> source column")
+    preset: str | None = None
+    date_format: str | None = None
+    timezone: str | None = None
+    decimal: Literal[".", ","] = "."
+    line_items: bool = False
+
+
+class PrivacyConfig(_Strict):
+    """Personal data handling."""
+
+    pii: dict[str, PiiAction] = Field(
+        default_factory=dict,
+        description="column -> hash | drop | keep; columns with common PII names are hashed by default",
+    )
+    detect_pii: bool = True
+    min_segment_size: int = Field(10, ge=1)
+    default_country_code: str = "44"
+
+
+class FeatureConfig(_Strict):
+    """Feature settings."""
+
+    windows: list[int] = Field(default_factory=lambda: [30, 90, 365])
+    rfm_bins: int = Field(5, ge=2, le=10)
+
+    @field_validator("windows")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if not v or any(w <= 0 for w in v):
+            raise ValueError("windows must be a non-empty list of positive day counts")
+        return sorted(set(v))
+
+
+class Config(_Strict):
+    """The whole ``segmint.yaml``."""
+
+    version: int = 1
+    name: str = "segmint workspace"
+    timezone: str = "UTC"
+    currency: str = "GBP"
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    segmentations: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'UTC' or 'Europe/London'")
+        return v
+
+    @field_validator("sources")
+    @classmethod
+    def _known_tables(cls, v: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        from segmint.contracts import CONTRACTS
+
+        for name in v:
+            if name not in CONTRACTS:
+                raise ValueError(f"unknown table {name!r} in sources; {did_you_mean(name, CONTRACTS)}")
+        return v
+
+    @classmethod
+    def load(cls, path: Path) -> "Config":
+        """Read and validate a ``segmint.yaml`` file."""
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+        return cls.parse(raw, source=str(path))
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any], source: str = "segmint.yaml") -> "Config":
+        """Validate ``raw``, turning pydantic's errors into one readable :class:`ConfigError`."""
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc, source)) from None
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Find the pydantic model that owns the location ``loc`` (for key suggestions)."""
+    model: type[BaseModel] | None = Config
+    for part in loc[:-1]:
+        if model is None:
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            # a dict level (sources.<table>): the value model is the dict's value type
+            continue
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        candidates = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = candidates[0] if candidates else None
+    return model
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc[:-1]) or "the top level"
+        if err["type"] == "extra_forbidden":
+            model = _model_at(loc)
+            known = list(model.model_fields) if model else []
+            lines.append(f"unknown key {loc[-1]!r} at {where}; {did_you_mean(str(loc[-1]), known)}")
+        else:
+            path = ".".join(str(p) for p in loc) or "the top level"
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{path}: {msg}")
+    return f"{source}: " + "; ".join(lines)
+
+
+def render_default_yaml(name: str) -> str:
+    """The commented ``segmint.yaml`` written by ``segmint init``."""
+    return DEFAULT_YAML.format(name=name)
+
+
+DEFAULT_YAML = """\
+# segmint workspace configuration. Every key is optional; unknown keys are errors.
+# Docs: docs/config.md
+version: 1
+name: {name}
+
+# Time zone of timestamps that carry none (IANA name). Stored times are UTC.
+timezone: UTC
+currency: GBP
+
+# Per-table ingest defaults: column mapping (canonical: source), presets, formats.
+# sources:
+#   orders:
+#     map: {{order_id: InvoiceNo, customer_id: CustomerID, ordered_at: InvoiceDate}}
+#     date_format: "%d/%m/%Y %H:%M"   # strptime format when dates are not ISO
+#     decimal: "."                   # "," for amounts written 12,50
+#     line_items: false              # true: one row per item; amounts summed per order
+sources: {{}}
+
+privacy:
+  # Columns with common personal-data names (email, phone, name, address...) are
+  # replaced by keyed HMAC-SHA256 pseudonyms. Override per column: hash | drop | keep.
+  detect_pii: true
+  pii: {{}}
+  # Aggregates of segments smaller than this are suppressed in reports and exports.
+  min_segment_size: 10
+  default_country_code: "44"   # for phone numbers written without one
+
+features:
+  windows: [30, 90, 365]   # day windows for orders/spend in the last N days
+  rfm_bins: 5              # RFM scores 1..rfm_bins
+
+# Segmentations (rules, rfm, cluster, tiers) are defined here or in segments/*.yaml.
+segmentations: {{}}
+"""

@@ -1,0 +1,110 @@
+"""Errors raised by segmint.
+
+Every error derives from :class:`SegmintError`, and each subclass also inherits the
+builtin exception a Python user would expect (``ValueError``, ``KeyError``...), so
+``except ValueError`` keeps working in code that does not know segmint.
+
+Messages name the table, the column, how many rows, a few examples and the fix.
+Use :func:`did_you_mean` to suggest a close name for an unknown one.
+
+Examples
+--------
+>>> from segmint.errors import did_you_mean
+>>> did_you_mean("custmer_id", ["customer_id", "order_id"])
+"did you mean 'customer_id'?"
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class SegmintError(Exception):
+    """Root of every error segmint raises on purpose."""
+
+
+class ConfigError(SegmintError, ValueError):
+    """``segmint.yaml`` or an argument is invalid."""
+
+
+class WorkspaceError(SegmintError, FileNotFoundError):
+    """A workspace is missing, or not a workspace."""
+
+
+class DataError(SegmintError, ValueError):
+    """Input data cannot be used as it is (missing column, unreadable file...)."""
+
+
+class UnknownNameError(SegmintError, KeyError):
+    """A name (feature, segmentation, segment, column) does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain.
+        return str(self.args[0]) if self.args else ""
+
+
+class FitError(SegmintError, RuntimeError):
+    """A model cannot be fitted to the data, or its optimiser did not converge."""
+
+
+class NotFittedError(SegmintError, AttributeError):
+    """A model was used before ``fit``.
+
+    Also registered with scikit-learn's ``NotFittedError`` hierarchy where available.
+    """
+
+
+class ModelVersionError(SegmintError, ValueError):
+    """A saved model comes from a version or format this segmint cannot read."""
+
+
+try:  # make ``except sklearn.exceptions.NotFittedError`` catch ours too
+    from sklearn.exceptions import NotFittedError as _SkNotFitted
+
+    class NotFittedError(SegmintError, _SkNotFitted):  # type: ignore[no-redef]  # noqa: F811
+        """A model was used before ``fit``."""
+
+except ImportError:  # pragma: no cover - scikit-learn is a dependency
+    pass
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 1) -> str:
+    """Return "did you mean 'x'?" for the closest choice, or a list of what exists.
+
+    Parameters
+    ----------
+    name : str
+        The unknown name the user typed.
+    choices : iterable of str
+        The names that exist.
+    n : int, default 1
+        How many suggestions to offer.
+
+    Examples
+    --------
+    >>> did_you_mean("amout", ["amount", "ordered_at"])
+    "did you mean 'amount'?"
+    >>> did_you_mean("zzz", ["a", "b"])
+    'known names: a, b'
+    """
+    choices = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(repr(lowered[c]) for c in close) + "?"
+    shown = sorted(choices)[:30]
+    more = "" if len(choices) <= 30 else f" (and {len(choices) - 30} more)"
+    return "known names: " + ", ".join(shown) + more if shown else "nothing is defined yet"
+
+
+def examples(values: Iterable[object], limit: int = 5) -> str:
+    """Format up to ``limit`` example values for an error message.
+
+    Examples
+    --------
+    >>> examples(["a", "b", "c"], limit=2)
+    "'a', 'b', ..."
+    """
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (", ..." if len(values) > limit else "")

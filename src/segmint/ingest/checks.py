@@ -1,0 +1,98 @@
+"""Row checks generated from the table contracts, and the catalogue of quarantine reasons.
+
+Each check is an Ibis expression that yields a reason code, or null when the row
+passes. A row is quarantined with every reason that applies, so a user fixing the
+source sees all of a row's problems at once.
+
+Examples
+--------
+>>> describe_reason("missing_customer_id")
+'customer_id is empty'
+>>> describe_reason("duplicate_row")
+'an exact copy of an earlier row of the same source'
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from segmint.contracts import Column
+
+#: Reasons that are not tied to one column.
+ROW_REASONS: dict[str, str] = {
+    "malformed_row": "the row could not be split into the header's columns (too few or too many fields)",
+    "invalid_encoding": "the row is not valid UTF-8 text",
+    "malformed_json": "the line is not one JSON object",
+    "duplicate_row": "an exact copy of an earlier row of the same source",
+    "duplicate_key": "same key as an earlier row of the same source, with different values",
+    "unknown_customer": "customer_id is not in the customers table",
+    "negative_amount": "a negative amount on an order that is not a return",
+    "non_positive_quantity": "quantity is zero or negative on a sale line",
+    "non_positive_price": "unit price is zero or negative",
+    "zero_quantity": "quantity is zero",
+}
+
+_COLUMN_REASONS = {
+    "missing": "{col} is empty",
+    "unparseable": "{col} could not be read as {type}",
+    "out_of_range": "{col} is outside its allowed range",
+    "not_accepted": "{col} is not one of the accepted values",
+}
+
+
+def describe_reason(code: str) -> str:
+    """Plain-words description of a reason code."""
+    if code in ROW_REASONS:
+        return ROW_REASONS[code]
+    for prefix, template in _COLUMN_REASONS.items():
+        if code.startswith(prefix + "_"):
+            col = code[len(prefix) + 1:]
+            return template.format(col=col, type=_TYPE_WORDS.get(_column_type(col), "its type"))
+    return code
+
+
+_TYPE_WORDS = {"timestamp": "a date or time", "decimal": "a number", "integer": "a whole number",
+               "float": "a number", "boolean": "true/false", "json": "a JSON object"}
+
+
+def _column_type(name: str) -> str | None:
+    from segmint.contracts import CONTRACTS
+
+    for c in CONTRACTS.values():
+        if c.has(name):
+            return c.column(name).type
+    return None
+
+
+def _reason(cond: ibis.BooleanValue, code: str) -> ibis.StringValue:
+    return ibis.ifelse(cond.fill_null(False), ibis.literal(code), ibis.null("string"))
+
+
+def column_reasons(col: Column, text: ibis.StringValue, value: ibis.Value) -> list[ibis.StringValue]:
+    """Checks for one column: present when required, parseable, in range, accepted."""
+    out = []
+    if col.not_null:
+        out.append(_reason(text.isnull(), f"missing_{col.name}"))
+    if col.type not in ("string",):
+        out.append(_reason(text.notnull() & value.isnull(), f"unparseable_{col.name}"))
+    if col.min is not None:
+        out.append(_reason(value < col.min, f"out_of_range_{col.name}"))
+    if col.max is not None:
+        out.append(_reason(value > col.max, f"out_of_range_{col.name}"))
+    if col.accepted:
+        out.append(_reason(value.notnull() & ~value.isin(col.accepted), f"not_accepted_{col.name}"))
+    return out
+
+
+def reason(cond: ibis.BooleanValue, code: str) -> ibis.StringValue:
+    """A row-level check: ``code`` where ``cond`` holds (null counts as passing)."""
+    if code not in ROW_REASONS:
+        raise KeyError(f"undeclared reason code {code!r}")
+    return _reason(cond, code)
+
+
+def collect(reasons: list[ibis.StringValue]) -> ibis.ArrayValue:
+    """The non-null reason codes of a row, as an array."""
+    if not reasons:
+        return ibis.literal([], type="array<string>")
+    return ibis.array(reasons).filter(lambda r: r.notnull())

@@ -1,0 +1,179 @@
+"""Map source columns onto a contract and turn text into typed values, as Ibis expressions.
+
+Every conversion is a ``try_cast``-style expression: a value that does not convert
+becomes null, and the checks in :mod:`segmint.ingest.checks` compare it with the text
+it came from to tell "missing" from "unparseable". Nothing here is DuckDB SQL text.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from segmint.contracts import ENGINE_TYPES, Column, Contract
+from segmint.errors import DataError, did_you_mean
+
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
+FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
+_OFFSET = r"([+-]\d\d(:?\d\d)?|Z|UTC)$"
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """How to read values of one source."""
+
+    timezone: str = "UTC"
+    date_format: str | None = None
+    decimal: str = "."
+
+
+@dataclass
+class ColumnPlan:
+    """Which source column feeds each canonical column, and what else the source has."""
+
+    mapping: dict[str, str]                       # canonical -> source
+    extras: dict[str, str] = field(default_factory=dict)   # source -> attribute name (customers)
+    ignored: list[str] = field(default_factory=list)
+
+
+def normalise_name(name: str) -> str:
+    """Lower-case, with runs of non-alphanumerics as one underscore.
+
+    Examples
+    --------
+    >>> normalise_name("Customer ID")
+    'customer_id'
+    >>> normalise_name("  Loyalty-Tier ")
+    'loyalty_tier'
+    """
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+
+
+def plan_columns(contract: Contract, source_columns: list[str], mapping: dict[str, str],
+                 source: str) -> ColumnPlan:
+    """Match source columns to the contract: explicit mapping, then names, then aliases.
+
+    Raises :class:`DataError` naming the source, the missing column, what exists and
+    the ``--map`` fix when a required column has no match.
+    """
+    for canonical, src in mapping.items():
+        if not contract.has(canonical):
+            raise DataError(
+                f"--map {canonical}={src}: {contract.table} has no column {canonical!r}; "
+                f"{did_you_mean(canonical, contract.names)}"
+            )
+        if src not in source_columns:
+            raise DataError(
+                f"--map {canonical}={src}: {source} has no column {src!r}; "
+                f"{did_you_mean(src, source_columns)} (columns: {', '.join(source_columns)})"
+            )
+    plan = ColumnPlan(mapping=dict(mapping))
+    by_norm = {normalise_name(c): c for c in source_columns if c not in mapping.values()}
+    for col in contract.columns:
+        if col.name in plan.mapping:
+            continue
+        for candidate in (col.name, *col.aliases):
+            if candidate in by_norm:
+                plan.mapping[col.name] = by_norm.pop(candidate)
+                break
+    missing = [c for c in contract.required_columns if c.name not in plan.mapping]
+    if missing:
+        parts = []
+        for col in missing:
+            hint = did_you_mean(col.name, list(by_norm.values()) or source_columns)
+            parts.append(f"{col.name!r} ({col.describe_checks()}; {hint})")
+        raise DataError(
+            f"{source}: no column for required {contract.table} column(s) " + ", ".join(parts)
+            + f". The source has: {', '.join(source_columns)}. "
+            + "Fix: rename the column, or map it, e.g. --map "
+            + f"{missing[0].name}=<source column> (or sources.{contract.table}.map in segmint.yaml)."
+        )
+    used = set(plan.mapping.values())
+    for src in source_columns:
+        if src in used:
+            continue
+        if contract.allow_extra:
+            name = normalise_name(src) or "column"
+            if name[0].isdigit():
+                name = "c_" + name
+            plan.extras[src] = name
+        else:
+            plan.ignored.append(src)
+    return plan
+
+
+def clean_text(value: ibis.StringValue) -> ibis.StringValue:
+    """Trim; empty text and the usual spellings of "no value" become null."""
+    s = value.strip()
+    return ibis.ifelse(s.length() == 0, ibis.null("string"), s)
+
+
+def to_type(text: ibis.StringValue, column: Column, opts: ParseOptions) -> ibis.Value:
+    """Convert cleaned text to the column's type; unconvertible values become null."""
+    kind = column.type
+    if kind in ("string",):
+        return text
+    if kind == "json":
+        return ibis.ifelse(text.try_cast("json").notnull(), text, ibis.null("string"))
+    if kind == "boolean":
+        low = text.lower()
+        return ibis.cases((low.isin(TRUE_WORDS), True), (low.isin(FALSE_WORDS), False),
+                          else_=ibis.null("boolean"))
+    if kind in ("decimal", "float", "integer"):
+        num = text.re_replace(r"[£$€\s]", "")
+        if opts.decimal == ",":
+            num = num.re_replace(r"\.", "").re_replace(",", ".")
+        else:
+            # "1,234.50": drop thousands separators, but only where they really are ones
+            thousands = num.re_search(r"^[-+]?\d{1,3}(,\d{3})+(\.\d*)?$")
+            num = ibis.ifelse(thousands, num.re_replace(",", ""), num)
+        if kind == "integer":
+            as_float = num.try_cast("float64")
+            whole = (as_float == as_float.round(0)) & (as_float.abs() < 9.2e18)
+            return ibis.ifelse(whole, as_float.cast("int64"), ibis.null("int64"))
+        target = dt.dtype(ENGINE_TYPES[kind])
+        value = num.try_cast(target)
+        # "NaN" and "inf" parse as floats but are not amounts
+        finite = num.try_cast("float64")
+        ok = finite.notnull() & ~finite.isnan() & ~finite.isinf()
+        return ibis.ifelse(ok, value, ibis.null(target))
+    if kind == "timestamp":
+        return to_timestamp(text, opts)
+    raise AssertionError(f"no conversion for {kind}")  # contracts only use the kinds above
+
+
+def to_timestamp(text: ibis.StringValue, opts: ParseOptions) -> ibis.TimestampValue:
+    """Parse text to a UTC timestamp (naive, UTC by convention).
+
+    Text with an offset ("+02:00", "Z") is converted from that offset; text without
+    one is read in ``opts.timezone``. With ``opts.date_format`` (strptime codes) the
+    text is parsed with that format.
+    """
+    utc = dt.Timestamp(timezone="UTC")
+    if opts.date_format:
+        naive = _try_strptime(text, opts.date_format)
+    else:
+        naive = text.try_cast("timestamp")
+    if opts.timezone == "UTC":
+        local = naive
+    else:
+        # Re-read the wall-clock time in the configured zone; engines parse "<time> <zone>".
+        stamp = naive.strftime("%Y-%m-%d %H:%M:%S.%f") + f" {opts.timezone}"
+        local = stamp.try_cast(utc).cast("timestamp")
+    if opts.date_format:
+        return local
+    with_offset = text.re_search(_OFFSET)
+    return ibis.ifelse(with_offset, text.try_cast(utc).cast("timestamp"), local)
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime_builtin(text: str, fmt: str) -> datetime.datetime:  # pragma: no cover - engine builtin
+    """DuckDB's non-failing strptime."""
+
+
+def _try_strptime(text: ibis.StringValue, fmt: str) -> ibis.TimestampValue:
+    return _try_strptime_builtin(text, ibis.literal(fmt)).cast("timestamp")

@@ -1,0 +1,171 @@
+"""The workspace store: an Ibis connection to an embedded DuckDB file, its tables and transactions.
+
+Everything that scans customers or orders goes through :attr:`Store.con`, an Ibis
+backend, so the same expressions can later run on Spark. The store creates the
+canonical tables from their contracts, so a new workspace always has every table
+(empty), and wraps engine errors (a locked file, a corrupt file) in
+:class:`~segmint.errors.WorkspaceError` with the fix.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> with Store(pathlib.Path(tempfile.mkdtemp()) / "store.duckdb") as store:
+...     store.count("orders")
+0
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.schema as sch
+
+from segmint.contracts import CONTRACTS, ENGINE_TYPES
+from segmint.errors import UnknownNameError, WorkspaceError, did_you_mean
+
+#: Columns every canonical table carries besides its contract.
+LINEAGE = {"_source": "string", "_ingested_at": "timestamp"}
+
+SYSTEM_TABLES: dict[str, dict[str, str]] = {
+    "quarantine": {
+        "ingest_id": "string",
+        "table_name": "string",
+        "source": "string",
+        "line": "int64",
+        "raw": "string",
+        "reasons": "string",
+        "ingested_at": "timestamp",
+    },
+    "ingest_runs": {
+        "ingest_id": "string",
+        "table_name": "string",
+        "source": "string",
+        "rows_read": "int64",
+        "rows_accepted": "int64",
+        "rows_new": "int64",
+        "rows_updated": "int64",
+        "rows_already_present": "int64",
+        "rows_quarantined": "int64",
+        "quarantine_reasons": "string",
+        "started_at": "timestamp",
+        "finished_at": "timestamp",
+    },
+}
+
+
+def canonical_schema(table: str) -> sch.Schema:
+    """The store schema of a canonical table: its contract's columns plus lineage columns."""
+    cols = {c.name: ENGINE_TYPES[c.type] for c in CONTRACTS[table].columns}
+    return ibis.schema({**cols, **LINEAGE})
+
+
+class Store:
+    """An open workspace store.
+
+    Parameters
+    ----------
+    path : Path
+        The DuckDB file (created when missing).
+    read_only : bool, default False
+        Open without taking the write lock (several readers may share the file).
+    """
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        try:
+            self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        except Exception as exc:  # duckdb raises IOException; keep the user away from it
+            raise WorkspaceError(_explain_open_error(self.path, exc)) from None
+        # Stored timestamps are UTC; a session zone would shift them on read.
+        self.con.raw_sql("SET TimeZone = 'UTC'")
+        if not read_only:
+            self.ensure_schema()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (releases the file lock)."""
+        self.con.disconnect()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create every canonical and system table that does not exist yet."""
+        existing = set(self.con.list_tables())
+        for name in CONTRACTS:
+            if name not in existing:
+                self.con.create_table(name, schema=canonical_schema(name))
+        for name, cols in SYSTEM_TABLES.items():
+            if name not in existing:
+                self.con.create_table(name, schema=ibis.schema(cols))
+
+    def add_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Add attribute columns (customers may carry any extra attribute)."""
+        existing = self.con.table(table).schema()
+        for name, typ in columns.items():
+            if name in existing:
+                continue
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", name):
+                raise WorkspaceError(f"cannot add column {name!r} to {table}: use letters, digits and _")
+            # The identifier is validated above and the type comes from our own list,
+            # so no free user text reaches the SQL.
+            sql_type = dt.dtype(typ)
+            self.con.raw_sql(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {self._sql_type(sql_type)}')
+
+    def _sql_type(self, typ: dt.DataType) -> str:
+        return self.con.compiler.type_mapper.to_string(typ)
+
+    # -- access ----------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        return sorted(self.con.list_tables())
+
+    def table(self, name: str) -> ibis.Table:
+        """The Ibis table ``name``, or an error that lists what exists."""
+        names = self.con.list_tables()
+        if name not in names:
+            raise UnknownNameError(f"the store has no table {name!r}; {did_you_mean(name, names)}")
+        return self.con.table(name)
+
+    def count(self, name: str) -> int:
+        return int(self.table(name).count().execute())
+
+    # -- transactions ----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block in one transaction: all of its writes land, or none do."""
+        raw = self.con.con
+        raw.begin()
+        try:
+            yield
+        except BaseException:
+            raw.rollback()
+            raise
+        else:
+            raw.commit()
+
+
+def _explain_open_error(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        holder = f" (process {pid.group(1)})" if pid else ""
+        return (
+            f"the workspace store {path} is in use by another segmint process{holder}. "
+            "Wait for it to finish, stop `segmint serve`, or send the request through the server's API."
+        )
+    if "not a valid DuckDB database" in text or "Corrupt" in text:
+        return f"{path} is not a segmint store (not a valid DuckDB file). Move it away and run `segmint init`."
+    return f"cannot open the workspace store {path}: {text.splitlines()[0]}"
+
+
+__all__ = ["Store", "canonical_schema", "LINEAGE", "SYSTEM_TABLES"]
