@@ -38,7 +38,7 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks of 
     _state["debug"] = debug
 
 
-def _open(workspace: Optional[Path]):
+def open_workspace(workspace: Optional[Path]):
     from segmint.workspace import Workspace
 
     return Workspace.open(workspace or Path("."))
@@ -126,7 +126,7 @@ def ingest(
         raise ConfigError(f"--decimal {decimal!r}: use . or ,")
     kwargs = dict(mapping=_parse_map(map_), preset=preset, line_items=line_items, date_format=date_format,
                   timezone=timezone, decimal=decimal, fmt=fmt, delimiter=delimiter, encoding=encoding)
-    with _open(workspace) as ws:
+    with open_workspace(workspace) as ws:
         with console.status(f"Ingesting {source or 'query'} into {table}..."):
             if sql is not None:
                 if not url_env:
@@ -168,7 +168,7 @@ def _print_ingest(report) -> None:
 @app.command()
 def status(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """Tables, row counts, date ranges and quarantine by reason."""
-    with _open(workspace) as ws:
+    with open_workspace(workspace) as ws:
         info = ws.status()
     if as_json:
         console.print_json(info)
@@ -183,6 +183,21 @@ def status(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt) ->
                                         ["table", "reason", "rows", "meaning"], qrows, {"rows": "right"}))
     else:
         console.out.print("Quarantine: empty")
+
+
+def _register_subcommands() -> None:
+    """Commands of other areas live in their own modules (segmint/cli_*.py) and register on ``app``."""
+    import importlib
+    import pkgutil
+
+    import segmint
+
+    for mod in pkgutil.iter_modules(segmint.__path__):
+        if mod.name.startswith("cli_"):
+            importlib.import_module(f"segmint.{mod.name}")
+
+
+_register_subcommands()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -84,6 +84,7 @@ class Store:
             raise WorkspaceError(_explain_open_error(self.path, exc)) from None
         # Stored timestamps are UTC; a session zone would shift them on read.
         self.con.raw_sql("SET TimeZone = 'UTC'")
+        self.con.raw_sql("SET enable_progress_bar = false")  # our own console shows progress
         if not read_only:
             self.ensure_schema()
 

@@ -214,3 +214,10 @@ def test_failed_ingest_leaves_the_previous_state(ws, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         ws.ingest("orders", write(tmp_path, HEADER + "A2,C1,2024-01-05,1\nA3,C1,2024-01-05,x\n", "b.csv"))
     assert ws.store.count("orders") == 1 and ws.store.count("quarantine") == 0
+
+
+def test_jsonl_line_numbers_after_a_bad_line(ws, tmp_path):
+    lines = 'not json\n{"customer_id": "C3", "occurred_at": "never", "event": "web_visit"}\n'
+    ws.ingest("events", write(tmp_path, lines, "events.jsonl"))
+    q = ws.store.table("quarantine").order_by("line").execute()
+    assert list(zip(q.line, q.reasons)) == [(1, "malformed_json"), (2, "unparseable_occurred_at")]

@@ -133,7 +133,7 @@ def _pseudonymise(con, staged: stage.Staged, plan: coerce.ColumnPlan, options: I
             plan.extras.pop(c, None)
             plan.ignored = [x for x in plan.ignored if x != c]
             plan.mapping = {k: v for k, v in plan.mapping.items() if v != c}
-    staged.had_pii = True  # type: ignore[attr-defined]
+    staged.had_pii = True
     return {c: ("hashed" if a == "hash" else "dropped") for c, a in actions.items()}
 
 
@@ -161,9 +161,7 @@ def _typed(con, staged: stage.Staged, target: Contract, plan: coerce.ColumnPlan,
     if target.table == "orders" and "amount" in cols:
         returned = cols.get("returned", ibis.literal(False)).fill_null(False)
         reasons.append(checks.reason((cols["amount"] < 0) & ~returned, "negative_amount"))
-    raw_cols = [c for c in staged.columns]
-    raw = ibis.struct({c: t[c] for c in raw_cols}).cast("json").cast("string") if raw_cols else ibis.literal("{}")
-    cols["_raw"] = raw
+    raw_cols = list(staged.columns)
     cols["_reasons"] = checks.collect(reasons)
     # exact copies of an earlier row of this source
     first_copy = ibis.row_number().over(group_by=[t[c] for c in raw_cols], order_by=t._rec)
@@ -176,7 +174,8 @@ def _typed(con, staged: stage.Staged, target: Contract, plan: coerce.ColumnPlan,
 def _key_duplicates(typed: ibis.Table, key: tuple[str, ...]) -> ibis.Table:
     """Flag rows whose key was already used by an earlier clean row of this source."""
     clean = (typed._reasons.length() == 0) & (typed._copy == 0)
-    rank = ibis.row_number().over(group_by=[typed[k] for k in key] + [clean], order_by=typed._rec)
+    present = [typed[k] for k in key if k in typed.columns]  # optional key parts may be absent
+    rank = ibis.row_number().over(group_by=present + [clean], order_by=typed._rec)
     return typed.mutate(_keydup=clean & (rank > 0))
 
 
@@ -196,6 +195,10 @@ def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, rep
     """Write quarantined rows (and reader rejects) to the quarantine table, idempotently."""
     con = store.con
     bad = checked.filter(checked._reasons.length() > 0)
+    # The raw record, as JSON of the (pseudonymised) source columns, only for quarantined rows.
+    src = staged.table(con)
+    raw = ibis.struct({c: src[c] for c in staged.columns}).cast("json").cast("string")
+    bad = bad.join(src.select(_rec=src._rec, _raw=raw), "_rec")
     line = _line_numbers(con, bad, staged)
     rows = bad.select(
         ingest_id=ibis.literal(report.ingest_id), table_name=ibis.literal(report.table),
@@ -203,7 +206,7 @@ def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, rep
         reasons=bad._reasons.join(","), ingested_at=ibis.now().cast("timestamp"),
     )
     if staged.rejects:
-        withheld = getattr(staged, "had_pii", False)
+        withheld = staged.had_pii
         rej = pd.DataFrame({
             "ingest_id": report.ingest_id, "table_name": report.table, "source": staged.source,
             "line": [r.line for r in staged.rejects],
@@ -232,7 +235,7 @@ def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, rep
 def _line_numbers(con, bad: ibis.Table, staged: stage.Staged) -> ibis.Value:
     if staged.first_line is None:
         return (bad._rec + 1).cast("int64")
-    if not staged.rejects:
+    if not staged.rejects or staged.rejects_numbered:
         return (bad._rec + staged.first_line).cast("int64")
     # Records the reader rejected are missing from _rec's numbering; shift each row by the
     # number of rejected records before it (s_j = position_j - j, shift = #{s_j <= _rec}).
@@ -278,7 +281,7 @@ def write_accepted(store: Store, target: Contract, good: ibis.Table, provided: l
     name = f"_segmint_accept_{report.ingest_id}"
     con.create_table(name, good.select(*provided), temp=True)
     incoming = con.table(name)
-    key = list(target.key)
+    key = [k for k in target.key if k in provided]
     s = stored.select(*[stored[c].name(f"_s_{c}") for c in provided])
     joined = incoming.left_join(s, [incoming[k] == s[f"_s_{k}"] for k in key])
     exists = joined[f"_s_{key[0]}"].notnull()

@@ -50,6 +50,11 @@ class Staged:
     #: line of the first record (2 for a CSV with a header); None when the source has no lines
     first_line: int | None
     rejects: list[Reject] = field(default_factory=list)
+    #: True when ``_rec`` already counts the rejected records (JSON lines); False for CSV,
+    #: whose reader numbers only the records it could split
+    rejects_numbered: bool = False
+    #: the source had personal-data columns (raw text of rejects is then withheld)
+    had_pii: bool = False
 
     def table(self, con) -> ibis.Table:
         return con.table(self.name)
@@ -194,7 +199,8 @@ def _stage_jsonl(con, path: Path) -> Staged:
     con.drop_table(name + "_text", force=True)
     if not keys:
         raise DataError(f"{path}: no JSON object found in the first lines; each line must be one object")
-    return Staged(name=name, source=str(path), columns=keys, first_line=1, rejects=rejects)
+    return Staged(name=name, source=str(path), columns=keys, first_line=1, rejects=rejects,
+                  rejects_numbered=True)
 
 
 def _jsonl_keys(text: ibis.Table, sample: int = 1000) -> list[str]:
