@@ -35,12 +35,12 @@ def finish(store, typed: ibis.Table, staged, plan, options, report: IngestReport
         checks.reason(is_return & (typed.quantity == 0), "zero_quantity"),
         checks.reason(typed.unit_price <= 0, "non_positive_price"),
     ]
-    typed = typed.mutate(_reasons=typed._reasons.concat(checks.collect(extra)), _return=is_return)
+    typed = typed.mutate(_reasons=checks.combine(typed._reasons, extra), _return=is_return)
     # order_items rows are unique per source line; the order key check is per line too
     # With customer attributes on the lines, customers are created from them: no reference check.
     line_key = _LineKeyOwnCustomers if options.customer_attributes else _LineKey
     checked = finalize_reasons(store, typed.mutate(line=typed._rec), line_key)
-    good = checked.filter(checked._reasons.length() == 0)
+    good = checked.filter(checks.passes(checked._reasons))
     first = staged.first_line if staged.first_line is not None else 1
     lines = good.mutate(
         line=(good._rec + first).cast("int64"),
