@@ -91,13 +91,10 @@ def generate(
     console.out.print(console.table(f"Shop written to {directory}", ["file", "rows"], rows, {"rows": "right"}))
 
 
-def _generate_summary(directory: Path, result) -> dict:
-    rows = {}
-    counts = getattr(result, "counts", None) or (result if isinstance(result, dict) else {})
-    for k, v in dict(counts).items():
-        if isinstance(v, int):
-            rows[k] = v
-    return {"directory": str(directory), "rows": rows}
+def _generate_summary(directory: Path, result: dict) -> dict:
+    return {"directory": str(directory), "rows": dict(result.get("rows", {})),
+            "dirty_counts": dict(result.get("dirty_counts") or {}),
+            "paths": {k: str(v) for k, v in dict(result.get("paths", {})).items()}}
 
 
 @app.command()
