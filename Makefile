@@ -25,7 +25,7 @@ test-fast: venv
 	$(BIN)/python -m pytest -m "not slow and not db and not browser and not spark" $(PYTEST_ARGS)
 
 demo: venv
-	rm -rf $(DEMO_DIR)
+	rm -rf $(DEMO_DIR) $(DEMO_DATA)
 	$(BIN)/segmint generate $(DEMO_DATA) --customers $(DEMO_CUSTOMERS) --seed 7
 	$(BIN)/segmint init $(DEMO_DIR)
 	$(BIN)/segmint ingest customers $(DEMO_DATA)/customers.csv -w $(DEMO_DIR)

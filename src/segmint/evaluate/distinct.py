@@ -1,0 +1,257 @@
+"""Are the segments distinct? Effect sizes, tests, cluster indices and separability.
+
+* :func:`effect_sizes`: every feature of every segment against the rest of the base:
+  standardised mean difference (Cohen's d, pooled sd) and Cliff's delta for numbers,
+  Cramer's V for categories, each with a p-value (Mann-Whitney U, chi-square) and
+  Benjamini-Hochberg q-values.
+* :func:`feature_tests`: one test per feature across all segments (Kruskal-Wallis with
+  epsilon-squared, chi-square with Cramer's V), BH-corrected.
+* :func:`cluster_quality`: silhouette (sampled), Calinski-Harabasz, Davies-Bouldin.
+* :func:`separability`: can a classifier recover the segment from the features?
+
+Ranks are computed once per feature and reused for every segment, so effect sizes on
+100k customers take a second, not minutes.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> f = pd.DataFrame({"spend": np.r_[rng.normal(0, 1, 200), rng.normal(2, 1, 200)]})
+>>> labels = pd.Series(["low"] * 200 + ["high"] * 200)
+>>> e = effect_sizes(f, labels)
+>>> e.loc[e.segment == "high", ["feature", "magnitude", "significant"]].to_dict("records")
+[{'feature': 'spend', 'magnitude': 'large', 'significant': True}]
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.tree import DecisionTreeClassifier
+
+from segmint.evaluate.inputs import Segmented, as_float, prepare
+
+#: |d| cut-offs (Cohen) and Cramer's V cut-offs (df = 1) for small, medium, large.
+SMD_MAGNITUDE = (0.2, 0.5, 0.8)
+CRAMERS_V_MAGNITUDE = (0.1, 0.3, 0.5)
+MAGNITUDE_WORDS = ("negligible", "small", "medium", "large")
+
+
+def magnitude(value: float, cuts: tuple[float, float, float] = SMD_MAGNITUDE) -> str:
+    """Cohen's words for an effect size.
+
+    >>> magnitude(0.1), magnitude(-0.6), magnitude(0.35, CRAMERS_V_MAGNITUDE)
+    ('negligible', 'medium', 'medium')
+    """
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return MAGNITUDE_WORDS[int(np.searchsorted(cuts, abs(value), side="right"))]
+
+
+def bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values (NaN stays NaN)."""
+    p = np.asarray(p, float)
+    q = np.full_like(p, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        q[ok] = stats.false_discovery_control(np.clip(p[ok], 0, 1))
+    return q
+
+
+def _ranks(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Average ranks of ``x`` and the tie term sum(t^3 - t)."""
+    r = stats.rankdata(x)
+    _, counts = np.unique(x, return_counts=True)
+    return r, float(np.sum(counts.astype(float) ** 3 - counts))
+
+
+def effect_sizes(features: pd.DataFrame, labels, catalog=None, alpha: float = 0.05) -> pd.DataFrame:
+    """Every feature of every segment against the rest of the base, as a tidy table.
+
+    Returns
+    -------
+    DataFrame
+        ``segment, feature, family, kind, segment_mean, rest_mean, smd, cliffs_delta,
+        cramers_v, top_value, effect, abs_effect, magnitude, p_value, q_value, significant``.
+        ``effect`` is the signed SMD for numbers and Cramer's V for categories.
+    """
+    seg = prepare(features, labels, catalog)
+    rows = []
+    for col in seg.numeric():
+        rows += _numeric_effects(seg, col)
+    for col in seg.categorical():
+        rows += _categorical_effects(seg, col)
+    out = pd.DataFrame(rows, columns=["segment", "feature", "kind", "segment_mean", "rest_mean", "smd",
+                                      "cliffs_delta", "cramers_v", "top_value", "effect", "p_value"])
+    out.insert(2, "family", [seg.catalog[f].family for f in out["feature"]])
+    out["abs_effect"] = out["effect"].abs()
+    out["magnitude"] = [magnitude(e, CRAMERS_V_MAGNITUDE if k == "categorical" else SMD_MAGNITUDE)
+                        for e, k in zip(out["effect"], out["kind"])]
+    out["q_value"] = bh(out["p_value"].to_numpy(float))
+    out["significant"] = (out["q_value"] < alpha).to_numpy(bool)
+    return out.sort_values(["segment", "abs_effect"], ascending=[True, False], key=_segment_key(seg)
+                           ).reset_index(drop=True)
+
+
+def _segment_key(seg: Segmented):
+    order = {s: i for i, s in enumerate(seg.segments)}
+    return lambda col: col.map(order) if col.name == "segment" else col
+
+
+def _numeric_effects(seg: Segmented, col: str) -> list[list]:
+    x = as_float(seg.features[col])
+    ok = np.isfinite(x)
+    xv = x[ok]
+    n = len(xv)
+    if n < 3 or np.nanstd(xv) == 0:
+        return []
+    ranks, ties = _ranks(xv)
+    total, total_sq = xv.sum(), (xv ** 2).sum()
+    rows = []
+    for s in seg.segments:
+        m = seg.members[s].to_numpy()[ok]
+        n1, n2 = int(m.sum()), int((~m).sum())
+        if n1 < 2 or n2 < 2:
+            continue
+        s1, s2 = xv[m].sum(), total - xv[m].sum()
+        q1, q2 = (xv[m] ** 2).sum(), total_sq - (xv[m] ** 2).sum()
+        mu1, mu2 = s1 / n1, s2 / n2
+        v1 = max((q1 - n1 * mu1 ** 2) / (n1 - 1), 0.0)
+        v2 = max((q2 - n2 * mu2 ** 2) / (n2 - 1), 0.0)
+        pooled = np.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
+        smd = (mu1 - mu2) / pooled if pooled > 0 else 0.0
+        u = ranks[m].sum() - n1 * (n1 + 1) / 2
+        delta = 2 * u / (n1 * n2) - 1
+        sigma = np.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
+        p = float(2 * stats.norm.sf(abs(u - n1 * n2 / 2) / sigma)) if sigma > 0 else 1.0
+        rows.append([s, col, "numeric", mu1, mu2, smd, delta, np.nan, None, smd, p])
+    return rows
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and their categories, missing values as a category of their own."""
+    codes, uniques = pd.factorize(values.astype("object").where(values.notna(), "(missing)").astype(str))
+    return codes, np.asarray(uniques)
+
+
+def _contingency(groups: np.ndarray, codes: np.ndarray, n_groups: int, n_codes: int) -> np.ndarray:
+    table = np.bincount(groups * n_codes + codes, minlength=n_groups * n_codes).reshape(n_groups, n_codes)
+    return table[:, table.sum(axis=0) > 0]
+
+
+def _categorical_effects(seg: Segmented, col: str) -> list[list]:
+    codes, uniques = _codes(seg.features[col])
+    if len(uniques) < 2:
+        return []
+    rows = []
+    for s in seg.segments:
+        m = seg.members[s].to_numpy()
+        if m.sum() < 2 or (~m).sum() < 2:
+            continue
+        table = np.bincount(m.astype(int) * len(uniques) + codes, minlength=2 * len(uniques)).reshape(2, -1)
+        chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+        v = float(np.sqrt(chi2 / table.sum()))
+        diff = table[1] / table[1].sum() - table[0] / table[0].sum()
+        rows.append([s, col, "categorical", np.nan, np.nan, np.nan, np.nan, v, str(uniques[np.argmax(diff)]), v,
+                     float(p)])
+    return rows
+
+
+def feature_tests(features: pd.DataFrame, labels, catalog=None, alpha: float = 0.05) -> pd.DataFrame:
+    """One test per feature across all segments, Benjamini-Hochberg corrected.
+
+    Kruskal-Wallis (effect: epsilon-squared) for numbers, chi-square (effect: Cramer's V)
+    for categories. Needs a partition; overlapping audiences get an empty table.
+    """
+    seg = prepare(features, labels, catalog)
+    cols = ["feature", "family", "kind", "test", "statistic", "effect", "p_value", "q_value", "significant"]
+    if seg.overlapping or len(seg.segments) < 2:
+        return pd.DataFrame(columns=cols)
+    lab = seg.labels.to_numpy()
+    rows = []
+    for col in seg.numeric():
+        x = as_float(seg.features[col])
+        ok = np.isfinite(x)
+        n = int(ok.sum())
+        if n < 3 or np.nanstd(x) == 0:
+            continue
+        r, ties = _ranks(x[ok])
+        groups = pd.Series(r).groupby(lab[ok])
+        h = 12 / (n * (n + 1)) * float((groups.sum() ** 2 / groups.count()).sum()) - 3 * (n + 1)
+        h /= 1 - ties / (n ** 3 - n)
+        df = max(groups.ngroups - 1, 1)
+        rows.append([col, "numeric", "kruskal-wallis", h, h / (n - 1), float(stats.chi2.sf(h, df))])
+    for col in seg.categorical():
+        codes, uniques = _codes(seg.features[col])
+        groups, names = pd.factorize(lab)
+        table = _contingency(groups, codes, len(names), len(uniques))
+        if min(table.shape) < 2:
+            continue
+        chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+        v = float(np.sqrt(chi2 / (table.sum() * (min(table.shape) - 1))))
+        rows.append([col, "categorical", "chi-square", chi2, v, float(p)])
+    out = pd.DataFrame(rows, columns=["feature", "kind", "test", "statistic", "effect", "p_value"])
+    out.insert(1, "family", [seg.catalog[f].family for f in out["feature"]])
+    out["q_value"] = bh(out["p_value"].to_numpy(float))
+    out["significant"] = (out["q_value"] < alpha).to_numpy(bool)
+    return out.sort_values("effect", ascending=False).reset_index(drop=True)[cols]
+
+
+def cluster_quality(X: np.ndarray, labels: np.ndarray, silhouette_sample: int = 2000,
+                    random_state: int = 0) -> dict[str, float]:
+    """Silhouette (on a sample), Calinski-Harabasz and Davies-Bouldin of ``labels`` on ``X``."""
+    labels = np.asarray(labels)
+    k = len(np.unique(labels))
+    if k < 2 or k >= len(labels) or X.shape[1] == 0:
+        return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+    size = min(len(labels), silhouette_sample)
+    return {
+        "silhouette": float(silhouette_score(X, labels, sample_size=size, random_state=random_state)),
+        "calinski_harabasz": float(calinski_harabasz_score(X, labels)),
+        "davies_bouldin": float(davies_bouldin_score(X, labels)),
+    }
+
+
+def separability(X: np.ndarray, labels: np.ndarray, folds: int = 3, random_state: int = 0) -> dict:
+    """Cross-validated balanced accuracy of the better of a logistic regression and a shallow tree.
+
+    Returns ``balanced_accuracy``, ``chance`` (1 / segments), ``separability`` (0 = chance,
+    1 = perfect), ``model`` and ``recall`` (per segment).
+    """
+    labels = np.asarray(labels).astype(str)
+    classes, counts = np.unique(labels, return_counts=True)
+    chance = 1 / len(classes)
+    empty = {"balanced_accuracy": np.nan, "chance": chance, "separability": np.nan, "model": None, "recall": {}}
+    folds = min(folds, int(counts.min()))
+    if len(classes) < 2 or folds < 2 or X.shape[1] == 0:
+        return empty
+    cv = StratifiedKFold(folds, shuffle=True, random_state=random_state)
+    best = empty
+    models = {
+        "logistic regression": LogisticRegression(max_iter=300),
+        "decision tree (depth 5)": DecisionTreeClassifier(max_depth=5, min_samples_leaf=5,
+                                                          random_state=random_state),
+    }
+    for name, model in models.items():
+        with warnings.catch_warnings():
+            # An unconverged fit still predicts; the score says how well.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pred = cross_val_predict(model, X, labels, cv=cv)
+        bacc = float(balanced_accuracy_score(labels, pred))
+        if not np.isfinite(best["balanced_accuracy"]) or bacc > best["balanced_accuracy"]:
+            recall = {c: float(np.mean(pred[labels == c] == c)) for c in classes}
+            best = {"balanced_accuracy": bacc, "chance": chance,
+                    "separability": max((bacc - chance) / (1 - chance), 0.0), "model": name, "recall": recall}
+    return best

@@ -1,0 +1,35 @@
+"""Bootstrap and temporal agreement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmint.evaluate import bootstrap_agreement, temporal_agreement
+
+
+@pytest.mark.parametrize("surrogate", ["tree", "centroid"])
+def test_structure_is_stable_and_noise_is_not(surrogate):
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (300, 2)), rng.normal(10, 1, (300, 2)), rng.normal((0, 10), 1, (300, 2))]
+    y = np.repeat(["a", "b", "c"], 300)
+    good, jac = bootstrap_agreement(X, y, n_bootstrap=5, surrogate=surrogate)
+    assert good["bootstrap_ari"] > 0.95 and jac.min() > 0.95
+    bad, jac = bootstrap_agreement(X, rng.permutation(y), n_bootstrap=5, surrogate=surrogate)
+    assert bad["bootstrap_ari"] < 0.05 and jac.max() < 0.5
+
+
+def test_unknown_surrogate():
+    with pytest.raises(ValueError, match="surrogate"):
+        bootstrap_agreement(np.zeros((10, 1)), ["a"] * 5 + ["b"] * 5, surrogate="svm")
+
+
+def test_temporal_agreement_counts_leavers_and_joiners():
+    a = pd.Series(["x", "x", "y", "y", "y"], index=[1, 2, 3, 4, 5])
+    b = pd.Series(["x", "y", "y", "y", "x"], index=[1, 2, 3, 4, 6])  # 5 left, 6 joined
+    summary, per = temporal_agreement(a, b)
+    assert summary["customers_both"] == 4
+    assert summary["customers_only_earlier"] == 1 and summary["customers_only_later"] == 1
+    y = per.set_index("segment").loc["y"]
+    assert y["stayed"] == 2 and y["retention"] == pytest.approx(2 / 3) and y["jaccard"] == pytest.approx(2 / 4)
