@@ -1,0 +1,327 @@
+"""Preprocessing chosen per feature type, with every learned parameter a plain number.
+
+Distance-based clustering is only as good as the space it measures in. Customer
+tables mix skewed amounts (spend, order counts), flags (opted in) and attributes
+(region, gender); :class:`Preprocessor` puts them on one scale:
+
+* **numeric**: fill missing with the fitted median, winsorise at fitted quantiles
+  (default 1 % / 99 %), apply ``log(1 + x)`` when the feature is non-negative and its
+  fitted skewness exceeds ``skew_threshold`` (the decision and the skewness are
+  recorded), then scale robustly (median / IQR) or by mean / standard deviation.
+* **boolean**: 0 / 1, missing filled with the most frequent value.
+* **categorical**: one-hot with every level column multiplied by ``categorical_weight``,
+  missing filled with the most frequent level; a level not seen in fit (or beyond the
+  ``max_categories`` most frequent) gets all zeros, so it is equally far from all levels.
+
+Why ``1/sqrt(2)`` is the default categorical weight: two customers in different levels
+differ in two one-hot columns, so their squared distance is ``2 * w**2 = 1``; that is the
+squared distance between two customers one IQR apart (robust scaling) or one standard
+deviation apart (standard scaling) on a numeric feature. One categorical feature thus
+weighs about as much as one numeric feature, whatever its number of levels.
+
+Every learned parameter is a float, a bool or a string, so :meth:`Preprocessor.to_dict`
+is JSON and :mod:`segmint.segment.assign` can replay the same steps in the engine.
+
+Examples
+--------
+>>> import pandas as pd
+>>> X = pd.DataFrame({"spend": [10.0, 20.0, None, 40.0], "vip": [True, False, False, True],
+...                   "region": ["north", "south", "north", None]})
+>>> pre = Preprocessor({"spend": "numeric", "vip": "boolean", "region": "categorical"},
+...                    winsorize=None).fit(X)
+>>> pre.get_feature_names_out()
+['spend', 'vip', 'region=north', 'region=south']
+>>> pre.params_["spend"]["fill"]
+20.0
+>>> pre.transform(X).shape
+(4, 4)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from segmint.errors import ConfigError, DataError, NotFittedError, UnknownNameError, did_you_mean
+
+KINDS = ("numeric", "boolean", "categorical")
+SCALINGS = ("robust", "standard", None)
+TRUE_STRINGS = ("true", "t", "yes", "y", "1")
+FALSE_STRINGS = ("false", "f", "no", "n", "0")
+DEFAULT_CATEGORICAL_WEIGHT = 1.0 / math.sqrt(2.0)
+
+
+def _infer_kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    return "categorical"
+
+
+def as_boolean(series: pd.Series) -> np.ndarray:
+    """Map booleans, 0/1 numbers and yes/no strings to 1.0 / 0.0, anything else to NaN."""
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        values = pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+        return np.where(np.isnan(values), np.nan, (values != 0).astype("float64"))
+    text = series.astype("string").str.strip().str.lower()
+    out = np.full(len(series), np.nan)
+    out[text.isin(TRUE_STRINGS).fillna(False).to_numpy(bool)] = 1.0
+    out[text.isin(FALSE_STRINGS).fillna(False).to_numpy(bool)] = 0.0
+    # Python bools in an object column stringify to "True"/"False" and are caught above.
+    return out
+
+
+def as_category(series: pd.Series) -> pd.Series:
+    """Categorical values as strings (missing stays missing), as the engine casts them."""
+    return series.astype("string")
+
+
+class Preprocessor(TransformerMixin, BaseEstimator):
+    """Per-feature-type preprocessing for clustering (scikit-learn transformer).
+
+    Parameters
+    ----------
+    features : dict of str to str, or list of str
+        Feature names and their kind (``"numeric"``, ``"boolean"``, ``"categorical"``);
+        with a list, kinds are inferred from the dtypes seen in :meth:`fit`.
+    log_skewed : bool, default True
+        Apply ``log(1 + x)`` to non-negative numeric features whose skewness (after
+        winsorising) exceeds ``skew_threshold``.
+    skew_threshold : float, default 1.0
+        Skewness above which a non-negative feature is log-transformed.
+    winsorize : tuple of (float, float) or None, default (0.01, 0.99)
+        Quantiles at which numeric features are clipped; None disables clipping.
+    scaling : {"robust", "standard", None}, default "robust"
+        Median/IQR, mean/std, or no scaling of numeric features.
+    categorical_weight : float or "auto", default "auto"
+        Value of a one-hot column; ``"auto"`` is ``1/sqrt(2)`` (see module notes).
+    max_categories : int, default 20
+        Keep at most this many most frequent levels per categorical feature.
+
+    Attributes
+    ----------
+    kinds_ : dict
+        Kind of each feature.
+    params_ : dict
+        Learned parameters per feature (fill value, clip bounds, skewness, log
+        decision, centre, scale, levels, weight).
+    feature_names_out_ : list of str
+        Output column names.
+    """
+
+    def __init__(
+        self,
+        features: Mapping[str, str] | Sequence[str] = (),
+        log_skewed: bool = True,
+        skew_threshold: float = 1.0,
+        winsorize: tuple[float, float] | None = (0.01, 0.99),
+        scaling: str | None = "robust",
+        categorical_weight: float | str = "auto",
+        max_categories: int = 20,
+    ):
+        self.features = features
+        self.log_skewed = log_skewed
+        self.skew_threshold = skew_threshold
+        self.winsorize = winsorize
+        self.scaling = scaling
+        self.categorical_weight = categorical_weight
+        self.max_categories = max_categories
+
+    # ------------------------------------------------------------------ checks
+    def _check_settings(self) -> None:
+        if self.scaling not in SCALINGS:
+            raise ConfigError(f"scaling={self.scaling!r} is not one of {SCALINGS}")
+        if self.winsorize is not None:
+            lo, hi = self.winsorize
+            if not 0.0 <= lo < hi <= 1.0:
+                raise ConfigError(
+                    f"winsorize={self.winsorize!r} must be (low, high) with 0 <= low < high <= 1"
+                )
+        weight = self.categorical_weight
+        if weight != "auto" and not (isinstance(weight, (int, float)) and weight > 0):
+            raise ConfigError(f"categorical_weight={weight!r} must be a positive number or 'auto'")
+        if int(self.max_categories) < 1:
+            raise ConfigError(f"max_categories={self.max_categories!r} must be at least 1")
+
+    def _frame(self, X: Any, names: Sequence[str]) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            arr = np.asarray(X)
+            if arr.ndim != 2 or arr.shape[1] != len(names):
+                raise DataError(f"expected a DataFrame with columns {list(names)}, got {type(X).__name__}")
+            X = pd.DataFrame(arr, columns=list(names))
+        missing = [n for n in names if n not in X.columns]
+        if missing:
+            raise UnknownNameError(
+                f"feature {missing[0]!r} is not a column of the input ({len(X)} rows); "
+                + did_you_mean(missing[0], map(str, X.columns))
+            )
+        return X
+
+    def _resolve_kinds(self, X: pd.DataFrame) -> dict[str, str]:
+        if isinstance(self.features, Mapping):
+            kinds = {str(k): str(v) for k, v in self.features.items()}
+            for name, kind in kinds.items():
+                if kind not in KINDS:
+                    raise ConfigError(f"feature {name!r} has kind {kind!r}; {did_you_mean(kind, KINDS)}")
+        else:
+            names = [str(n) for n in self.features]
+            X = self._frame(X, names)
+            kinds = {n: _infer_kind(X[n]) for n in names}
+        if not kinds:
+            raise ConfigError("Preprocessor needs at least one feature")
+        return kinds
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X: pd.DataFrame, y: Any = None) -> Preprocessor:
+        """Learn fill values, clip bounds, log decisions, scales and levels from ``X``."""
+        self._check_settings()
+        kinds = self._resolve_kinds(X)
+        X = self._frame(X, list(kinds))
+        if len(X) == 0:
+            raise DataError("cannot fit preprocessing on an empty table (0 rows)")
+        weight = (
+            DEFAULT_CATEGORICAL_WEIGHT
+            if self.categorical_weight == "auto"
+            else float(self.categorical_weight)
+        )
+        params: dict[str, dict[str, Any]] = {}
+        for name, kind in kinds.items():
+            if kind == "numeric":
+                params[name] = self._fit_numeric(name, X[name])
+            elif kind == "boolean":
+                values = as_boolean(X[name])
+                ones, zeros = np.sum(values == 1.0), np.sum(values == 0.0)
+                params[name] = {"kind": kind, "fill": 1.0 if ones > zeros else 0.0}
+            else:
+                counts = as_category(X[name]).value_counts(dropna=True)
+                if counts.empty:
+                    raise DataError(
+                        f"categorical feature {name!r} has no values ({len(X)} rows, all missing)"
+                    )
+                # Frequency first, then name, so ties resolve the same way on every run.
+                ranked = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+                levels = [str(level) for level, _ in ranked[: int(self.max_categories)]]
+                params[name] = {"kind": kind, "fill": levels[0], "levels": levels, "weight": weight}
+        self.kinds_ = kinds
+        self.params_ = params
+        self.feature_names_out_ = self._names_out()
+        self.n_features_in_ = len(kinds)
+        return self
+
+    def _fit_numeric(self, name: str, series: pd.Series) -> dict[str, Any]:
+        raw = pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+        seen = raw[np.isfinite(raw)]
+        if seen.size == 0:
+            raise DataError(f"numeric feature {name!r} has no finite values ({len(raw)} rows)")
+        out: dict[str, Any] = {"kind": "numeric", "fill": float(np.median(seen))}
+        if self.winsorize is not None:
+            lo, hi = np.quantile(seen, list(self.winsorize))
+            out["clip"] = [float(lo), float(hi)]
+            seen = np.clip(seen, lo, hi)
+        else:
+            out["clip"] = None
+        skewness = float(stats.skew(seen)) if np.ptp(seen) > 0 else 0.0
+        out["skewness"] = skewness
+        out["log1p"] = bool(self.log_skewed and seen.min() >= 0 and skewness > self.skew_threshold)
+        values = _numeric_steps(raw, {**out, "center": 0.0, "scale": 1.0})
+        center, scale = 0.0, 1.0
+        if self.scaling == "robust":
+            q25, center, q75 = (float(v) for v in np.quantile(values, [0.25, 0.5, 0.75]))
+            scale = q75 - q25
+            if not scale > 0:  # more than half the values equal: fall back to the spread
+                scale = float(np.std(values))
+        elif self.scaling == "standard":
+            center, scale = float(np.mean(values)), float(np.std(values))
+        out["center"] = float(center)
+        out["scale"] = float(scale) if scale > 0 else 1.0
+        return out
+
+    def _names_out(self) -> list[str]:
+        names = []
+        for name, p in self.params_.items():
+            if p["kind"] == "categorical":
+                names.extend(f"{name}={level}" for level in p["levels"])
+            else:
+                names.append(name)
+        return names
+
+    # -------------------------------------------------------------- transform
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError("this Preprocessor is not fitted yet; call fit(X) first")
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Apply the learned steps; returns a float64 array (rows, len(feature_names_out_))."""
+        self._check_fitted()
+        X = self._frame(X, list(self.params_))
+        out = np.empty((len(X), len(self.feature_names_out_)))  # filled column by column
+        col = 0
+        for name, p in self.params_.items():
+            if p["kind"] == "numeric":
+                raw = pd.to_numeric(X[name], errors="coerce").astype("float64").to_numpy()
+                out[:, col] = _numeric_steps(raw, p)
+                col += 1
+            elif p["kind"] == "boolean":
+                values = as_boolean(X[name])
+                out[:, col] = np.where(np.isnan(values), p["fill"], values)
+                col += 1
+            else:
+                text = as_category(X[name]).fillna(p["fill"])
+                for level in p["levels"]:
+                    out[:, col] = np.where((text == level).to_numpy(bool), p["weight"], 0.0)
+                    col += 1
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> list[str]:
+        """Names of the output columns (one per level for categorical features)."""
+        self._check_fitted()
+        return list(self.feature_names_out_)
+
+    # ------------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        """Settings and learned parameters as plain JSON values."""
+        self._check_fitted()
+        return {
+            "settings": {
+                "log_skewed": bool(self.log_skewed),
+                "skew_threshold": float(self.skew_threshold),
+                "winsorize": None if self.winsorize is None else [float(v) for v in self.winsorize],
+                "scaling": self.scaling,
+                "categorical_weight": self.categorical_weight,
+                "max_categories": int(self.max_categories),
+            },
+            "features": dict(self.kinds_),
+            "params": {name: dict(p) for name, p in self.params_.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Preprocessor:
+        """Rebuild a fitted Preprocessor from :meth:`to_dict` output."""
+        settings = dict(doc["settings"])
+        if settings.get("winsorize") is not None:
+            settings["winsorize"] = tuple(settings["winsorize"])
+        pre = cls(features=dict(doc["features"]), **settings)
+        pre.kinds_ = dict(doc["features"])
+        pre.params_ = {name: dict(p) for name, p in doc["params"].items()}
+        pre.feature_names_out_ = pre._names_out()
+        pre.n_features_in_ = len(pre.kinds_)
+        return pre
+
+
+def _numeric_steps(raw: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
+    """Fill, clip, log and scale one numeric column, in the order the engine replays."""
+    values = np.where(np.isnan(raw), p["fill"], raw)
+    if p["clip"] is not None:
+        values = np.clip(values, p["clip"][0], p["clip"][1])
+    if p["log1p"]:
+        # log(1 + x) rather than np.log1p: the engine has only ln(), and both sides
+        # must compute the same numbers for assignments to agree.
+        values = np.log(values + 1.0)
+    return (values - p["center"]) / p["scale"]
