@@ -1,0 +1,113 @@
+"""Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee 2005, "RFM and CLV"; Colombo & Jiang 1999).
+
+Each transaction's value is Gamma(p, nu) around a customer's mean; nu ~ Gamma(q, gamma)
+across customers. Fitted, as in the literature, on the customers with at least one
+repeat purchase: ``frequency`` (x > 0) and ``monetary_value`` (their average spend
+per repeat transaction, > 0). Spend is assumed independent of the purchase process.
+``params_`` calls the scale ``v`` (the papers' gamma; Lifetimes' v).
+
+Which "average spend" reproduces the published CDNOW fit (p 6.25, q 3.74, gamma 15.44
+on 946 repeat buyers): ``rfm_summary(..., monetary_value_col=dollars,
+observation_period_end="1997-09-30", freq="D")``'s ``monetary_value``, i.e. the mean
+spend of the repeat purchase *days* (same-day orders summed) in the 39-week
+calibration period. Averaging raw repeat orders instead gives 959 customers and
+p 6.20, q 3.82; using all 78 weeks gives p 4.68, q 4.19, gamma 24.4.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from segmint.clv import GammaGamma
+>>> X = pd.DataFrame({"frequency": [1, 2, 3, 1, 4, 0],
+...                   "monetary_value": [20.0, 35.0, 25.0, 60.0, 18.0, 0.0]})
+>>> model = GammaGamma().fit(X)
+>>> model.n_samples_  # the customer without a repeat purchase is left out
+5
+>>> bool((model.expected_spend(X) > 0).all())
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import digamma, gammaln
+
+from segmint.clv._base import CLVModel
+from segmint.errors import FitError, examples
+
+__all__ = ["GammaGamma"]
+
+
+class GammaGamma(CLVModel):
+    """Gamma-Gamma spend estimator with scikit-learn's contract.
+
+    Parameters
+    ----------
+    penalizer_coef : float, default 0.0
+        L2 penalty on the parameters added to the mean negative log-likelihood.
+    tol : float, default 1e-9
+        Gradient tolerance of L-BFGS-B.
+    max_iter : int, default 2000
+        Most optimiser iterations.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``p, q, v``.
+    log_likelihood_, standard_errors_, n_iter_, converged_, n_samples_, n_unique_rows_
+        As for :class:`segmint.clv.BetaGeo`; ``n_samples_`` counts the repeat buyers fitted.
+    """
+
+    _param_names = ("p", "q", "v")
+    _columns = ("frequency", "monetary_value")
+
+    def _prepare(self, data):
+        repeat = data["frequency"] > 0
+        if not repeat.any():
+            raise FitError(
+                "GammaGamma.fit: no customer has frequency > 0; the spend model is fitted on repeat "
+                "buyers' average spend, so it needs at least a few of them"
+            )
+        zero = repeat & (data["monetary_value"] <= 0)
+        if zero.any():
+            raise FitError(
+                f"GammaGamma.fit: column 'monetary_value' is 0 for {int(zero.sum())} customers with "
+                f"frequency > 0 (positions {examples(np.flatnonzero(zero))}); the model needs a positive "
+                f"average spend: drop them or fit on margin > 0"
+            )
+        return {k: v[repeat] for k, v in data.items()}
+
+    def _initial(self, data, weights):
+        return np.array([1.0, 2.0, float(weights @ data["monetary_value"]) / weights.sum()])
+
+    def _loglik(self, params, data, grad):
+        p, q, v = params
+        x, m = data["frequency"], data["monetary_value"]
+        px = p * x
+        log_xm_v = np.log(x * m + v)
+        ll = (
+            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
+            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_xm_v
+        )
+        if not grad:
+            return ll
+        g = np.empty((3, len(x)))  # one contiguous row per parameter
+        g[0] = x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - log_xm_v)
+        g[1] = digamma(px + q) - digamma(q) + np.log(v) - log_xm_v
+        g[2] = q / v - (px + q) / (x * m + v)
+        return ll, g
+
+    def expected_spend(self, X):
+        """Expected average spend per transaction of each customer, given their history.
+
+        The posterior mean E[M | x, m_x] = p (v + x m_x) / (p x + q - 1): a weighted mean of
+        the population mean p v / (q - 1) and the customer's own average; for x = 0 it is
+        the population mean. Needs q > 1.
+        """
+        p, q, v = self._check_fitted()
+        if q <= 1:
+            raise FitError(f"GammaGamma: q = {q:.4g} <= 1, so the mean spend is infinite; the fit is not usable")
+        d = self._read(X, "expected_spend")
+        x, m = d["frequency"], d["monetary_value"]
+        # With x = 0 the customer's own average carries no weight (and is ignored).
+        out = p * (v + x * np.where(x > 0, m, 0.0)) / (p * x + q - 1)
+        return self._wrap(X, out, "expected_spend")
