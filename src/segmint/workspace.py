@@ -159,6 +159,22 @@ class Workspace:
             default_country_code=self.config.privacy.default_country_code,
         )
 
+    # -- features ------------------------------------------------------------------------
+    def features(self, as_of: Any = None, store: bool = True):
+        """Customer features as of ``as_of`` (default: the day after the last order), as a DataFrame.
+
+        With ``store=True`` the snapshot is also saved in the ``features`` table, keyed by as_of.
+        """
+        from segmint.features.snapshot import features_frame
+
+        return features_frame(self.store, as_of, self.config.features, save=store)
+
+    def feature_snapshots(self) -> list[dict[str, Any]]:
+        """The stored feature snapshots (as_of, customers)."""
+        from segmint.features.snapshot import list_snapshots
+
+        return list_snapshots(self.store)
+
     # -- status --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """Tables with row counts and date ranges, and quarantine counts by reason."""

@@ -1,0 +1,166 @@
+"""Point-in-time windowing: what the store looked like just before ``as_of``.
+
+Every feature is computed from a :class:`Context`, which holds the source tables
+already cut at ``as_of``: orders with ``ordered_at < as_of``, events with
+``occurred_at < as_of`` and responses with ``answered_at < as_of``. Family modules
+never see the raw tables, so none of them can leak a future row.
+
+The customer base at ``as_of`` is every customer of the ``customers`` table who had
+signed up by then (``signup_at`` null or before ``as_of``), plus anyone with an order
+before ``as_of`` (a customer known only from orders is still a customer).
+
+Time differences are taken on epoch seconds (``epoch_seconds()`` exists on every Ibis
+backend), so no engine-specific date function is needed.
+
+Examples
+--------
+>>> parse_as_of("2024-03-01")
+datetime.datetime(2024, 3, 1, 0, 0)
+>>> parse_as_of("2024-03-01T12:30")
+datetime.datetime(2024, 3, 1, 12, 30)
+>>> parse_as_of("yesterday")
+Traceback (most recent call last):
+...
+segmint.errors.ConfigError: as_of 'yesterday' is not a date; write it as YYYY-MM-DD (or YYYY-MM-DDTHH:MM)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+
+from segmint.config import FeatureConfig
+from segmint.errors import ConfigError, DataError
+
+__all__ = ["Context", "parse_as_of", "default_as_of", "make_context", "days_between", "epoch", "SECONDS_PER_DAY"]
+
+SECONDS_PER_DAY = 86_400
+
+
+def parse_as_of(value: object) -> dt.datetime:
+    """Turn a date, datetime or ISO text into a naive UTC datetime (dates mean midnight).
+
+    Parameters
+    ----------
+    value : str, datetime.date or datetime.datetime
+        The point in time; an aware datetime is converted to UTC.
+
+    Returns
+    -------
+    datetime.datetime
+        Naive, in UTC, as the store keeps its timestamps.
+    """
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if hasattr(value, "to_pydatetime"):  # pandas.Timestamp
+        return parse_as_of(value.to_pydatetime())
+    try:
+        return parse_as_of(dt.datetime.fromisoformat(str(value).strip()))
+    except ValueError:
+        raise ConfigError(
+            f"as_of {value!r} is not a date; write it as YYYY-MM-DD (or YYYY-MM-DDTHH:MM)"
+        ) from None
+
+
+def default_as_of(orders: ir.Table) -> dt.datetime:
+    """The day after the last order, at midnight UTC: every order is then in the past."""
+    last = orders.ordered_at.max().to_pyarrow().as_py()
+    if last is None:
+        raise DataError(
+            "the orders table is empty, so there is no default as_of date; ingest orders first "
+            "(`segmint ingest orders FILE`) or pass --as-of YYYY-MM-DD"
+        )
+    return dt.datetime(last.year, last.month, last.day) + dt.timedelta(days=1)
+
+
+def days_between(later: ir.Value, earlier: ir.Value) -> ir.FloatingValue:
+    """Days (fractional) from ``earlier`` to ``later``, for timestamps on any backend."""
+    return (epoch(later) - epoch(earlier)) / SECONDS_PER_DAY
+
+
+def epoch(value: ir.Value) -> ir.FloatingValue:
+    """Seconds since 1970 as float64 (Ibis types ``epoch_seconds`` as int32, too small)."""
+    return value.epoch_seconds().cast("float64")
+
+
+@dataclass
+class Context:
+    """The inputs of every feature family, cut at ``as_of``.
+
+    Attributes
+    ----------
+    as_of : datetime.datetime
+        The point in time (naive UTC).
+    settings : FeatureConfig
+        Windows and RFM bins.
+    orders : ibis.Table
+        Orders before ``as_of`` with ``amount`` as float64, ``is_return`` (never null) and
+        ``day`` (whole days since 1970, UTC).
+    events, responses : ibis.Table or None
+        Events and survey answers before ``as_of``; None when there are none.
+    customers : ibis.Table
+        The customers table as stored.
+    base : ibis.Table
+        One row per customer of the base (column ``customer_id``).
+    skipped : dict
+        Families left out, and why (filled in by the families).
+    temporary : list of str
+        Temporary tables made for this computation (dropped after storing a snapshot).
+    """
+
+    as_of: dt.datetime
+    settings: FeatureConfig
+    orders: ir.Table
+    events: ir.Table | None
+    responses: ir.Table | None
+    customers: ir.Table
+    base: ir.Table
+    skipped: dict[str, str] = field(default_factory=dict)
+    temporary: list[str] = field(default_factory=list)
+
+    @property
+    def as_of_lit(self) -> ir.TimestampScalar:
+        return ibis.literal(self.as_of, type="timestamp")
+
+    def days_before(self, column: ir.Value) -> ir.FloatingValue:
+        """Days from ``column`` to ``as_of``."""
+        return days_between(self.as_of_lit, column)
+
+    def since(self, days: int) -> ir.TimestampScalar:
+        """The instant ``days`` days before ``as_of``."""
+        return ibis.literal(self.as_of - dt.timedelta(days=days), type="timestamp")
+
+
+def _nonempty(table: ir.Table) -> ir.Table | None:
+    # One cheap probe per optional source: absent data makes a family absent, not a column of nulls.
+    return table if int(table.limit(1).count().to_pyarrow().as_py()) else None
+
+
+def make_context(store, as_of: object = None, settings: FeatureConfig | None = None) -> Context:
+    """Cut the store's tables at ``as_of`` (default: :func:`default_as_of`)."""
+    settings = settings or FeatureConfig()
+    raw_orders = store.table("orders")
+    when = default_as_of(raw_orders) if as_of is None else parse_as_of(as_of)
+    cut = ibis.literal(when, type="timestamp")
+    orders = raw_orders.filter(raw_orders.ordered_at < cut)
+    orders = orders.mutate(
+        amount=orders.amount.cast("float64"),
+        is_return=orders.returned.fill_null(False),
+        day=(epoch(orders.ordered_at) / SECONDS_PER_DAY).floor().cast("int64"),
+    )
+    events = store.table("events")
+    events = _nonempty(events.filter(events.occurred_at < cut))
+    responses = store.table("responses")
+    responses = _nonempty(responses.filter(responses.answered_at < cut))
+    customers = store.table("customers")
+    signed_up = customers.filter(customers.signup_at.isnull() | (customers.signup_at < cut)).select("customer_id")
+    base = signed_up.union(orders.select("customer_id"), distinct=True)
+    return Context(as_of=when, settings=settings, orders=orders, events=events, responses=responses,
+                   customers=customers, base=base)

@@ -1,0 +1,140 @@
+"""Predictive features: BG/NBD purchases and survival, Gamma-Gamma spend, 12-month CLV.
+
+Two steps, as the design asks ("set work in the engine, model work in memory"):
+
+1. :func:`features` computes the models' inputs in the engine with Lifetimes'
+   definitions on daily periods (the same numbers as
+   :func:`segmint.features.summary.rfm_summary` with ``freq="D"`` and
+   ``observation_period_end=as_of``): ``clv_frequency`` (purchase days less the first),
+   ``clv_recency`` (last less first purchase day), ``clv_T`` (as_of day less first
+   purchase day) and ``clv_monetary_value`` (mean spend of the repeat purchase days).
+2. :func:`attach` fetches those four columns of the buyers (a few MB even for a
+   million customers), fits :class:`segmint.clv.BetaGeo` and
+   :class:`segmint.clv.GammaGamma` with NumPy, and joins the predictions back.
+
+When the data cannot support a fit (fewer than :data:`MIN_REPEAT_BUYERS` repeat
+buyers, or the optimiser fails) the predictions are left out and the reason is
+recorded in ``Context.skipped``; the rest of the snapshot is unaffected. When only
+the Gamma-Gamma fit is unusable (spend so heavy-tailed that its mean is infinite,
+``q <= 1``), ``predicted_clv_12m`` uses each customer's mean purchase as the spend
+per purchase instead, and ``skipped`` says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from segmint.errors import FitError
+from segmint.features.asof import SECONDS_PER_DAY, Context
+
+__all__ = ["features", "attach", "fit_predictions", "MIN_REPEAT_BUYERS", "PREDICTIONS"]
+
+#: Fewer repeat buyers than this and the BG/NBD parameters are not identified well enough.
+MIN_REPEAT_BUYERS = 10
+PREDICTIONS = ("expected_purchases_90d", "expected_purchases_365d", "probability_alive", "predicted_clv_12m")
+INPUTS = ("clv_frequency", "clv_recency", "clv_T", "clv_monetary_value")
+#: CLV settings: horizon in months and monthly discount rate (about 12.7% a year).
+CLV_MONTHS, CLV_DISCOUNT = 12, 0.01
+
+
+def features(ctx: Context) -> ir.Table:
+    """Lifetimes' frequency, recency, T and monetary value in days, per buyer."""
+    o = ctx.orders.filter(~ctx.orders.is_return)
+    days = o.group_by(["customer_id", "day"]).aggregate(spend=o.amount.sum())
+    as_of_day = int((ctx.as_of - dt.datetime(1970, 1, 1)).total_seconds() // SECONDS_PER_DAY)
+    # arg_min picks the first day's spend in the same pass (a window over the days was 3x slower).
+    per = days.group_by("customer_id").aggregate(
+        _n_days=days.count(), _first_day=days.day.min(), _last_day=days.day.max(),
+        _total=days.spend.sum(), _first_spend=days.spend.argmin(days.day),
+    )
+    per = per.mutate(_repeat_spend=per._total - per._first_spend)
+    repeat = (per._n_days - 1).cast("float64")
+    return per.select(
+        "customer_id",
+        clv_frequency=repeat,
+        clv_recency=(per._last_day - per._first_day).cast("float64"),
+        clv_T=(ibis.literal(as_of_day) - per._first_day).cast("float64"),
+        clv_monetary_value=ibis.ifelse(repeat > 0, per._repeat_spend.fill_null(0.0) / repeat, 0.0),
+    )
+
+
+def fit_predictions(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Fit BG/NBD (+ Gamma-Gamma) on a buyers' summary and predict for each buyer.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Columns ``customer_id, clv_frequency, clv_recency, clv_T, clv_monetary_value`` and
+        optionally ``monetary_mean`` (the fallback spend per purchase).
+
+    Returns
+    -------
+    predictions : pandas.DataFrame
+        ``customer_id`` and the prediction columns that could be made.
+    skipped : dict
+        Prediction (or ``predictive``) -> why it was left out, or how it was made instead.
+    """
+    from segmint.clv import BetaGeo, GammaGamma, customer_lifetime_value
+
+    skipped: dict[str, str] = {}
+    X = pd.DataFrame({
+        "frequency": summary["clv_frequency"].to_numpy(float),
+        "recency": summary["clv_recency"].to_numpy(float),
+        "T": summary["clv_T"].to_numpy(float),
+        "monetary_value": summary["clv_monetary_value"].to_numpy(float),
+    })
+    repeaters = int((X["frequency"] > 0).sum())
+    if repeaters < MIN_REPEAT_BUYERS:
+        skipped["predictive"] = (f"only {repeaters} customers bought on more than one day before as_of; "
+                                 f"the BG/NBD model needs at least {MIN_REPEAT_BUYERS}")
+        return pd.DataFrame({"customer_id": summary["customer_id"]}), skipped
+    try:
+        # A small L2 penalty keeps the fit finite on data unlike the model (e.g. synthetic or B2B logs).
+        bg = BetaGeo(penalizer_coef=0.001).fit(X[["frequency", "recency", "T"]])
+    except (FitError, ValueError) as exc:
+        skipped["predictive"] = f"BG/NBD fit failed: {exc}"
+        return pd.DataFrame({"customer_id": summary["customer_id"]}), skipped
+    out = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy()})
+    out["expected_purchases_90d"] = np.asarray(bg.conditional_expected_purchases(90, X), float)
+    out["expected_purchases_365d"] = np.asarray(bg.conditional_expected_purchases(365, X), float)
+    out["probability_alive"] = np.asarray(bg.probability_alive(X), float)
+    spenders = (X["frequency"] > 0) & (X["monetary_value"] > 0)
+    try:
+        gg = GammaGamma(penalizer_coef=0.001).fit(X[spenders])
+        spend = np.asarray(gg.expected_spend(X), float)
+    except (FitError, ValueError) as exc:
+        # Heavy-tailed spend (q <= 1) or no repeat spend: fall back to each customer's own mean
+        # purchase, which is what a marketer would use anyway, and say so.
+        own = "monetary_mean" if "monetary_mean" in summary else "clv_monetary_value"
+        spend = summary[own].fillna(0.0).to_numpy(float)
+        skipped["predicted_clv_12m"] = (f"uses each customer's mean purchase as the spend per purchase; the "
+                                        f"Gamma-Gamma spend model is not usable here: {exc}")
+    # CLV is linear in the spend per purchase: compute it for a spend of 1 and scale.
+    unit = customer_lifetime_value(bg, X.assign(monetary_value=1.0), horizon=CLV_MONTHS,
+                                   discount_rate=CLV_DISCOUNT, time_unit="D")
+    out["predicted_clv_12m"] = np.asarray(unit, float) * spend
+    return out, skipped
+
+
+def attach(t: ir.Table, ctx: Context, inputs: ir.Table | None = None) -> ir.Table:
+    """Fit the models on the buyers and left-join the predictions to ``t``.
+
+    ``inputs`` is a table holding ``customer_id`` and the ``clv_*`` columns (default ``t``);
+    passing the materialised joined table keeps the fetch query small.
+    """
+    src = t if inputs is None else inputs
+    buyers = src.filter(src.clv_T.notnull()).select(
+        "customer_id", *INPUTS, monetary_mean=src.monetary_total / src.frequency.cast("float64"))
+    summary = buyers.to_pyarrow().to_pandas()
+    predictions, skipped = fit_predictions(summary)
+    ctx.skipped.update(skipped)
+    if len(predictions.columns) == 1:
+        return t
+    table = ibis.memtable(pa.Table.from_pandas(predictions, preserve_index=False))
+    return t.left_join(table, "customer_id").drop("customer_id_right")

@@ -1,0 +1,49 @@
+"""`segmint features` computes and stores a snapshot; `--list` prints the catalog."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import CUSTOMERS, ORDERS
+
+from segmint.cli import main
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_features_json_and_table(ws, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    ws.ingest("orders", ORDERS)
+    ws.ingest("customers", CUSTOMERS)
+    path = str(ws.path)
+    ws.close()
+    code, out, _ = run(capsys, "features", "-w", path, "--as-of", "2024-07-01", "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["as_of"] == "2024-07-01" and info["customers"] == 7
+    assert info["distributions"]["frequency"]["max"] == 4
+    code, out, _ = run(capsys, "features", "-w", path)
+    assert code == 0 and "Features as of 2024-09-02" in out and "recency_days" in out
+
+
+def test_bad_date_is_a_clear_error(ws, capsys):
+    code, _, err = run(capsys, "features", "-w", str(ws.path), "--as-of", "someday")
+    assert code == 1 and "YYYY-MM-DD" in err
+
+
+def test_list_prints_the_catalog(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    code, out, _ = run(capsys, "features", "--list")
+    assert code == 0 and "recency_days" in out and "category_share_{category}" in out
+    code, out, _ = run(capsys, "features", "--list", "--json")
+    entries = {e["name"]: e for e in json.loads(out)}
+    assert entries["monetary_total"]["kind"] == "amount" and entries["survey_{question}"]["pattern"]
