@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo-shop
 DEMO_DATA ?= demo-data
-DEMO_CUSTOMERS ?= 20000
+DEMO_CUSTOMERS ?= 5000
 PYTEST_ARGS ?=
 
 .PHONY: venv test test-fast demo bench clean docs
@@ -33,6 +33,12 @@ demo: venv
 	$(BIN)/segmint ingest events $(DEMO_DATA)/events.csv -w $(DEMO_DIR)
 	$(BIN)/segmint ingest responses $(DEMO_DATA)/responses.csv -w $(DEMO_DIR)
 	$(BIN)/segmint status -w $(DEMO_DIR)
+	mkdir -p $(DEMO_DIR)/segments && cp examples/demo-segments.yaml $(DEMO_DIR)/segments/
+	$(BIN)/segmint features -w $(DEMO_DIR)
+	$(BIN)/segmint segment rfm -w $(DEMO_DIR)
+	$(BIN)/segmint segment behaviour -w $(DEMO_DIR)
+	$(BIN)/segmint profile behaviour -w $(DEMO_DIR)
+	$(BIN)/segmint report behaviour -w $(DEMO_DIR)
 
 docs: venv
 	$(BIN)/python -m segmint.docs_gen

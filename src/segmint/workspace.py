@@ -169,11 +169,138 @@ class Workspace:
 
         return features_frame(self.store, as_of, self.config.features, save=store)
 
+    def snapshot_features(self, as_of: Any = None) -> dict[str, Any]:
+        """Compute and store the feature snapshot; returns as_of, customers, features, skipped, seconds."""
+        from segmint.features.snapshot import snapshot
+
+        return snapshot(self.store, as_of, self.config.features)
+
     def feature_snapshots(self) -> list[dict[str, Any]]:
         """The stored feature snapshots (as_of, customers)."""
         from segmint.features.snapshot import list_snapshots
 
         return list_snapshots(self.store)
+
+    # -- segments ------------------------------------------------------------------------
+    # Thin wrappers: the logic lives in segmint.segment.service (docs/segments.md).
+    def segment(self, name: str, as_of: Any = None, refit: bool = False):
+        """Run the segmentation ``name`` as of ``as_of``; returns labels, model, sizes and version."""
+        from segmint.segment import service
+
+        return service.run_segmentation(self, name, as_of, refit)
+
+    def segmentations(self):
+        """The defined segmentations with their kinds and stored versions."""
+        from segmint.segment import service
+
+        return service.list_segmentations(self)
+
+    def members(self, name: str, segment: str | None = None, as_of: Any = None, version: int | None = None):
+        """Members of a segmentation (or one segment) as an Ibis table."""
+        from segmint.segment import service
+
+        return service.members(self, name, segment, as_of, version)
+
+    def segment_history(self, name: str, version: int | None = None):
+        """Segment sizes per as_of with who entered and left."""
+        from segmint.segment import service
+
+        return service.history(self, name, version)
+
+    def diff(self, name: str, from_as_of: Any, to_as_of: Any, version: int | None = None):
+        """Migration matrix and moved customers between two as_of dates."""
+        from segmint.segment import service
+
+        return service.diff(self, name, from_as_of, to_as_of, version)
+
+    def diff_versions(self, name: str, v1: int, v2: int, as_of: Any = None):
+        """What changing a definition from version v1 to v2 does to memberships."""
+        from segmint.segment import service
+
+        return service.diff_versions(self, name, v1, v2, as_of)
+
+    def why(self, name: str, customer_id: str, as_of: Any = None):
+        """Why one customer is in the segment they are in."""
+        from segmint.segment import service
+
+        return service.why(self, name, customer_id, as_of)
+
+    def attrition(self, name: str, as_of: Any = None):
+        """Per rule segment: how many customers each condition keeps."""
+        from segmint.segment import service
+
+        return service.attrition(self, name, as_of)
+
+    def preview_rule(self, where: str, as_of: Any = None):
+        """Size and condition attrition of a rule, without saving anything."""
+        from segmint.segment import service
+
+        return service.preview_rule(self, where, as_of)
+
+    # -- validation, profiles, report ----------------------------------------------------
+    def _labelled(self, name: str, as_of: Any = None):
+        """(features indexed by customer_id, labels, segmentation result, catalog) for ``name``."""
+        from segmint.features.catalog import catalog_for
+
+        from segmint.segment.service import features_at
+
+        result = self.segment(name, as_of)
+        table, _ = features_at(self, result.as_of)
+        features = table.drop("as_of").to_pyarrow().to_pandas().set_index("customer_id")
+        catalog = {n: (f.family, getattr(f, "kind", None), f.description)
+                   for n, f in catalog_for(self.store.table("features")).items() if n in features.columns}
+        return features, result.labels, result, catalog
+
+    def validate(self, name: str, as_of: Any = None, compare_as_of: Any = None):
+        """The scorecard of a segmentation: distinct, stable, substantial, reachable, explainable, profitable."""
+        from segmint.evaluate import scorecard
+
+        features, labels, _, catalog = self._labelled(name, as_of)
+        later = self.segment(name, compare_as_of).labels if compare_as_of is not None else None
+        return scorecard(features, labels, catalog=catalog, labels_later=later,
+                         min_segment_size=self.config.privacy.min_segment_size)
+
+    def profile(self, name: str, as_of: Any = None):
+        """Per-segment profile against the population (small segments suppressed)."""
+        from segmint.profile import profile
+
+        features, labels, _, catalog = self._labelled(name, as_of)
+        return profile(features, labels, catalog=catalog, min_segment_size=self.config.privacy.min_segment_size)
+
+    def personas(self, name: str, as_of: Any = None):
+        """A persona card per segment (name, who, how they buy, what they respond to, actions)."""
+        from segmint.profile import personas
+
+        return personas(self.profile(name, as_of))
+
+    def report(self, name: str, path: Any = None, as_of: Any = None) -> Path:
+        """Write the self-contained HTML report of ``name``; returns its path."""
+        from segmint.evaluate import scorecard
+        from segmint.profile import personas, profile
+        from segmint.report import render_report
+
+        features, labels, result, catalog = self._labelled(name, as_of)
+        mss = self.config.privacy.min_segment_size
+        card = scorecard(features, labels, catalog=catalog, min_segment_size=mss)
+        prof = profile(features, labels, catalog=catalog, min_segment_size=mss)
+        sel = (result.selection or {}).get("all") if isinstance(result.selection, dict) else None
+        migrations = self._latest_migrations(name, result.as_of)
+        path = Path(path or self.path / "reports" / f"{name}.html")
+        return render_report(path, f"{self.config.name}: {name}", features, labels, card, prof, personas(prof),
+                             selection=None if sel is None else sel.get("table"),
+                             chosen_k=None if sel is None else sel.get("k"), migrations=migrations,
+                             subtitle=f"as of {result.as_of}")
+
+    def _latest_migrations(self, name: str, as_of: Any):
+        """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
+        try:
+            hist = self.segment_history(name)
+            dates = sorted({str(d) for d in hist["as_of"]})
+            if len(dates) < 2:
+                return None
+            return self.diff(name, dates[-2], dates[-1])["matrix"]
+        except Exception:  # noqa: BLE001 - history is optional decoration of the report
+            return None
 
     # -- status --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

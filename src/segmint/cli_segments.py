@@ -1,0 +1,235 @@
+"""``segmint segment``, ``why``, ``members``, ``diff`` and ``history``: thin wrappers over the segment service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from segmint import console
+from segmint.cli import JsonOpt, WorkspaceOpt, app, open_workspace
+from segmint.errors import ConfigError
+
+AsOfOpt = typer.Option(None, "--as-of", help="Date (YYYY-MM-DD); default: the latest (or the day after the last "
+                       "order when running).")
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    return str(v)
+
+
+@app.command()
+def segment(
+    name: str | None = typer.Argument(None, help="Segmentation to run (defined in segmint.yaml or segments/)."),
+    as_of: str | None = AsOfOpt,
+    refit: bool = typer.Option(False, "--refit", help="Fit the model again instead of reusing the stored one."),
+    list_: bool = typer.Option(False, "--list", help="List the defined segmentations and their runs."),
+    template: str | None = typer.Option(None, "--template", help="Print a built-in template (rfm) as YAML."),
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run a segmentation and store its memberships; or --list, or --template rfm."""
+    if template is not None:
+        from segmint.segment.rfm_template import template as get_template
+        from segmint.segment.rfm_template import template_yaml
+
+        if as_json:
+            console.print_json(get_template(template))
+        else:
+            console.out.print(template_yaml(template), markup=False, end="")
+        return
+    from segmint.segment import service
+
+    with open_workspace(workspace) as ws:
+        if list_:
+            items = service.list_segmentations(ws)
+            if as_json:
+                console.print_json(items)
+                return
+            rows = [[i["name"], i["kind"], ", ".join(map(str, i["versions"])), i["last_as_of"] or "never",
+                     i["description"] or ""] for i in items]
+            console.out.print(console.table("Segmentations", ["name", "kind", "versions", "last run", "description"],
+                                            rows))
+            return
+        if name is None:
+            raise ConfigError("give a segmentation NAME to run, or --list, or --template rfm")
+        with console.status(f"Running segmentation {name}..."):
+            result = service.run_segmentation(ws, name, as_of=as_of, refit=refit)
+    if as_json:
+        console.print_json(result.to_dict())
+        return
+    _print_result(result)
+
+
+def _print_result(result) -> None:
+    total = max(len(result.labels), 1)
+    how = "new version" if result.new_version else ("refitted, same model" if result.fitted else "stored model")
+    rows = [[seg, console.fmt_int(n), f"{n / total:.1%}"] for seg, n in result.sizes.items()]
+    console.out.print(console.table(
+        f"{result.name} ({result.kind}, version {result.version}, {how}) as of {result.as_of}: "
+        f"{console.fmt_int(len(result.labels))} customers", ["segment", "customers", "share"], rows,
+        {"customers": "right", "share": "right"}))
+    for scope, sel in result.selection.items():
+        table = sel["table"]
+        cols = [c for c in ("k", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "stability",
+                            "mean_rank", "noise_fraction") if c in table.columns]
+        trows = [[_num(r[c]) if c != "k" else int(r[c]) for c in cols] for r in table.to_dict(orient="records")]
+        where = "" if scope == "all" else f" inside {scope}"
+        console.out.print(console.table(f"Choosing k{where}", cols, trows, {c: "right" for c in cols}))
+        console.out.print(f"Chosen k={sel['k']}{where}: {sel['reason']}")
+
+
+@app.command()
+def why(
+    name: str = typer.Argument(..., help="Segmentation."),
+    customer_id: str = typer.Argument(..., help="Customer id."),
+    as_of: str | None = AsOfOpt,
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Explain a customer's segment: rule conditions held or failed, or cluster distances."""
+    from segmint.segment import service
+
+    with open_workspace(workspace) as ws:
+        info = service.why(ws, name, customer_id, as_of=as_of)
+    if as_json:
+        console.print_json(info)
+        return
+    segs = ", ".join(info["segments"]) or "no segment"
+    console.out.print(f"{info['customer_id']} in {info['segmentation']} (version {info['version']}, as of "
+                      f"{info['as_of']}): {segs}")
+    for rule in info.get("rules", []):
+        mark = "holds" if rule["held"] else "fails"
+        console.out.print(f"\n{rule['segment']}: {rule['where']}  [{mark}]", markup=False)
+        for c in rule["conditions"][1:] if len(rule["conditions"]) > 1 else rule["conditions"]:
+            held = {True: "yes", False: "no", None: "unknown (null)"}[c["held"]]
+            values = ", ".join(f"{k}={_num(v)}" for k, v in c["values"].items())
+            console.out.print(f"  {'  ' * max(c['depth'] - 1, 0)}{c['condition']}: {held}  ({values})", markup=False)
+    if "cluster" in info:
+        cl = info["cluster"]
+        rows = [[d["segment"], f"{d['distance']:.3f}"] for d in cl["distances"]]
+        console.out.print(console.table("Distance to each segment centre", ["segment", "distance"], rows,
+                                        {"distance": "right"}))
+        prow = [[p["feature"], _num(p["value"]), f"{p['scaled']:.2f}", f"{p['segment_centre']:.2f}",
+                 f"{p['runner_up_centre']:.2f}", f"{p['pull']:.2f}"] for p in cl["pulls"]]
+        console.out.print(console.table(f"Features pulling towards {cl['segment']} rather than {cl['runner_up']}",
+                                        ["feature", "value", "scaled", "centre", "runner-up", "pull"], prow))
+    if "tier" in info:
+        t = info["tier"]
+        console.out.print(f"{t['feature']} = {_num(t['value'])}: {t['band']}")
+
+
+@app.command()
+def members(
+    name: str = typer.Argument(..., help="Segmentation."),
+    segment_name: str | None = typer.Argument(None, metavar="SEGMENT", help="One segment (default: all)."),
+    as_of: str | None = AsOfOpt,
+    version: int | None = typer.Option(None, "--version", help="Version (default: the latest run)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File: .csv, .parquet or .jsonl."),
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Export the members of a segmentation (or of one segment) to a file."""
+    from segmint.segment import service
+    from segmint.segment.export import format_of, write_members
+
+    if output is not None:
+        format_of(output)  # a bad extension fails before any work
+    with open_workspace(workspace) as ws:
+        table = service.members(ws, name, segment_name, as_of=as_of, version=version)
+        if output is None:
+            rows = table.to_pyarrow().to_pylist()
+            if as_json:
+                console.print_json(rows)
+            else:
+                for r in rows:
+                    console.out.print(f"{r['customer_id']},{r['segment']}", markup=False)
+            return
+        n = write_members(table, output)
+    if as_json:
+        console.print_json({"file": str(output), "rows": n})
+    else:
+        console.info(f"Wrote {n:,} members to {output}")
+
+
+@app.command()
+def diff(
+    name: str = typer.Argument(..., help="Segmentation."),
+    from_: str | None = typer.Option(None, "--from", help="Earlier as-of date."),
+    to: str | None = typer.Option(None, "--to", help="Later as-of date."),
+    from_version: int | None = typer.Option(None, "--from-version", help="Older definition version."),
+    to_version: int | None = typer.Option(None, "--to-version", help="Newer definition version."),
+    as_of: str | None = AsOfOpt,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the customers who moved to a file."),
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Who moved between two dates (--from/--to) or two definition versions (--from-version/--to-version)."""
+    from segmint.segment import service
+    from segmint.segment.export import write_members
+
+    dates, vers = (from_, to), (from_version, to_version)
+    if all(v is None for v in vers) and None in dates:
+        raise ConfigError("give --from DATE --to DATE, or --from-version N --to-version M")
+    if any(v is not None for v in vers) and None in vers:
+        raise ConfigError("give both --from-version and --to-version")
+    with open_workspace(workspace) as ws:
+        if from_version is not None:
+            info = service.diff_versions(ws, name, from_version, to_version, as_of=as_of)
+        else:
+            info = service.diff(ws, name, from_, to)
+        written = write_members(info["moved"], output) if output is not None else None
+        moved_preview = info["moved"].limit(20).to_pyarrow().to_pylist()
+    if as_json:
+        out = {k: v for k, v in info.items() if k not in ("matrix", "changes", "moved")}
+        out["matrix"] = None if info["matrix"] is None else json.loads(info["matrix"].to_json(orient="index"))
+        out["changes"] = info["changes"].to_dict(orient="records")
+        out["moved_sample"] = moved_preview
+        if written is not None:
+            out["moved_file"] = {"file": str(output), "rows": written}
+        console.print_json(out)
+        return
+    console.out.print(info["summary"], markup=False)
+    if info["matrix"] is not None:
+        m = info["matrix"]
+        rows = [[idx, *[console.fmt_int(int(v)) for v in r]] for idx, r in zip(m.index, m.to_numpy())]
+        console.out.print(console.table("Migration (rows: from, columns: to)", ["from \\ to", *map(str, m.columns)],
+                                        rows, {str(c): "right" for c in m.columns}))
+    ch = info["changes"]
+    rows = [[r.segment, *(console.fmt_int(int(getattr(r, c))) for c in ("before", "after", "stayed", "entered", "left"))]
+            for r in ch.itertuples()]
+    console.out.print(console.table("Per segment", ["segment", "before", "after", "stayed", "entered", "left"], rows))
+    if written is not None:
+        console.info(f"Wrote {written:,} customers who moved to {output}")
+
+
+@app.command()
+def history(
+    name: str = typer.Argument(..., help="Segmentation."),
+    version: int | None = typer.Option(None, "--version", help="Version (default: the latest run)."),
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Segment sizes per run date, with how many customers entered and left each segment."""
+    from segmint.segment import service
+
+    with open_workspace(workspace) as ws:
+        df = service.history(ws, name, version=version)
+    records = [{"as_of": r["as_of"].date().isoformat() if r["as_of"].time().isoformat() == "00:00:00"
+                else r["as_of"].isoformat(), "segment": r["segment"],
+                **{c: (None if r[c] is None else int(r[c])) for c in ("size", "entered", "left")}}
+               for r in df.astype(object).where(df.notna(), None).to_dict(orient="records")]
+    if as_json:
+        console.print_json(records)
+        return
+    rows = [[r["as_of"], r["segment"], console.fmt_int(r["size"]), console.fmt_int(r["entered"]),
+             console.fmt_int(r["left"])] for r in records]
+    console.out.print(console.table(f"History of {name}", ["as of", "segment", "size", "entered", "left"], rows,
+                                    {c: "right" for c in ("size", "entered", "left")}))
+

@@ -1,0 +1,219 @@
+"""Stored segmentations and memberships: versions, runs, history, migrations.
+
+Two tables hold the results of ``segmint segment``:
+
+``segmentations``
+    One row per (name, version): kind, the definition and the fitted model as JSON,
+    ``fingerprint`` (the definition without descriptions, which decides the version),
+    ``fitted_as_of`` and ``created_at``.
+``memberships``
+    One row per (segmentation, version, as_of, customer_id, segment); audiences have
+    one row per audience a customer is in.
+
+A run writes both in one transaction and replaces an earlier run of the same
+(segmentation, version, as_of). Everything else here reads them with Ibis: sizes per
+``as_of`` with who entered and left, and migration matrices between two runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+
+from segmint.errors import DataError
+
+__all__ = [
+    "ABSENT",
+    "MEMBERSHIPS",
+    "SEGMENTATIONS",
+    "ensure_tables",
+    "history",
+    "memberships",
+    "migration",
+    "runs",
+    "versions",
+    "write_run",
+]
+
+SEGMENTATIONS = "segmentations"
+MEMBERSHIPS = "memberships"
+#: Row and column label of customers not in the base at one of the two compared runs.
+ABSENT = "(not in base)"
+
+_SCHEMAS = {
+    SEGMENTATIONS: ibis.schema({"name": "string", "version": "int64", "kind": "string", "fingerprint": "string",
+                                "definition": "string", "model": "string", "fitted_as_of": "timestamp",
+                                "created_at": "timestamp"}),
+    MEMBERSHIPS: ibis.schema({"segmentation": "string", "version": "int64", "as_of": "timestamp",
+                              "customer_id": "string", "segment": "string"}),
+}
+
+
+def ensure_tables(store) -> None:
+    """Create the two tables when missing (a new workspace has neither)."""
+    existing = set(store.con.list_tables())
+    for name, schema in _SCHEMAS.items():
+        if name not in existing:
+            store.con.create_table(name, schema=schema)
+
+
+def versions(store, name: str) -> list[dict[str, Any]]:
+    """Stored versions of a segmentation, oldest first (every column of ``segmentations``)."""
+    if SEGMENTATIONS not in store.con.list_tables():
+        return []
+    t = store.con.table(SEGMENTATIONS)
+    return t.filter(t.name == name).order_by("version").to_pyarrow().to_pylist()
+
+
+def runs(store, name: str) -> pd.DataFrame:
+    """Runs of a segmentation: ``version``, ``as_of``, ``customers``, ``rows``; oldest first."""
+    if MEMBERSHIPS not in store.con.list_tables():
+        return pd.DataFrame(columns=["version", "as_of", "customers", "rows"])
+    m = store.con.table(MEMBERSHIPS)
+    m = m.filter(m.segmentation == name)
+    out = (m.group_by(["version", "as_of"]).aggregate(customers=m.customer_id.nunique(), rows=m.count())
+           .order_by(["as_of", "version"]))
+    return out.to_pyarrow().to_pandas()
+
+
+def write_run(store, name: str, version: int, as_of: dt.datetime, labels: ir.Table,
+              new_version: dict[str, Any] | None = None) -> None:
+    """Store one run in a single transaction: the new version's row (if any) and the memberships.
+
+    ``labels`` has ``customer_id`` and ``segment`` (null segments are not stored). An
+    earlier run of the same (name, version, as_of) is replaced.
+    """
+    ensure_tables(store)
+    rows = labels.filter(labels.segment.notnull()).select(
+        segmentation=ibis.literal(name, type="string"), version=ibis.literal(int(version), type="int64"),
+        as_of=ibis.literal(as_of, type="timestamp"), customer_id=labels.customer_id.cast("string"),
+        segment=labels.segment.cast("string"))
+    with store.transaction():
+        if new_version is not None:
+            schema = _SCHEMAS[SEGMENTATIONS]
+            row = pa.Table.from_pylist([{k: new_version[k] for k in schema.names}], schema=schema.to_pyarrow())
+            store.con.insert(SEGMENTATIONS, ibis.memtable(row))
+        # Ibis has no DELETE; values are bound parameters, never pasted into the SQL text.
+        store.con.con.execute(f'DELETE FROM "{MEMBERSHIPS}" WHERE segmentation = ? AND version = ? AND as_of = ?',
+                              [name, int(version), as_of])
+        store.con.insert(MEMBERSHIPS, rows)
+
+
+def memberships(store, name: str, version: int, as_of: dt.datetime) -> ir.Table:
+    """The stored memberships of one run: ``customer_id``, ``segment``."""
+    ensure_tables(store)
+    m = store.con.table(MEMBERSHIPS)
+    m = m.filter((m.segmentation == name) & (m.version == int(version))
+                 & (m.as_of == ibis.literal(as_of, type="timestamp")))
+    return m.select("customer_id", "segment")
+
+
+def _sizes(m: ir.Table) -> ir.Table:
+    return m.group_by(["as_of", "segment"]).aggregate(size=m.count())
+
+
+def history(store, name: str, version: int) -> pd.DataFrame:
+    """Segment sizes per ``as_of`` with how many customers entered and left since the previous run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``as_of``, ``segment``, ``size``, ``entered``, ``left``; the first run has null
+        ``entered`` / ``left`` (there is nothing to compare with).
+    """
+    ensure_tables(store)
+    m = store.con.table(MEMBERSHIPS)
+    m = m.filter((m.segmentation == name) & (m.version == int(version))).select("as_of", "customer_id", "segment")
+    dates = sorted(m.select("as_of").distinct().to_pyarrow()["as_of"].to_pylist())
+    if not dates:
+        return pd.DataFrame(columns=["as_of", "segment", "size", "entered", "left"])
+    frames = []
+    sizes = _sizes(m).to_pyarrow().to_pandas()
+    for prev, cur in zip(dates, dates[1:]):
+        a = m.filter(m.as_of == ibis.literal(prev, type="timestamp"))
+        b = m.filter(m.as_of == ibis.literal(cur, type="timestamp"))
+        keys = ["customer_id", "segment"]
+        entered = b.anti_join(a, keys).group_by("segment").aggregate(entered=lambda t: t.count())
+        left = a.anti_join(b, keys).group_by("segment").aggregate(left=lambda t: t.count())
+        both = entered.to_pyarrow().to_pandas().merge(left.to_pyarrow().to_pandas(), on="segment", how="outer")
+        both["as_of"] = pd.Timestamp(cur)
+        frames.append(both)
+    sizes["as_of"] = pd.to_datetime(sizes["as_of"])
+    out = sizes
+    if frames:
+        moves = pd.concat(frames, ignore_index=True)
+        out = sizes.merge(moves, on=["as_of", "segment"], how="outer")
+        out["size"] = out["size"].fillna(0)
+        later = out["as_of"] > pd.Timestamp(dates[0])
+        for col in ("entered", "left"):
+            out.loc[later, col] = out.loc[later, col].fillna(0)
+    else:
+        out["entered"] = pd.NA
+        out["left"] = pd.NA
+    out = out.sort_values(["as_of", "segment"]).reset_index(drop=True)
+    for col in ("size", "entered", "left"):
+        out[col] = out[col].astype("Int64")
+    return out[["as_of", "segment", "size", "entered", "left"]]
+
+
+def migration(before: ir.Table, after: ir.Table, exclusive: bool = True) -> dict[str, Any]:
+    """Compare two runs (each ``customer_id``, ``segment``).
+
+    Returns
+    -------
+    dict
+        ``matrix``: DataFrame of counts, rows the segment before, columns the segment after
+        (:data:`ABSENT` for customers in only one run; exclusive segmentations only, else None);
+        ``changes``: per segment ``before``, ``after``, ``stayed``, ``entered``, ``left``;
+        ``moved``: Ibis table of ``customer_id``, ``from_segment``, ``to_segment`` (exclusive) or
+        ``customer_id``, ``segment``, ``change`` ("entered"/"left") for audiences;
+        ``customers``, ``moved_count``, ``moved_share``.
+    """
+    keys = ["customer_id", "segment"]
+    stayed = before.semi_join(after, keys).group_by("segment").aggregate(stayed=lambda t: t.count())
+    entered = after.anti_join(before, keys).group_by("segment").aggregate(entered=lambda t: t.count())
+    left = before.anti_join(after, keys).group_by("segment").aggregate(left=lambda t: t.count())
+    n_before = before.group_by("segment").aggregate(before=lambda t: t.count())
+    n_after = after.group_by("segment").aggregate(after=lambda t: t.count())
+    changes = None
+    for part in (n_before, n_after, stayed, entered, left):
+        df = part.to_pyarrow().to_pandas()
+        changes = df if changes is None else changes.merge(df, on="segment", how="outer")
+    changes = changes.fillna(0).sort_values("segment").reset_index(drop=True)
+    for col in ("before", "after", "stayed", "entered", "left"):
+        changes[col] = changes[col].astype("int64")
+    if exclusive:
+        b = before.rename(from_segment="segment")
+        a = after.rename(to_segment="segment")
+        joined = b.outer_join(a, b.customer_id == a.customer_id)
+        pairs = joined.select(customer_id=ibis.coalesce(b.customer_id, a.customer_id),
+                              from_segment=b.from_segment.fill_null(ABSENT), to_segment=a.to_segment.fill_null(ABSENT))
+        counts = pairs.group_by(["from_segment", "to_segment"]).aggregate(n=pairs.count()).to_pyarrow().to_pandas()
+        matrix = (counts.pivot(index="from_segment", columns="to_segment", values="n").fillna(0).astype("int64")
+                  if len(counts) else pd.DataFrame(dtype="int64"))
+        matrix.index.name, matrix.columns.name = "from", "to"
+        moved = pairs.filter(pairs.from_segment != pairs.to_segment).order_by("customer_id")
+        customers = int(counts["n"].sum()) if len(counts) else 0
+        moved_count = int(counts.loc[counts.from_segment != counts.to_segment, "n"].sum()) if len(counts) else 0
+    else:
+        matrix = None
+        ins = after.anti_join(before, keys).mutate(change=ibis.literal("entered"))
+        outs = before.anti_join(after, keys).mutate(change=ibis.literal("left"))
+        moved = ins.union(outs).order_by(["customer_id", "segment"])
+        everyone = before.select("customer_id").union(after.select("customer_id"), distinct=True)
+        customers = int(everyone.count().to_pyarrow().as_py())
+        moved_count = int(moved.select("customer_id").distinct().count().to_pyarrow().as_py())
+    return {"matrix": matrix, "changes": changes, "moved": moved, "customers": customers,
+            "moved_count": moved_count, "moved_share": moved_count / customers if customers else 0.0}
+
+
+def require_run(table: ir.Table, what: str) -> ir.Table:
+    """Raise a DataError naming ``what`` when a run has no rows."""
+    if int(table.count().to_pyarrow().as_py()) == 0:
+        raise DataError(f"no memberships stored for {what}; run `segmint segment` for it first")
+    return table

@@ -1,0 +1,75 @@
+"""Membership history, migrations between dates, and between versions of a definition."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from segmint.errors import DataError
+from segmint.segment import service
+
+from .test_service import AS_OF, set_segmentations, small_shop
+
+EARLIER = dt.date(2024, 6, 1)
+RULES = {"kind": "rules", "segments": {"Recent": "recency_days <= 40", "Big": "monetary_total >= 900"},
+         "else": "Other"}
+
+
+@pytest.fixture
+def shop(ws):
+    small_shop(ws, {"life": RULES})
+    return ws
+
+
+def _labels(ws, as_of):
+    return service.members(ws, "life", as_of=as_of).to_pyarrow().to_pandas().set_index("customer_id")["segment"]
+
+
+def test_history_records_who_entered_and_left(shop):
+    service.run_segmentation(shop, "life", as_of=EARLIER)
+    service.run_segmentation(shop, "life", as_of=AS_OF)
+    before, after = _labels(shop, EARLIER), _labels(shop, AS_OF)
+    hist = service.history(shop, "life").set_index(["as_of", "segment"])
+    for seg in ("Recent", "Big", "Other"):
+        now = hist.loc[(pd.Timestamp(AS_OF), seg)]
+        in_before, in_after = set(before[before == seg].index), set(after[after == seg].index)
+        assert (now["size"], now["entered"], now["left"]) == (len(in_after), len(in_after - in_before),
+                                                              len(in_before - in_after))
+        assert pd.isna(hist.loc[(pd.Timestamp(EARLIER), seg), "entered"])
+
+
+def test_diff_between_dates_matches_pandas(shop):
+    service.run_segmentation(shop, "life", as_of=EARLIER)
+    service.run_segmentation(shop, "life", as_of=AS_OF)
+    before, after = _labels(shop, EARLIER), _labels(shop, AS_OF)
+    info = service.diff(shop, "life", EARLIER, AS_OF)
+    joined = pd.concat([before.rename("a"), after.rename("b")], axis=1).fillna("(not in base)")
+    expected = pd.crosstab(joined["a"], joined["b"])
+    assert info["matrix"].to_dict() == expected.to_dict()
+    moved = info["moved"].to_pyarrow().to_pandas()
+    assert set(moved["customer_id"]) == set(joined.index[joined.a != joined.b])
+    assert info["moved_count"] == len(moved) and info["customers"] == len(joined)
+    assert info["summary"].startswith(f"{len(moved)} of {len(joined)} customers")
+    with pytest.raises(DataError, match="no run as of 2024-01-01"):
+        service.diff(shop, "life", "2024-01-01", AS_OF)
+
+
+def test_diff_between_versions_at_one_date(shop):
+    service.run_segmentation(shop, "life", as_of=AS_OF)
+    set_segmentations(shop, {"life": {**RULES, "segments": {"Recent": "recency_days <= 40",
+                                                            "Big": "monetary_total >= 2000"}}})
+    v2 = service.run_segmentation(shop, "life", as_of=AS_OF)
+    assert v2.version == 2
+    info = service.diff_versions(shop, "life", 1, 2)
+    # Big needs 2000 instead of 900: C06..C08 (900..1600) leave Big for Other.
+    assert info["matrix"].loc["Big", "Other"] == 3 and info["moved_count"] == 3
+    changes = info["changes"].set_index("segment")
+    assert (changes.loc["Big", "left"], changes.loc["Other", "entered"]) == (3, 3)
+    assert "3 of 13 customers (23.1%) change segment; Big: 3 leave, 0 enter" in info["summary"]
+    # A version without a run at a date is applied on the fly, nothing stored.
+    service.run_segmentation(shop, "life", as_of=EARLIER)
+    rows = shop.store.count("memberships")
+    info = service.diff_versions(shop, "life", 1, 2, as_of=EARLIER)
+    assert info["as_of"] == "2024-06-01" and shop.store.count("memberships") == rows
