@@ -28,6 +28,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+
+from segmint._nan import nanmean, nanmedian, nanstd  # noqa: F401
 import pandas as pd
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
@@ -115,7 +117,7 @@ def _numeric_effects(seg: Segmented, col: str) -> list[list]:
     ok = np.isfinite(x)
     xv = x[ok]
     n = len(xv)
-    if n < 3 or np.nanstd(xv) == 0:
+    if n < 3 or nanstd(xv) == 0:
         return []
     ranks, ties = _ranks(xv)
     total, total_sq = xv.sum(), (xv ** 2).sum()
@@ -185,7 +187,7 @@ def feature_tests(features: pd.DataFrame, labels, catalog=None, alpha: float = 0
         x = as_float(seg.features[col])
         ok = np.isfinite(x)
         n = int(ok.sum())
-        if n < 3 or np.nanstd(x) == 0:
+        if n < 3 or nanstd(x) == 0:
             continue
         r, ties = _ranks(x[ok])
         groups = pd.Series(r).groupby(lab[ok])

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from segmint._nan import nanmean, nanmedian, nanstd  # noqa: F401
 import pandas as pd
 
 from segmint.errors import DataError, examples
@@ -211,11 +213,11 @@ def standardized(seg: Segmented, rows: np.ndarray | None = None, clip: float = 5
     frame = seg.features if rows is None else seg.features.iloc[rows]
     X = np.column_stack([as_float(frame[c]) for c in names]) if names else np.empty((len(frame), 0))
     full = np.column_stack([as_float(seg.features[c]) for c in names]) if names else X
-    med = np.nanmedian(full, axis=0) if names else np.empty(0)
-    sd = np.nanstd(full, axis=0) if names else np.empty(0)
+    med = nanmedian(full, axis=0) if names else np.empty(0)
+    sd = nanstd(full, axis=0) if names else np.empty(0)
     keep = np.isfinite(sd) & (sd > 0)
     X = np.where(np.isnan(X), med, X)[:, keep]
-    mean = np.nanmean(full, axis=0)[keep]
+    mean = nanmean(full, axis=0)[keep]
     Z = np.clip((X - mean) / sd[keep], -clip, clip)
     return Z, [n for n, k in zip(names, keep) if k]
 

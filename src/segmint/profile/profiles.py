@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from segmint._nan import nanmean, nanmedian, nanstd  # noqa: F401
 import pandas as pd
 
 from segmint.evaluate.distinct import effect_sizes
@@ -180,7 +182,7 @@ def _aggregate(frame: pd.DataFrame, col: str, how: str) -> float:
     x = as_float(frame[col])
     if not np.isfinite(x).any():
         return np.nan
-    return float(np.nansum(x)) if how == "sum" else float(np.nanmean(x))
+    return float(np.nansum(x)) if how == "sum" else float(nanmean(x))
 
 
 def _sizes(seg: Segmented, sizes: pd.Series, small: list[str]) -> pd.DataFrame:
@@ -208,12 +210,12 @@ def _means(seg: Segmented, small: list[str]) -> pd.DataFrame:
     rows = []
     cols = seg.numeric()
     X = np.column_stack([as_float(seg.features[c]) for c in cols]) if cols else np.empty((len(seg.features), 0))
-    pop = np.nanmean(X, axis=0) if cols else np.empty(0)
+    pop = nanmean(X, axis=0) if cols else np.empty(0)
     for s in seg.segments:
         m = seg.members[s].to_numpy()
         sub = X[m]
         with np.errstate(all="ignore"):
-            mean = np.nanmean(sub, axis=0) if len(sub) else np.full(len(cols), np.nan)
+            mean = nanmean(sub, axis=0) if len(sub) else np.full(len(cols), np.nan)
         for j, c in enumerate(cols):
             hidden = s in small
             idx = 100 * mean[j] / pop[j] if abs(pop[j]) > 1e-12 else np.nan
@@ -275,9 +277,9 @@ def _mix(seg: Segmented, sizes: pd.Series, small: list[str], min_size: int, top_
         for s in seg.segments:
             m = seg.members[s].to_numpy()
             if kind == "shares":
-                share = pd.Series({re.sub(r"^[a-z]+_share_", "", c): np.nanmean(as_float(seg.features[c])[m])
+                share = pd.Series({re.sub(r"^[a-z]+_share_", "", c): nanmean(as_float(seg.features[c])[m])
                                    for c in share_cols})
-                pop = pd.Series({re.sub(r"^[a-z]+_share_", "", c): np.nanmean(as_float(seg.features[c]))
+                pop = pd.Series({re.sub(r"^[a-z]+_share_", "", c): nanmean(as_float(seg.features[c]))
                                  for c in share_cols})
                 counts = None
             else:
