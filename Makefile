@@ -7,6 +7,7 @@ DEMO_DIR ?= demo-shop
 DEMO_DATA ?= demo-data
 DEMO_CUSTOMERS ?= 5000
 PYTEST_ARGS ?=
+SERVE_FLAGS ?=
 
 .PHONY: venv test test-fast demo bench clean docs
 
@@ -39,6 +40,7 @@ demo: venv
 	$(BIN)/segmint segment behaviour -w $(DEMO_DIR)
 	$(BIN)/segmint profile behaviour -w $(DEMO_DIR)
 	$(BIN)/segmint report behaviour -w $(DEMO_DIR)
+	$(BIN)/segmint serve -w $(DEMO_DIR) --demo-token $(SERVE_FLAGS)
 
 docs: venv
 	$(BIN)/python -m segmint.docs_gen

@@ -207,6 +207,8 @@ class Workspace:
 
         return service.history(self, name, version)
 
+    history = segment_history
+
     def diff(self, name: str, from_as_of: Any, to_as_of: Any, version: int | None = None):
         """Migration matrix and moved customers between two as_of dates."""
         from segmint.segment import service

@@ -1,0 +1,65 @@
+"""`make bench`: run the benchmarks and collect their result pages into BENCHMARKS.md.
+
+    python benchmarks/run_all.py            # run every benchmark at its default size, then collect
+    python benchmarks/run_all.py --collect  # only rebuild BENCHMARKS.md from benchmarks/results/*.md
+
+Each benchmark measures segmint against the peer a user would otherwise use, in the same run, and writes
+benchmarks/results/<name>.md with the command, the machine and the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+ORDER = ["ingest", "features", "clv", "kselect", "server", "generate"]
+COMMANDS = {
+    "ingest": ["bench_ingest.py", "--customers", "200000", "--runs", "3"],
+    "clv": ["bench_clv.py", "--sizes", "200000", "--repeats", "3"],
+    "kselect": ["bench_kselect.py"],
+    "features": ["bench_features.py"],
+}
+
+HEADER = """# Benchmarks
+
+segmint against the tools a user would otherwise use, measured in the same run on the same data, medians of
+several runs. Each section below is a page of `benchmarks/results/`, written by the benchmark named in it;
+`make bench` reruns them (`python benchmarks/run_all.py --collect` only rebuilds this page). Figures were taken
+on the project's 2-core development machine, often while other jobs ran on it: the ratios are more
+trustworthy than the absolute times.
+"""
+
+
+def collect() -> Path:
+    pages = sorted((HERE / "results").glob("*.md"),
+                   key=lambda p: ORDER.index(p.stem) if p.stem in ORDER else len(ORDER))
+    parts = [HEADER]
+    for page in pages:
+        text = page.read_text(encoding="utf-8").strip()
+        # demote the page's headings one level under this document's title
+        text = "\n".join("#" + line if line.startswith("#") else line for line in text.splitlines())
+        parts.append(text)
+    out = ROOT / "BENCHMARKS.md"
+    out.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--collect", action="store_true", help="only rebuild BENCHMARKS.md")
+    args = ap.parse_args()
+    if not args.collect:
+        if not (HERE / ".venv-peers").exists():
+            subprocess.run(["bash", str(HERE / "peers" / "make_peer_venv.sh")], check=True)
+        for name, cmd in COMMANDS.items():
+            print(f"== {name}", flush=True)
+            subprocess.run([sys.executable, str(HERE / cmd[0]), *cmd[1:]], check=True, cwd=ROOT)
+    print(collect())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""``segmint serve`` (the REST API and dashboard) and ``segmint token create|list|revoke``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from segmint import console
+from segmint.cli import JsonOpt, WorkspaceOpt, app, open_workspace
+
+token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+DEMO_TOKEN_NAME = "demo"
+
+
+@app.command()
+def serve(
+    workspace: Optional[Path] = WorkspaceOpt,
+    host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default; 0.0.0.0 exposes it)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    demo_token: bool = typer.Option(False, "--demo-token",
+                                    help="Create a fresh admin token named 'demo' and print it with the URL."),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Only print the URL (and demo token); do not serve."),
+    secure_cookies: bool = typer.Option(False, help="Mark the session cookie Secure (behind HTTPS)."),
+) -> None:
+    """Serve the REST API (/api/v1) and the dashboard for a workspace."""
+    from segmint.server import Settings, create_app
+    from segmint.server.tokens import TokenStore
+
+    settings = Settings(host=host, port=port, secure_cookies=secure_cookies)
+    ws = open_workspace(workspace)
+    try:
+        if demo_token:
+            tokens = TokenStore(ws.store.con.con)
+            if any(t.name == DEMO_TOKEN_NAME and t.active for t in tokens.list()):
+                tokens.revoke(DEMO_TOKEN_NAME)
+            _, secret = tokens.create(DEMO_TOKEN_NAME, "admin")
+        url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
+        console.out.print(f"Dashboard: {url}  API: {url}api/v1  (docs/api.md)")
+        if demo_token:
+            console.out.print(f"Demo token (admin; shown once): {secret}")
+        if no_serve:
+            return
+        import uvicorn
+
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            console.info(f"warning: serving on {host}: anyone who can reach it can try tokens; use HTTPS in front")
+        console.info("Press Ctrl+C to stop.")
+        # Access logs show paths only; tokens travel in headers and form bodies, never in URLs.
+        uvicorn.run(create_app(ws, settings), host=host, port=port, log_level="info")
+    finally:
+        ws.close()
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., "--role", help="viewer, analyst or admin."),
+    name: str = typer.Option(..., "--name", help="Who or what uses it, e.g. crm-sync (recorded in the audit log)."),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a token. It is printed once; only its SHA-256 hash is stored."""
+    from segmint.server.tokens import TokenStore
+
+    with open_workspace(workspace) as ws:
+        info, secret = TokenStore(ws.store.con.con).create(name, role)
+    if as_json:
+        console.print_json({**info.to_dict(), "token": secret})
+        return
+    console.out.print(secret)
+    console.info(f"Created {info.role} token {info.name!r} (id {info.token_id}). Copy it now: it cannot be shown "
+                 "again. Use it as 'Authorization: Bearer <token>' or paste it at /login.")
+
+
+@token_app.command("list")
+def token_list(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt,
+               all_: bool = typer.Option(False, "--all", help="Include revoked tokens.")) -> None:
+    """List tokens (names, roles, dates; never the secrets)."""
+    from segmint.server.tokens import TokenStore
+
+    with open_workspace(workspace) as ws:
+        items = TokenStore(ws.store.con.con).list(include_revoked=all_)
+    if as_json:
+        console.print_json([t.to_dict() for t in items])
+        return
+    rows = [[t.token_id, t.name, t.role, t.hint, t.created_at.isoformat(sep=" "),
+             t.revoked_at.isoformat(sep=" ") if t.revoked_at else ""] for t in items]
+    console.out.print(console.table("API tokens", ["id", "name", "role", "starts with", "created", "revoked"], rows))
+
+
+@token_app.command("revoke")
+def token_revoke(key: str = typer.Argument(..., help="The token's id or name."),
+                 workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """Revoke a token: it stops working at once (a running server checks on every request)."""
+    from segmint.server.tokens import TokenStore
+
+    with open_workspace(workspace) as ws:
+        info = TokenStore(ws.store.con.con).revoke(key)
+    console.out.print(f"Revoked {info.role} token {info.name!r} (id {info.token_id}).")

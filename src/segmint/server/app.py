@@ -1,0 +1,126 @@
+"""The FastAPI application: :func:`create_app` wires the workspace, auth, jobs, API and dashboard.
+
+Examples
+--------
+>>> import tempfile
+>>> from fastapi.testclient import TestClient
+>>> from segmint.workspace import Workspace
+>>> ws = Workspace.init(tempfile.mkdtemp() + "/shop")
+>>> app = create_app(ws)
+>>> with TestClient(app) as client:
+...     r = client.get("/api/v1/segmentations")
+...     r.status_code, r.json()["error"]["code"]
+(401, 'unauthorized')
+>>> ws.close()
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from segmint.server import errors
+from segmint.server.audit import AuditLog
+from segmint.server.auth import Auth
+from segmint.server.context import WorkspaceHandle
+from segmint.server.jobs import JobManager
+from segmint.server.settings import Settings
+from segmint.server.tokens import TokenStore
+
+DESCRIPTION = """\
+segmint's REST API. Every route needs a token: `Authorization: Bearer smt_...`
+(create one with `segmint token create --role viewer|analyst|admin --name NAME`).
+Each operation lists the least role it needs in `x-required-role`.
+
+Errors share one shape: `{"error": {"code": "...", "message": "...", "details": ...}}`.
+"""
+
+
+def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
+    """Build the server for an open workspace (or a workspace folder).
+
+    Parameters
+    ----------
+    workspace : Workspace or path
+        The workspace to serve. The app opens its store now (taking the file lock) and
+        never closes a workspace it was given; one it opened from a path it closes on shutdown.
+    settings : Settings, optional
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    from segmint import __version__ as version
+    from segmint.workspace import Workspace
+
+    settings = settings or Settings()
+    owned = isinstance(workspace, (str, os.PathLike, Path))
+    ws = Workspace.open(workspace) if owned else workspace
+    handle = WorkspaceHandle(ws)
+    # The server's own tables, created once here rather than racing on first use.
+    TokenStore(ws.store.con.con)
+    AuditLog(ws.store.con.con)
+    jobs = JobManager(handle.fresh, handle.release, history=settings.job_history)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        jobs.close()
+        handle.close()
+        if owned:
+            ws.close()
+
+    app = FastAPI(title="segmint", version=version, description=DESCRIPTION, lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None)  # the document is served behind auth
+    app.state.workspace = ws
+    app.state.handle = handle
+    app.state.settings = settings
+    app.state.auth = Auth(handle, settings)
+    app.state.jobs = jobs
+    errors.install(app)
+
+    from segmint.server import dashboard, routes_admin, routes_api
+
+    app.include_router(routes_api.router)
+    app.include_router(routes_admin.router)
+    app.include_router(dashboard.router)
+    _secure_openapi(app)
+
+    @app.middleware("http")
+    async def _headers(request, call_next):
+        response = await call_next(request)
+        # No caching of authenticated data, no framing, no MIME sniffing, no referrer leaks.
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+        return response
+
+    return app
+
+
+def _secure_openapi(app: FastAPI) -> None:
+    """Declare the bearer scheme in the OpenAPI document and require it everywhere."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = build()
+            doc.setdefault("components", {})["securitySchemes"] = {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "segmint token create --role ROLE --name NAME"}}
+            doc["security"] = [{"bearerAuth": []}]
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+__all__ = ["create_app"]

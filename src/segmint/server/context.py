@@ -1,0 +1,114 @@
+"""One DuckDB cursor per thread: how the server reads while a segmentation writes.
+
+A DuckDB connection must not be used by two threads at once, but its cursors (each a
+connection to the same open database) may: each has its own transactions, and DuckDB's
+MVCC lets a reader see the last committed state while a writer works. So every
+request thread and the job thread get a shallow copy of the workspace whose store
+talks through a cursor of their own; the workspace's logic is untouched.
+
+Examples
+--------
+>>> import tempfile
+>>> from segmint.workspace import Workspace
+>>> ws = Workspace.init(tempfile.mkdtemp() + "/shop")
+>>> handle = WorkspaceHandle(ws)
+>>> view = handle.local()
+>>> view is handle.local(), view.store.con is ws.store.con
+(True, False)
+>>> view.store.count("orders")
+0
+>>> handle.close(); ws.close()
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import ibis
+
+from segmint.store import Store
+
+
+def _cursor_store(store: Store) -> Store:
+    """A :class:`Store` sharing ``store``'s database through a new cursor."""
+    view = Store.__new__(Store)
+    view.path = store.path
+    view.read_only = store.read_only
+    raw = store.con.con.cursor()
+    raw.execute("SET TimeZone = 'UTC'")  # the session settings of the parent do not carry over
+    view.con = ibis.duckdb.from_connection(raw)
+    return view
+
+
+class WorkspaceHandle:
+    """The server's hold on a workspace: one open database, a cursor per thread.
+
+    Parameters
+    ----------
+    workspace : segmint.workspace.Workspace
+        The open workspace; the handle never closes it (its owner does).
+    """
+
+    def __init__(self, workspace) -> None:
+        self.workspace = workspace
+        workspace.store  # open the database (and take the file lock) now, in this thread
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._views: list = []
+
+    def local(self):
+        """This thread's view of the workspace (created on first use)."""
+        view = getattr(self._local, "view", None)
+        if view is None:
+            view = self.fresh()
+            self._local.view = view
+        return view
+
+    def fresh(self):
+        """A new view with a cursor of its own (for a stream or a job that outlives a call)."""
+        view = copy.copy(self.workspace)
+        view._store = _cursor_store(self.workspace.store)
+        with self._lock:
+            self._views.append(view)
+        return view
+
+    @contextmanager
+    def borrowed(self) -> Iterator[object]:
+        """A fresh view, closed when the block ends."""
+        view = self.fresh()
+        try:
+            yield view
+        finally:
+            self.release(view)
+
+    def release(self, view) -> None:
+        """Close a view made by :meth:`fresh`."""
+        with self._lock:
+            if view in self._views:
+                self._views.remove(view)
+        _close_view(view)
+
+    def raw(self):
+        """This thread's raw DuckDB cursor (for the server's own small tables)."""
+        return self.local().store.con.con
+
+    def close(self) -> None:
+        """Close every cursor this handle opened (not the workspace itself)."""
+        with self._lock:
+            views, self._views = self._views, []
+        for view in views:
+            _close_view(view)
+        self._local = threading.local()
+
+
+def _close_view(view) -> None:
+    try:
+        view.store.con.con.close()
+    except Exception:  # noqa: BLE001 - closing twice or after the database is fine
+        pass
+
+
+__all__ = ["WorkspaceHandle"]

@@ -1,0 +1,199 @@
+"""The dashboard: server-rendered pages over the same JSON the API serves.
+
+Pages call :mod:`segmint.server.data` (as the API routes do) and render it with Jinja2
+(autoescaped). Charts are drawn in the browser by Plotly.js, served from the installed
+``plotly`` package, so the dashboard works offline. The rule builder posts to the API's
+``/api/v1/rules/preview`` as you type, with the session's CSRF token in a header.
+
+Login exchanges a token for a server-side session (see :mod:`segmint.server.auth`); the
+login form itself is protected by a double-submit CSRF cookie.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from segmint.errors import ConfigError, SegmintError
+from segmint.server import data
+from segmint.server.auth import role
+from segmint.server.errors import ApiError
+
+HERE = Path(__file__).parent
+LOGIN_CSRF_COOKIE = "segmint_login_csrf"
+
+router = APIRouter(include_in_schema=False)
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                          undefined=jinja2.StrictUndefined)
+_env.filters["num"] = lambda v, d=0: "" if v is None else (f"{v:,.{d}f}" if isinstance(v, (int, float)) else v)
+_env.filters["pct"] = lambda v: "" if v is None else f"{100 * v:.1f}%"
+
+
+def _static_files() -> dict[str, Path]:
+    files = {p.name: p for p in (HERE / "static").iterdir() if p.is_file()}
+    try:
+        import plotly
+
+        files["plotly.min.js"] = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    except ImportError:  # pragma: no cover - plotly is a server dependency
+        pass
+    return files
+
+
+STATIC = _static_files()
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page with the caller and their CSRF token in the context."""
+    principal = getattr(request.state, "principal", None)
+    # Before login the static files are out of reach (every route needs a token): inline the styles.
+    css = "" if principal else jinja2.utils.markupsafe.Markup(STATIC["app.css"].read_text(encoding="utf-8"))
+    html = _env.get_template(template).render(request=request, me=principal, inline_css=css,
+                                              csrf=principal.csrf if principal else None, **context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def _view(request: Request):
+    return request.app.state.handle.local()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no host, no '//'): an open redirect would help phishing."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc else target
+
+
+# -- login and logout -------------------------------------------------------------------------------
+def _login_page(request: Request, next_: str, error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", status_code, login_csrf=token, next=_safe_next(next_), error=error)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
+                        secure=request.app.state.settings.secure_cookies, max_age=3600)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    return _login_page(request, next)
+
+
+@router.post("/login")
+def login(request: Request, token: str = Form(..., max_length=200), csrf_token: str = Form(""),
+          next: str = Form("/")) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected, csrf_token):
+        return _login_page(request, next, "The form expired; please try again.", 403)
+    auth = request.app.state.auth
+    try:
+        info, sid, _ = auth.login(request, token)
+    except ApiError as exc:
+        return _login_page(request, next, exc.message, exc.status)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    s = request.app.state.settings
+    response.set_cookie(s.cookie_name, sid, httponly=True, samesite="strict", secure=s.secure_cookies,
+                        max_age=s.session_ttl_s, path="/")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout", **role("viewer"))
+def logout(request: Request) -> Response:
+    s = request.app.state.settings
+    request.app.state.auth.sessions.drop(request.cookies.get(s.cookie_name))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(s.cookie_name, path="/")
+    return response
+
+
+# -- pages ----------------------------------------------------------------------------------------
+@router.get("/", **role("viewer"))
+def overview(request: Request) -> Response:
+    ws = _view(request)
+    items = data.segmentations(ws)
+    charts = {}
+    for item in items:
+        try:
+            charts[item["name"]] = data.history(ws, item["name"])["series"]
+        except SegmintError:  # a segmentation never run has no history yet
+            charts[item["name"]] = []
+    return render(request, "overview.html", segmentations=items, charts=charts, workspace=ws.config.name)
+
+
+@router.get("/segmentations/{name}", **role("viewer"))
+def segmentation_page(name: str, request: Request, job: str | None = None) -> Response:
+    ws = _view(request)
+    item = data.segmentation(ws, name)
+    hist = data.history(ws, name)
+    card = _optional(data.scorecard, ws, name)
+    prof = _optional(data.profile, ws, name)
+    dates = sorted({r["as_of"] for r in hist["series"] if r.get("as_of")})
+    return render(request, "segmentation.html", item=item, series=hist["series"], scorecard=card,
+                  sizes=(prof or {}).get("sizes", []), dates=dates, job=job)
+
+
+def _date(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _optional(fn, *args):
+    try:
+        return fn(*args)
+    except SegmintError:
+        return None
+
+
+@router.get("/segmentations/{name}/segments/{segment}", **role("viewer"))
+def segment_page(name: str, segment: str, request: Request) -> Response:
+    card = data.segment_card(_view(request), name, segment)
+    return render(request, "segment.html", card=card, can_export=request.state.principal.can("analyst"))
+
+
+@router.get("/segmentations/{name}/migration", **role("viewer"))
+def migration_page(name: str, request: Request) -> Response:
+    ws = _view(request)
+    dates = sorted({str(r["as_of"])[:10] for r in data.history(ws, name)["series"] if r.get("as_of")})
+    # from/to like the API's query parameters ("from" cannot name a Python parameter)
+    start = _date(request.query_params.get("from")) or (dates[0] if dates else None)
+    end = _date(request.query_params.get("to")) or (dates[-1] if dates else None)
+    result = data.migration(ws, name, start, end) if start and end and start != end else None
+    return render(request, "migration.html", name=name, dates=dates, start=start, end=end, result=result)
+
+
+@router.get("/rules", **role("analyst"))
+def rules_page(request: Request, where: str = "") -> Response:
+    return render(request, "rules.html", where=where)
+
+
+@router.post("/segmentations/{name}/run", **role("analyst"))
+def run_form(name: str, request: Request, as_of: str = Form("")) -> Response:
+    ws = _view(request)
+    data.segmentation(ws, name)
+    when = _date(as_of)
+    job = request.app.state.jobs.submit("segmentation-run", request.state.principal.name,
+                                        lambda w: w.segment(name, when), segmentation=name, as_of=when)
+    return RedirectResponse(f"/segmentations/{name}?job={job.job_id}", status_code=303)
+
+
+@router.get("/static/{filename}", **role("viewer"))
+def static(filename: str) -> Response:
+    path = STATIC.get(filename)
+    if path is None:
+        raise ApiError(404, f"no static file {filename!r}")
+    media = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}.get(filename.rsplit(".", 1)[-1])
+    response = FileResponse(path, media_type=media)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,309 @@
+"""The JSON the API serves, built from :class:`~segmint.workspace.Workspace` calls.
+
+The API routes and the dashboard both call these functions, so a page shows exactly
+what the API returns. Nothing here computes segments or statistics: it calls the
+workspace, turns its results (data frames, dataclasses, Ibis tables) into plain JSON,
+and applies the serving rules (consent, pagination, audit).
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> jsonable({"n": np.int64(3), "x": float("nan"), "t": pd.Timestamp("2025-01-02")})
+{'n': 3, 'x': None, 't': '2025-01-02T00:00:00'}
+>>> jsonable(pd.DataFrame({"a": [1, 2]}))
+[{'a': 1}, {'a': 2}]
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+import math
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+
+from segmint.errors import ConfigError, UnknownNameError, did_you_mean
+
+CONSENT = "marketing_consent"
+
+
+# -- plain JSON -------------------------------------------------------------------------------
+def jsonable(obj: Any) -> Any:
+    """Plain JSON values from what workspace methods return (NaN and infinities become null)."""
+    if obj is None or isinstance(obj, (bool, str, int)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return [jsonable(r) for r in obj.to_dict("records")]
+    if isinstance(obj, pd.Series):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, ir.Table):
+        return jsonable(obj.to_pyarrow().to_pylist())
+    if isinstance(obj, pa.Table):
+        return jsonable(obj.to_pylist())
+    if hasattr(obj, "to_dict") and callable(obj.to_dict):
+        return jsonable(obj.to_dict())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
+    if isinstance(obj, (pd.Timestamp, dt.datetime, dt.date)):
+        return None if pd.isna(obj) else obj.isoformat()
+    if hasattr(obj, "item"):  # numpy scalars
+        return jsonable(obj.item())
+    if hasattr(obj, "tolist"):  # numpy arrays
+        return jsonable(obj.tolist())
+    if obj is pd.NaT:
+        return None
+    return str(obj)
+
+
+def _pick(row: Mapping[str, Any], *names: str) -> Any:
+    for n in names:
+        if n in row:
+            return row[n]
+    return None
+
+
+# -- segmentations -------------------------------------------------------------------------------
+def segmentations(ws) -> list[dict[str, Any]]:
+    """Every segmentation: name, kind and whatever summary the workspace gives (sizes, last run)."""
+    out = jsonable(ws.segmentations())
+    if isinstance(out, Mapping):  # {name: summary}
+        out = [{"name": k, **(v if isinstance(v, Mapping) else {"definition": v})} for k, v in out.items()]
+    return [r if isinstance(r, Mapping) else {"name": str(r)} for r in out]
+
+
+def segmentation(ws, name: str) -> dict[str, Any]:
+    """One segmentation's summary; 404 with a suggestion when unknown."""
+    items = segmentations(ws)
+    for item in items:
+        if item.get("name") == name:
+            return item
+    raise UnknownNameError(f"no segmentation {name!r}; {did_you_mean(name, [i.get('name', '') for i in items])}")
+
+
+def history(ws, name: str) -> dict[str, Any]:
+    """Segment sizes over time: ``series`` rows of as_of, segment, customers (plus the raw history)."""
+    raw = jsonable(ws.history(name))
+    rows = raw.get("history", raw.get("runs", [])) if isinstance(raw, Mapping) else raw
+    series = []
+    for r in rows or []:
+        if not isinstance(r, Mapping):
+            continue
+        when = _pick(r, "as_of", "date", "run_as_of")
+        sizes = _pick(r, "sizes", "segments")
+        if isinstance(sizes, Mapping):  # one row per run: {"as_of":..., "sizes": {seg: n}}
+            series += [{"as_of": when, "segment": s, "customers": n} for s, n in sizes.items()]
+        elif isinstance(sizes, list):
+            series += [{"as_of": when, "segment": _pick(s, "segment", "name"),
+                        "customers": _pick(s, "customers", "size", "count", "members")} for s in sizes]
+        else:
+            series.append({"as_of": when, "segment": _pick(r, "segment", "name"),
+                           "customers": _pick(r, "customers", "size", "count", "members")})
+    return {"name": name, "series": series, "history": raw}
+
+
+def profile(ws, name: str) -> dict[str, Any]:
+    return _memo(ws, "profile", name, lambda: {"name": name, **_as_dict(jsonable(ws.profile(name)), "profile")})
+
+
+def personas(ws, name: str) -> dict[str, Any]:
+    def build():
+        out = jsonable(ws.personas(name))
+        return {"name": name, "personas": out.get("personas", out) if isinstance(out, Mapping) else out}
+
+    return _memo(ws, "personas", name, build)
+
+
+def scorecard(ws, name: str) -> dict[str, Any]:
+    return _memo(ws, "scorecard", name, lambda: {"name": name, **_as_dict(jsonable(ws.validate(name)), "scorecard")})
+
+
+#: (workspace, what, segmentation, state) -> JSON. Profiles and scorecards take seconds; they
+#: only change when the segmentation runs again, which changes its summary (runs, last date).
+_MEMO: dict[tuple, Any] = {}
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo(ws, what: str, name: str, build):
+    state = json.dumps(segmentation(ws, name), sort_keys=True, default=str)
+    key = (str(ws.path), what, name, state)
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            return _MEMO[key]
+    value = build()
+    with _MEMO_LOCK:
+        if len(_MEMO) > 256:
+            _MEMO.clear()
+        _MEMO[key] = value
+    return value
+
+
+def _as_dict(value: Any, key: str) -> dict[str, Any]:
+    return value if isinstance(value, Mapping) else {key: value}
+
+
+def segment_card(ws, name: str, segment: str) -> dict[str, Any]:
+    """Everything the dashboard's segment page shows: persona, KPIs, profile, differentiators, scorecard."""
+    prof = profile(ws, name)
+    sizes = [r for r in prof.get("sizes", []) if r.get("segment") == segment]
+    if not sizes:
+        known = [r.get("segment", "") for r in prof.get("sizes", [])]
+        raise UnknownNameError(f"segmentation {name!r} has no segment {segment!r}; {did_you_mean(segment, known)}")
+    persona = next((p for p in personas(ws, name)["personas"] if p.get("segment") == segment), None)
+    card = scorecard(ws, name)
+    means = sorted((r for r in prof.get("means", []) if r.get("segment") == segment and r.get("index") is not None),
+                   key=lambda r: -abs((r["index"] or 100) - 100))
+    return {
+        "name": name, "segment": segment, "persona": persona, "kpis": sizes[0],
+        "population": prof.get("population", {}), "note": prof.get("note", ""),
+        "means": means[:15],
+        "differentiators": [r for r in prof.get("differentiators", []) if r.get("segment") == segment],
+        "scorecard": {"overall": card.get("overall"), "verdicts": card.get("verdicts", {}),
+                      "segment": [r for r in card.get("segments", []) if r.get("segment") == segment],
+                      "segmentation": card.get("segmentation", [])},
+    }
+
+
+# -- one customer, rules, migrations --------------------------------------------------------------
+def customer(ws, customer_id: str, segmentation_name: str | None = None) -> dict[str, Any]:
+    """A customer's memberships with the reasons, in one or every segmentation."""
+    names = [segmentation_name] if segmentation_name else [s["name"] for s in segmentations(ws)]
+    memberships = []
+    for name in names:
+        why = jsonable(ws.why(name, customer_id))
+        memberships.append({"segmentation": name, **(why if isinstance(why, Mapping) else {"reasons": why})})
+    return {"customer_id": customer_id, "memberships": memberships}
+
+
+def preview(ws, where: str, as_of: str | None = None) -> dict[str, Any]:
+    """Size and condition attrition of a rule (``size``, ``base``, ``share``, ``conditions``), nothing saved."""
+    if not where or not where.strip():
+        raise ConfigError("write a rule, e.g. recency_days <= 30 and monetary_total > 200")
+    try:
+        out = jsonable(ws.preview_rule(where, as_of) if as_of else ws.preview_rule(where))
+    except UnknownNameError as exc:  # an unknown feature in the rule: the request is wrong, not a missing page
+        raise ConfigError(str(exc)) from None
+    return {"where": where, **(out if isinstance(out, Mapping) else {"conditions": out})}
+
+
+def migration(ws, name: str, from_as_of: str, to_as_of: str) -> dict[str, Any]:
+    """Who moved where between two dates: Sankey ``links`` (from -> to: customers) and the summary."""
+    raw = ws.diff(name, from_as_of, to_as_of)
+    out: dict[str, Any] = {"name": name, "from_as_of": from_as_of, "to_as_of": to_as_of, "links": _links(raw)}
+    if isinstance(raw, Mapping):
+        # Per-customer tables (who moved) are left out: they can be millions of rows; members serve those.
+        out.update({k: jsonable(v) for k, v in raw.items()
+                    if k not in ("matrix", "links") and not isinstance(v, (ir.Table, pa.Table))})
+    return out
+
+
+def _links(raw: Any) -> list[dict[str, Any]]:
+    if isinstance(raw, Mapping):
+        for key in ("links", "transitions", "matrix", "flows"):
+            if key in raw:
+                return _links(raw[key])
+        return []
+    if isinstance(raw, pd.DataFrame):
+        cols = [str(c) for c in raw.columns]
+        src = next((c for c in cols if c in ("from", "from_segment", "segment_from", "before", "source")), None)
+        dst = next((c for c in cols if c in ("to", "to_segment", "segment_to", "after", "target")), None)
+        if src is None or dst is None:  # a crosstab: rows are 'from', columns 'to'
+            long = raw.stack().reset_index()
+            long.columns = ["from", "to", "customers"]
+            return _links(long)
+        num = next((c for c in cols if c not in (src, dst) and pd.api.types.is_numeric_dtype(raw[c])), None)
+        return [{"from": str(r[src]), "to": str(r[dst]), "customers": int(r[num]) if num else None}
+                for r in raw.to_dict("records") if not num or (pd.notna(r[num]) and r[num] > 0)]
+    if isinstance(raw, list):
+        return _links(pd.DataFrame(jsonable(raw))) if raw else []
+    return []
+
+
+# -- members -----------------------------------------------------------------------------------
+def members_table(ws, name: str, segment: str, as_of: str | None, consented_only: bool) -> ir.Table:
+    """The members of a segment as an engine table ordered by customer id, consent applied."""
+    m = ws.members(name, segment, as_of)
+    if isinstance(m, pd.DataFrame):
+        m = ibis.memtable(m.reset_index(drop="customer_id" in m.columns))
+    elif isinstance(m, pa.Table):
+        m = ibis.memtable(m)
+    if "customer_id" not in m.columns:
+        raise ConfigError(f"the members of {name}/{segment} have no customer_id column")
+    if CONSENT not in m.columns:
+        c = ws.store.table("customers").select("customer_id", CONSENT)
+        m = m.left_join(c, m.customer_id == c.customer_id).drop("customer_id_right")
+    if consented_only:
+        m = m.filter(m[CONSENT].fill_null(False))
+    return m.order_by("customer_id")
+
+
+def encode_cursor(last_id: Any) -> str:
+    """An opaque cursor: the last customer id of a page.
+
+    Examples
+    --------
+    >>> decode_cursor(encode_cursor("C42"))
+    'C42'
+    """
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"]
+    except Exception:  # noqa: BLE001 - any garbage is the same user error
+        raise ConfigError("invalid cursor; use the next_cursor of the previous page") from None
+
+
+def members_page(table: ir.Table, cursor: str | None, limit: int) -> dict[str, Any]:
+    """One page of members after ``cursor`` (keyset pagination: stable while rows are added)."""
+    t = table
+    if cursor:
+        after = decode_cursor(cursor)
+        t = t.filter(t.customer_id > ibis.literal(after, type=t.customer_id.type()))
+    rows = jsonable(t.limit(limit + 1).to_pyarrow().to_pylist())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": rows, "count": len(rows),
+            "next_cursor": encode_cursor(rows[-1]["customer_id"]) if more and rows else None}
+
+
+def stream_rows(table: ir.Table, fmt: str, counter: list[int], batch_rows: int = 50_000) -> Iterator[bytes]:
+    """Encode ``table`` as CSV or JSON lines, batch by batch, counting rows into ``counter[0]``."""
+    import pyarrow.csv as pacsv
+
+    first = True
+    for batch in table.to_pyarrow_batches(chunk_size=batch_rows):
+        if fmt == "csv":
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(pa.Table.from_batches([batch]), sink,
+                            pacsv.WriteOptions(include_header=first, quoting_style="needed"))
+            chunk = sink.getvalue().to_pybytes()
+        else:
+            chunk = "".join(json.dumps(jsonable(r), separators=(",", ":")) + "\n"
+                            for r in batch.to_pylist()).encode()
+        first = False
+        counter[0] += batch.num_rows
+        if chunk:
+            yield chunk
+    if first and fmt == "csv":  # no batch at all: still give the header
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(table.schema().to_pyarrow().empty_table(), sink)
+        yield sink.getvalue().to_pybytes()
+
+
+__all__ = ["customer", "history", "jsonable", "members_page", "members_table", "migration", "personas",
+           "preview", "profile", "scorecard", "segment_card", "segmentation", "segmentations", "stream_rows"]

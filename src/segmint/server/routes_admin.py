@@ -1,0 +1,76 @@
+"""Admin routes: API tokens and the audit log; and the OpenAPI document (any role)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from segmint.server.audit import AuditLog
+from segmint.server.auth import role
+from segmint.server.errors import ERROR_RESPONSES
+from segmint.server.tokens import ROLES, TokenStore
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$",
+                      examples=["crm-sync"])
+    role: str = Field(..., json_schema_extra={"enum": list(ROLES)})
+
+
+class TokenOut(BaseModel):
+    token_id: str
+    name: str
+    role: str
+    hint: str
+    created_at: str
+    revoked_at: str | None = None
+    active: bool
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(..., description="The secret: shown this once, never stored")
+
+
+def _tokens(request: Request) -> TokenStore:
+    return TokenStore(request.app.state.handle.raw())
+
+
+@router.get("/openapi.json", summary="This document", include_in_schema=False, **role("viewer"))
+def openapi(request: Request) -> dict[str, Any]:
+    return request.app.openapi()
+
+
+@router.get("/tokens", response_model=list[TokenOut], summary="API tokens (never their secrets)", **role("admin"))
+def list_tokens(request: Request) -> list[dict[str, Any]]:
+    return [t.to_dict() for t in _tokens(request).list()]
+
+
+@router.post("/tokens", status_code=201, response_model=TokenCreated,
+             summary="Create a token; its secret is in this response only", **role("admin"))
+def create_token(body: TokenCreate, request: Request) -> dict[str, Any]:
+    info, secret = _tokens(request).create(body.name, body.role)
+    p = request.state.principal
+    AuditLog(request.app.state.handle.raw()).record(p.name, p.role, "token-create", info.name, None,
+                                                    {"role": info.role, "token_id": info.token_id})
+    return {**info.to_dict(), "token": secret}
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut, summary="Revoke a token (by id or name)",
+               **role("admin"))
+def revoke_token(token_id: str, request: Request) -> dict[str, Any]:
+    info = _tokens(request).revoke(token_id)
+    request.app.state.auth.sessions.drop_token(info.token_id)
+    p = request.state.principal
+    AuditLog(request.app.state.handle.raw()).record(p.name, p.role, "token-revoke", info.name, None,
+                                                    {"token_id": info.token_id})
+    return info.to_dict()
+
+
+@router.get("/audit", summary="The audit log, latest first", **role("admin"))
+def audit(request: Request, limit: int = Query(100, ge=1, le=10_000),
+          action: str | None = Query(None, max_length=64)) -> list[dict[str, Any]]:
+    return AuditLog(request.app.state.handle.raw()).entries(limit, action)

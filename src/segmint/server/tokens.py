@@ -1,0 +1,174 @@
+"""API tokens: roles, creation, verification, listing and revocation.
+
+A token is 32 random bytes (256 bits) written as ``smt_<base64url>``. It is shown once,
+when created; the store keeps only its SHA-256 digest in the ``api_tokens`` table.
+A plain hash is enough here (no salt, no slow KDF): with 256 bits of entropy nobody
+can guess a preimage, and a fast check keeps every request cheap.
+
+Examples
+--------
+>>> import duckdb
+>>> con = duckdb.connect()
+>>> tokens = TokenStore(con)
+>>> info, secret = tokens.create("crm-sync", "analyst")
+>>> secret.startswith("smt_"), info.role
+(True, 'analyst')
+>>> tokens.verify(secret).name
+'crm-sync'
+>>> tokens.revoke("crm-sync").revoked_at is not None
+True
+>>> tokens.verify(secret) is None
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from segmint.errors import ConfigError, UnknownNameError, did_you_mean
+
+#: Roles from least to most trusted; each may do everything the ones before it may.
+ROLES = ("viewer", "analyst", "admin")
+PREFIX = "smt_"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+
+DDL = """
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,
+    token_hash VARCHAR NOT NULL UNIQUE,
+    hint VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    revoked_at TIMESTAMP
+)
+"""
+
+
+def role_at_least(role: str, needed: str) -> bool:
+    """Whether ``role`` may do what ``needed`` may.
+
+    Examples
+    --------
+    >>> role_at_least("admin", "analyst"), role_at_least("viewer", "analyst")
+    (True, False)
+    """
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def check_role(role: str) -> str:
+    """Return ``role`` when it is known, else raise :class:`ConfigError` with the choices."""
+    if role not in ROLES:
+        raise ConfigError(f"unknown role {role!r}; {did_you_mean(role, ROLES)} (roles: {', '.join(ROLES)})")
+    return role
+
+
+def hash_token(secret: str) -> str:
+    """The SHA-256 hex digest stored for a token."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What the store knows about a token (never the token itself)."""
+
+    token_id: str
+    name: str
+    role: str
+    hint: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["created_at"] = self.created_at.isoformat()
+        d["revoked_at"] = self.revoked_at.isoformat() if self.revoked_at else None
+        d["active"] = self.active
+        return d
+
+
+_COLUMNS = "token_id, name, role, hint, created_at, revoked_at"
+
+
+class TokenStore:
+    """The ``api_tokens`` table of a workspace store.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        A raw DuckDB connection or cursor (``store.con.con``). The table is created when missing.
+    """
+
+    def __init__(self, con) -> None:
+        self.con = con
+        con.execute(DDL)
+
+    def create(self, name: str, role: str) -> tuple[TokenInfo, str]:
+        """Create a token; return its record and the secret, which is not stored and cannot be shown again."""
+        check_role(role)
+        if not _NAME.fullmatch(name or ""):
+            raise ConfigError(f"token name {name!r}: use 1-64 letters, digits, '_', '-', '.' or '@'")
+        if any(t.name == name and t.active for t in self.list()):
+            raise ConfigError(f"an active token named {name!r} exists; revoke it first or choose another name")
+        secret = PREFIX + secrets.token_urlsafe(32)
+        info = TokenInfo(token_id=secrets.token_hex(6), name=name, role=role, hint=secret[:8] + "...",
+                         created_at=_now())
+        self.con.execute(
+            "INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            [info.token_id, info.name, info.role, hash_token(secret), info.hint, info.created_at],
+        )
+        return info, secret
+
+    def verify(self, secret: str | None) -> TokenInfo | None:
+        """The active token whose secret this is, or None (unknown, malformed or revoked)."""
+        if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
+            return None
+        digest = hash_token(secret)
+        row = self.con.execute(
+            f"SELECT {_COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", [digest]
+        ).fetchone()
+        # The lookup is by digest already; compare again in constant time so that a
+        # future change to the query cannot turn into a timing oracle.
+        if row is None or not hmac.compare_digest(row[-1], digest):
+            return None
+        return TokenInfo(*row[:-1])
+
+    def get(self, token_id: str) -> TokenInfo | None:
+        """The token with this id, active or revoked."""
+        row = self.con.execute(f"SELECT {_COLUMNS} FROM api_tokens WHERE token_id = ?", [token_id]).fetchone()
+        return TokenInfo(*row) if row else None
+
+    def list(self, include_revoked: bool = True) -> list[TokenInfo]:
+        """Every token, oldest first."""
+        where = "" if include_revoked else "WHERE revoked_at IS NULL"
+        rows = self.con.execute(f"SELECT {_COLUMNS} FROM api_tokens {where} ORDER BY created_at, name").fetchall()
+        return [TokenInfo(*r) for r in rows]
+
+    def revoke(self, key: str) -> TokenInfo:
+        """Revoke the active token with this id or name; it stops working at once."""
+        matches = [t for t in self.list() if t.active and key in (t.token_id, t.name)]
+        if not matches:
+            known = [t.name for t in self.list() if t.active]
+            raise UnknownNameError(f"no active token with id or name {key!r}; {did_you_mean(key, known)}")
+        if len(matches) > 1:  # pragma: no cover - names of active tokens are unique
+            raise ConfigError(f"{key!r} matches several tokens; revoke by id")
+        self.con.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", [_now(), matches[0].token_id])
+        return self.get(matches[0].token_id)  # type: ignore[return-value]
+
+
+def _now() -> dt.datetime:
+    # Stored as naive UTC, like every timestamp of the store.
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+__all__ = ["ROLES", "TokenInfo", "TokenStore", "check_role", "hash_token", "role_at_least"]
