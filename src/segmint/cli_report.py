@@ -84,7 +84,7 @@ def run(
                        "detail": f"{info['customers']:,} customers, {len(info['features'])} features"})
         snapshot_as_of = info["as_of"]
         for item in ws.segmentations():
-            name = item["name"] if isinstance(item, dict) else str(item)
+            name = item["name"]
             t0 = time.perf_counter()
             result = ws.segment(name, snapshot_as_of)
             stages.append({"stage": f"segment {name}", "seconds": round(time.perf_counter() - t0, 2),

@@ -221,3 +221,13 @@ def test_jsonl_line_numbers_after_a_bad_line(ws, tmp_path):
     ws.ingest("events", write(tmp_path, lines, "events.jsonl"))
     q = ws.store.table("quarantine").order_by("line").execute()
     assert list(zip(q.line, q.reasons)) == [(1, "malformed_json"), (2, "unparseable_occurred_at")]
+
+
+def test_line_numbers_after_many_rejected_rows(ws, tmp_path):
+    ragged = "".join(f"R{i},C{i}\n" for i in range(250))  # 250 rows the reader rejects
+    data = HEADER + "A1,C1,2024-01-05,1\n" + ragged + "A2,C2,2024-01-05,x\n"
+    r = ws.ingest("orders", write(tmp_path, data))
+    assert r.quarantine_reasons == {"malformed_row": 250, "unparseable_amount": 1}
+    q = ws.store.table("quarantine")
+    bad_amount = q.filter(q.reasons == "unparseable_amount").line.to_pyarrow().to_pylist()
+    assert bad_amount == [2 + 1 + 250]  # header, A1, the rejected rows

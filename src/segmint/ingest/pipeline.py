@@ -212,10 +212,10 @@ def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, rep
     src = staged.table(con)
     raw = ibis.struct({c: src[c] for c in staged.columns}).cast("json").cast("string")
     bad = bad.join(src.select(_rec=src._rec, _raw=raw), "_rec")
-    line = _line_numbers(con, bad, staged)
+    bad = _with_line_numbers(bad, staged)
     rows = bad.select(
         ingest_id=ibis.literal(report.ingest_id), table_name=ibis.literal(report.table),
-        source=ibis.literal(staged.source), line=line, raw=bad._raw,
+        source=ibis.literal(staged.source), line=bad._line, raw=bad._raw,
         reasons=bad._reasons, ingested_at=ibis.now().cast("timestamp"),
     )
     if staged.rejects:
@@ -245,17 +245,20 @@ def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, rep
     con.insert("quarantine", fresh.select(q.columns))
 
 
-def _line_numbers(con, bad: ibis.Table, staged: stage.Staged) -> ibis.Value:
+def _with_line_numbers(bad: ibis.Table, staged: stage.Staged) -> ibis.Table:
+    """Add ``_line``: the record's line in the source (row number for frames and Parquet)."""
     if staged.first_line is None:
-        return (bad._rec + 1).cast("int64")
+        return bad.mutate(_line=(bad._rec + 1).cast("int64"))
     if not staged.rejects or staged.rejects_numbered:
-        return (bad._rec + staged.first_line).cast("int64")
+        return bad.mutate(_line=(bad._rec + staged.first_line).cast("int64"))
     # Records the reader rejected are missing from _rec's numbering; shift each row by the
     # number of rejected records before it (s_j = position_j - j, shift = #{s_j <= _rec}).
     positions = sorted(r.line - staged.first_line for r in staged.rejects)
-    shifts = [p - j for j, p in enumerate(positions)]
-    shift = sum(ibis.ifelse(bad._rec >= s, 1, 0) for s in shifts[:200])
-    return (bad._rec + staged.first_line + shift).cast("int64")
+    shifts = ibis.memtable(pa.table({"_s": pa.array([p - j for j, p in enumerate(positions)], pa.int64())}))
+    recs = bad.select("_rec")
+    counted = recs.left_join(shifts, recs._rec >= shifts._s).group_by("_rec").aggregate(_n=shifts._s.count())
+    out = bad.join(counted, "_rec")
+    return out.mutate(_line=(out._rec + staged.first_line + out._n).cast("int64")).drop("_n")
 
 
 def _finish(store: Store, typed: ibis.Table, staged: stage.Staged, target: Contract,
