@@ -16,12 +16,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["ingest", "features", "clv", "kselect", "server", "generate"]
+ORDER = ["e2e", "ingest", "features", "clv", "kselect", "server", "generate"]
 COMMANDS = {
     "ingest": ["bench_ingest.py", "--customers", "200000", "--runs", "3"],
     "clv": ["bench_clv.py", "--sizes", "200000", "--repeats", "3"],
     "kselect": ["bench_kselect.py"],
     "features": ["bench_features.py"],
+    # the whole pipeline against the notebook users write: 3 runs a side at 200k customers, 2 at 1M
+    "e2e": ["bench_e2e.py", "--customers", "200000", "1000000", "--runs", "3", "2"],
 }
 
 HEADER = """# Benchmarks

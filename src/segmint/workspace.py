@@ -18,6 +18,8 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ class Workspace:
         self.config = config
         self.read_only = read_only
         self._store: Store | None = None
+        self._frame_cache: dict[Any, Any] | None = None  # see keep_features()
 
     # -- creation ------------------------------------------------------------------------
     @classmethod
@@ -240,33 +243,117 @@ class Workspace:
         return service.preview_rule(self, where, as_of)
 
     # -- validation, profiles, report ----------------------------------------------------
+    def stored_run(self, name: str, as_of: Any = None):
+        """The stored run of ``name`` at ``as_of``, read back; segmented (and stored) first only when missing.
+
+        ``as_of=None`` means the day after the last order, as for :meth:`segment`. A stored run counts
+        only when it was made with the current definition (same fingerprint): after an edit of the
+        definition the segmentation runs again, as :meth:`segment` would.
+
+        Returns
+        -------
+        segmint.segment.service.SegmentationResult
+            ``fitted`` and ``new_version`` are False when the run was read back.
+        """
+        from segmint.errors import DataError
+        from segmint.features.asof import default_as_of, parse_as_of
+        from segmint.segment import membership, service
+        from segmint.segment.definitions import fingerprint
+
+        defn = service.get_definition(self, name)
+        when = parse_as_of(as_of) if as_of is not None else default_as_of(self.store.table("orders"))
+        try:
+            version, when = service._run(self, name, when)
+        except DataError:  # never run at this as_of
+            return self.segment(name, when)
+        row = next((v for v in membership.versions(self.store, name) if int(v["version"]) == version), None)
+        if row is None or row["fingerprint"] != fingerprint(defn):  # the definition changed since
+            return self.segment(name, when)
+        return service._result(self, name, defn.kind, version, when, service._check_doc(row["model"]),
+                               False, False)
+
     def _labelled(self, name: str, as_of: Any = None):
-        """(features indexed by customer_id, labels, segmentation result, catalog) for ``name``."""
+        """(features indexed by customer_id, labels, segmentation result, catalog) for ``name``.
+
+        Reads the stored run (see :meth:`stored_run`): validating, profiling and reporting a segmentation
+        never segments it again.
+        """
         from segmint.features.catalog import catalog_for
 
-        from segmint.segment.service import features_at
-
-        result = self.segment(name, as_of)
-        table, _ = features_at(self, result.as_of)
-        features = table.drop("as_of").to_pyarrow().to_pandas().set_index("customer_id")
+        result = self.stored_run(name, as_of)
+        features = self._features_frame(result.as_of)
         catalog = {n: (f.family, getattr(f, "kind", None), f.description)
                    for n, f in catalog_for(self.store.table("features")).items() if n in features.columns}
         return features, result.labels, result, catalog
 
+    def _features_frame(self, as_of: str):
+        """The stored feature snapshot at ``as_of`` as a DataFrame indexed by customer_id."""
+        from segmint.segment.service import features_at
+
+        if self._frame_cache is not None and as_of in self._frame_cache:
+            return self._frame_cache[as_of]
+        table, _ = features_at(self, as_of)
+        frame = table.drop("as_of").to_pyarrow().to_pandas().set_index("customer_id")
+        if self._frame_cache is not None:
+            self._frame_cache[as_of] = frame
+        return frame
+
+    def _prepared(self, name: str, as_of: Any = None):
+        """(features, labels, catalog) for validate and profile of the stored run of ``name``.
+
+        Inside :meth:`keep_features` they come back as one prepared :class:`~segmint.evaluate.inputs.Segmented`
+        (passed as features and labels), kept per run, so the scorecard and the profile of a segmentation
+        align the data and compute effect sizes once.
+        """
+        from segmint.evaluate.inputs import prepare
+
+        features, labels, result, catalog = self._labelled(name, as_of)
+        if self._frame_cache is None:
+            return features, labels, catalog
+        key = ("prepared", name, result.version, result.as_of)
+        if key not in self._frame_cache:
+            # keep one prepared run: each holds its own aligned copy of the features (GBs at a million
+            # customers), and `segmint run` is done with a segmentation before it starts the next
+            for old in [k for k in self._frame_cache if isinstance(k, tuple) and k[0] == "prepared"]:
+                del self._frame_cache[old]
+            self._frame_cache[key] = prepare(features, labels, catalog)
+        seg = self._frame_cache[key]
+        return seg, seg, None
+
+    @contextmanager
+    def keep_features(self) -> Iterator["Workspace"]:
+        """Within the block, validate, profile and report load each as_of's features frame once.
+
+        They also share the prepared segmentation of each stored run (see :meth:`_prepared`).
+
+        ``segmint run`` validates, profiles and reports every segmentation on the same snapshot; a
+        million customers' frame takes seconds to load. Outside the block nothing is kept, so a later
+        snapshot of the same as_of is always read afresh; inside it, do not recompute the snapshot.
+        """
+        self._frame_cache = {}
+        try:
+            yield self
+        finally:
+            self._frame_cache = None
+
     def validate(self, name: str, as_of: Any = None, compare_as_of: Any = None):
-        """The scorecard of a segmentation: distinct, stable, substantial, reachable, explainable, profitable."""
+        """The scorecard of a segmentation: distinct, stable, substantial, reachable, explainable, profitable.
+
+        Scores the stored run at ``as_of`` (and at ``compare_as_of`` for temporal stability); a run
+        missing there is made first.
+        """
         from segmint.evaluate import scorecard
 
-        features, labels, _, catalog = self._labelled(name, as_of)
-        later = self.segment(name, compare_as_of).labels if compare_as_of is not None else None
+        features, labels, catalog = self._prepared(name, as_of)
+        later = self.stored_run(name, compare_as_of).labels if compare_as_of is not None else None
         return scorecard(features, labels, catalog=catalog, labels_later=later,
                          min_segment_size=self.config.privacy.min_segment_size)
 
     def profile(self, name: str, as_of: Any = None):
-        """Per-segment profile against the population (small segments suppressed)."""
+        """Per-segment profile of the stored run against the population (small segments suppressed)."""
         from segmint.profile import profile
 
-        features, labels, _, catalog = self._labelled(name, as_of)
+        features, labels, catalog = self._prepared(name, as_of)
         return profile(features, labels, catalog=catalog, min_segment_size=self.config.privacy.min_segment_size)
 
     def personas(self, name: str, as_of: Any = None):
@@ -275,16 +362,23 @@ class Workspace:
 
         return personas(self.profile(name, as_of))
 
-    def report(self, name: str, path: Any = None, as_of: Any = None) -> Path:
-        """Write the self-contained HTML report of ``name``; returns its path."""
+    def report(self, name: str, path: Any = None, as_of: Any = None, *, card: Any = None,
+               prof: Any = None) -> Path:
+        """Write the self-contained HTML report of the stored run of ``name``; returns its path.
+
+        ``card`` and ``prof``, when given, are that run's :meth:`validate` and :meth:`profile` results,
+        reused instead of computed again (``segmint run`` has them already).
+        """
         from segmint.evaluate import scorecard
         from segmint.profile import personas, profile
         from segmint.report import render_report
 
         features, labels, result, catalog = self._labelled(name, as_of)
         mss = self.config.privacy.min_segment_size
-        card = scorecard(features, labels, catalog=catalog, min_segment_size=mss)
-        prof = profile(features, labels, catalog=catalog, min_segment_size=mss)
+        if card is None:
+            card = scorecard(features, labels, catalog=catalog, min_segment_size=mss)
+        if prof is None:
+            prof = profile(features, labels, catalog=catalog, min_segment_size=mss)
         sel = (result.selection or {}).get("all") if isinstance(result.selection, dict) else None
         migrations = self._latest_migrations(name, result.as_of)
         path = Path(path or self.path / "reports" / f"{name}.html")

@@ -75,3 +75,20 @@ def test_unfittable_spend_is_named(spend):
     negative.loc[1, "monetary_value"] = -5.0
     with pytest.raises(FitError, match=r"'monetary_value' is negative in 1 of 2357 rows \(index 1\)"):
         GammaGamma().fit(negative)
+
+
+def test_spend_that_depends_on_frequency_is_refused_with_the_cause():
+    # Two segments whose spending levels differ while both buy often (as the synthetic shop's
+    # bargain hunters and small businesses do): the likelihood grows without end as p -> infinity.
+    # Within each segment spend follows the Gamma-Gamma model, and a fit there is fine.
+    rng = np.random.default_rng(0)
+    frames = []
+    for level, x_mean, n in ((20.0, 12, 3000), (300.0, 20, 3000), (70.0, 2, 3000)):
+        x = 1 + rng.poisson(x_mean - 1, n)
+        nu = rng.gamma(12.0, 4.0 / (11.0 * level), n)
+        m = np.array([rng.gamma(4.0, 1 / v, k).mean() for v, k in zip(nu, x)])
+        frames.append(pd.DataFrame({"frequency": x, "monetary_value": m}))
+    segment = GammaGamma().fit(frames[0])
+    assert segment.params_["p"] == pytest.approx(4.0, rel=0.25) and segment.params_["q"] == pytest.approx(12, rel=0.35)
+    with pytest.raises(FitError, match=r"do not identify.*correlation of frequency and monetary_value"):
+        GammaGamma().fit(pd.concat(frames))

@@ -83,3 +83,39 @@ def test_errors(cdnow_summary):
         ParetoNBD().fit(cdnow_summary.assign(frequency=0, recency=0.0))
     with pytest.raises(FitError, match="'recency' is greater than T"):
         ParetoNBD().fit(cdnow_summary.assign(recency=cdnow_summary["T"] + 1))
+
+
+GRADIENT_ROWS = [(0, 0.0, 38.86), (2, 30.43, 38.86), (5, 10.0, 38.0), (1, 38.0, 38.0), (20, 70.0, 78.0),
+                 (0, 0.0, 500.0), (100, 1.0, 546.0)]
+
+
+@pytest.mark.parametrize("params", [(0.553, 10.578, 0.606, 11.669), (0.8, 20.0, 1.3, 4.0), (2.0, 5.0, 1.0, 5.0),
+                                    (0.3, 0.01, 2.0, 100.0)])
+def test_analytic_gradient_matches_finite_differences(params):
+    model = ParetoNBD()
+    assert model._analytic_gradient
+    rows = np.array(GRADIENT_ROWS)
+    data = {"frequency": rows[:, 0], "recency": rows[:, 1], "T": rows[:, 2]}
+    p = np.array(params)
+    _, grad = model._loglik(p, data, grad=True)
+    for i in range(4):
+        step = np.zeros(4)
+        step[i] = 1e-5 * p[i]
+        def f(k):
+            return model._loglik(p + k * step, data, grad=False)
+        numeric = (-f(2) + 8 * f(1) - 8 * f(-1) + f(-2)) / (12 * step[i])  # fourth-order central
+        np.testing.assert_allclose(grad[i], numeric, rtol=1e-6, atol=1e-9, err_msg=f"parameter {i}")
+
+
+@pytest.mark.parametrize("params", [(0.553, 10.578, 0.606, 11.669), (0.8, 20.0, 1.3, 4.0), (2.0, 5.0, 1.0, 5.0),
+                                    (0.3, 100.0, 2.0, 0.01), (0.3, 0.01, 2.0, 100.0)])
+def test_quadrature_dead_term_matches_the_hypergeometric_form(params):
+    # The gradient integrates the dead term by quadrature; its value must agree with 2F1's closed
+    # form on both branches (alpha >= beta, alpha < beta), also far from the fitted region.
+    from segmint.clv.pareto_nbd import _dead_gradient, _log_a0
+
+    r, alpha, s, beta = params
+    x, tx, T = np.array([row for row in GRADIENT_ROWS if row[1] < row[2]]).T
+    got, _ = _dead_gradient(r, alpha, s, beta, x, tx, T)
+    want = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, x, tx, T)
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-10)

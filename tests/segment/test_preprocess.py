@@ -48,6 +48,24 @@ def test_numeric_winsorize_log_and_robust_scale(frame):
     assert q75 - q25 == pytest.approx(1.0)
 
 
+def test_robust_scale_is_never_below_the_standard_deviation():
+    """A share that is small for most customers: in IQR units the others would lie 10 or more out."""
+    rng = np.random.default_rng(2)
+    share = np.where(rng.random(2000) < 0.85, rng.uniform(0.0, 0.1, 2000), rng.uniform(0.5, 0.7, 2000))
+    df = pd.DataFrame({"office": share, "spend": rng.normal(100.0, 10.0, 2000)})
+    pre = Preprocessor({"office": "numeric", "spend": "numeric"}, log_skewed=False).fit(df)
+    out = pre.transform(df)
+    clipped = np.clip(share, *pre.params_["office"]["clip"])
+    q25, q75 = np.quantile(clipped, [0.25, 0.75])
+    assert q75 - q25 < 0.3 * np.std(clipped)
+    assert pre.params_["office"]["scale"] == pytest.approx(np.std(clipped))
+    assert out[:, 0].std() == pytest.approx(1.0)
+    assert out[:, 0].max() < 4.0
+    # Bell-shaped features keep the IQR (1.35 standard deviations), as before.
+    q25, q75 = np.quantile(np.clip(df["spend"], *pre.params_["spend"]["clip"]), [0.25, 0.75])
+    assert pre.params_["spend"]["scale"] == pytest.approx(q75 - q25)
+
+
 def test_no_log_for_values_below_zero_or_symmetric(frame):
     pre = Preprocessor(KINDS).fit(frame)
     assert pre.params_["balance"]["log1p"] is False

@@ -158,6 +158,9 @@ class CLVModel(BaseEstimator):
         """Add what the likelihood reuses at every evaluation (e.g. unique values and their inverse)."""
         return data
 
+    def _check_identified(self, params: np.ndarray, data: dict[str, np.ndarray], weights: np.ndarray) -> None:
+        """Raise FitError when the optimum says the data do not identify the model (default: never)."""
+
     def _prepare(self, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Check model-specific conditions and select the rows the model fits."""
         if not (data["frequency"] > 0).any():
@@ -242,6 +245,9 @@ class CLVModel(BaseEstimator):
         # L-BFGS-B often stops with a line-search note at a point where the gradient is already ~0.
         converged = bool(np.isfinite(res.fun) and (res.success or gnorm < 1e-4))
         if not converged:
+            if np.all(np.isfinite(res.x)):
+                # A runaway parameter also stops line searches: name that cause when it is the one.
+                self._check_identified(np.exp(res.x), uniq, weights)
             raise FitError(
                 f"{name}.fit did not converge after {res.nit} iterations ({res.message}; "
                 f"largest gradient {gnorm:.3g}). Check that recency and T are in a sensible unit "
@@ -256,6 +262,7 @@ class CLVModel(BaseEstimator):
                 f"Fit on more customers, or set penalizer_coef > 0 to keep parameters finite"
             )
         params = np.exp(res.x)
+        self._check_identified(params, uniq, weights)
         self.params_ = dict(zip(self._param_names, map(float, params)))
         self.log_likelihood_ = self._total(params, uniq, weights, grad=False)
         self.n_iter_ = int(res.nit)

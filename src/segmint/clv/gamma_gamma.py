@@ -15,13 +15,19 @@ p 6.20, q 3.82; using all 78 weeks gives p 4.68, q 4.19, gamma 24.4.
 
 Examples
 --------
->>> import pandas as pd
+Spend drawn from the model itself (p 6, q 4, v 15) for 300 repeat buyers and one
+customer without a repeat purchase:
+
+>>> import numpy as np, pandas as pd
 >>> from segmint.clv import GammaGamma
->>> X = pd.DataFrame({"frequency": [1, 2, 3, 1, 4, 0],
-...                   "monetary_value": [20.0, 35.0, 25.0, 60.0, 18.0, 0.0]})
+>>> rng = np.random.default_rng(0)
+>>> x = rng.integers(1, 6, 300)
+>>> nu = rng.gamma(4.0, 1 / 15.0, 300)
+>>> spend = [rng.gamma(6.0, 1 / n, k).mean() for n, k in zip(nu, x)]
+>>> X = pd.DataFrame({"frequency": [*x, 0], "monetary_value": [*spend, 0.0]})
 >>> model = GammaGamma().fit(X)
 >>> model.n_samples_  # the customer without a repeat purchase is left out
-5
+300
 >>> bool((model.expected_spend(X) > 0).all())
 True
 """
@@ -34,7 +40,12 @@ from scipy.special import digamma, gammaln
 from segmint.clv._base import CLVModel
 from segmint.errors import FitError, examples
 
-__all__ = ["GammaGamma"]
+__all__ = ["GammaGamma", "MAX_P"]
+
+#: Largest believable p: above it one purchase's value would vary by less than 1% (1 / sqrt(p))
+#: around the customer's mean, which no shop's spend does; p runs there when the data do not
+#: identify the model (see ``GammaGamma._check_identified``).
+MAX_P = 1e4
 
 
 class GammaGamma(CLVModel):
@@ -75,6 +86,34 @@ class GammaGamma(CLVModel):
                 f"average spend: drop them or fit on margin > 0"
             )
         return {k: v[repeat] for k, v in data.items()}
+
+    def _check_identified(self, params, data, weights):
+        """Refuse a fit whose p ran off towards infinity.
+
+        The model separates two spreads: of one purchase around the customer's mean (p) and of
+        the means across customers (q, v). It tells them apart by how the spread of average
+        spend shrinks as the number of purchases grows. When big and small spenders are both
+        among the frequent buyers (spend depending on frequency, e.g. a mix of segments with
+        their own spending levels and frequencies), the likelihood keeps improving as p grows:
+        the optimum is p -> infinity with nonsense q and v, not a usable fit.
+        """
+        p = float(params[0])
+        if p <= MAX_P:
+            return
+        x, m = data["frequency"], data["monetary_value"]
+        w = weights / weights.sum()
+        cov = w @ ((x - w @ x) * (m - w @ m))
+        corr = cov / np.sqrt((w @ (x - w @ x) ** 2) * (w @ (m - w @ m) ** 2))
+        raise FitError(
+            f"GammaGamma.fit: p ran off to {p:.3g} (one purchase's value would vary by "
+            f"{100 / np.sqrt(p):.2g}% around the customer's mean), so these data do not identify the "
+            f"Gamma-Gamma model: the spread of average spend does not shrink with the number of "
+            f"purchases as the model assumes. The usual cause is spend that depends on purchase "
+            f"frequency (here the correlation of frequency and monetary_value over the "
+            f"{int(weights.sum())} repeat buyers is {corr:.2f}; the model assumes them independent), "
+            f"e.g. segments with different spending levels and frequencies. Fit one model per "
+            f"segment, or use each customer's own mean spend"
+        )
 
     def _initial(self, data, weights):
         return np.array([1.0, 2.0, float(weights @ data["monetary_value"]) / weights.sum()])

@@ -73,10 +73,24 @@ def bh(p: np.ndarray) -> np.ndarray:
 
 
 def _ranks(x: np.ndarray) -> tuple[np.ndarray, float]:
-    """Average ranks of ``x`` and the tie term sum(t^3 - t)."""
-    r = stats.rankdata(x)
-    _, counts = np.unique(x, return_counts=True)
+    """Average ranks of ``x`` and the tie term sum(t^3 - t), from one sort."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if len(xs) else np.empty(0, int)
+    counts = np.diff(np.r_[starts, len(xs)])
+    r = np.empty(len(xs))
+    r[order] = np.repeat(starts + (counts + 1) / 2, counts)  # 1-based mean rank of each run of ties
     return r, float(np.sum(counts.astype(float) ** 3 - counts))
+
+
+def _column(seg: Segmented, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """A numeric column's values, finite mask, ranks of the finite values and tie term (kept on ``seg``)."""
+    key = ("ranks", col)
+    if key not in seg.cache:
+        x = as_float(seg.features[col])
+        ok = np.isfinite(x)
+        seg.cache[key] = (x, ok, *_ranks(x[ok]))
+    return seg.cache[key]
 
 
 def effect_sizes(features: pd.DataFrame, labels, catalog=None, alpha: float = 0.05) -> pd.DataFrame:
@@ -90,6 +104,14 @@ def effect_sizes(features: pd.DataFrame, labels, catalog=None, alpha: float = 0.
         ``effect`` is the signed SMD for numbers and Cramer's V for categories.
     """
     seg = prepare(features, labels, catalog)
+    # the scorecard and the profile of one prepared segmentation both need these: compute them once
+    key = ("effect_sizes", alpha)
+    if key not in seg.cache:
+        seg.cache[key] = _effect_sizes(seg, alpha)
+    return seg.cache[key].copy()
+
+
+def _effect_sizes(seg: Segmented, alpha: float) -> pd.DataFrame:
     rows = []
     for col in seg.numeric():
         rows += _numeric_effects(seg, col)
@@ -113,13 +135,11 @@ def _segment_key(seg: Segmented):
 
 
 def _numeric_effects(seg: Segmented, col: str) -> list[list]:
-    x = as_float(seg.features[col])
-    ok = np.isfinite(x)
+    x, ok, ranks, ties = _column(seg, col)
     xv = x[ok]
     n = len(xv)
     if n < 3 or nanstd(xv) == 0:
         return []
-    ranks, ties = _ranks(xv)
     total, total_sq = xv.sum(), (xv ** 2).sum()
     rows = []
     for s in seg.segments:
@@ -143,9 +163,15 @@ def _numeric_effects(seg: Segmented, col: str) -> list[list]:
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and their categories, missing values as a category of their own."""
-    codes, uniques = pd.factorize(values.astype("object").where(values.notna(), "(missing)").astype(str))
-    return codes, np.asarray(uniques)
+    """Integer codes and their categories (as text), missing values as a category of their own."""
+    # Factorise the values as they are and turn only the few categories into text: converting every
+    # value to str first took seconds per column on a million customers.
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = np.asarray([str(u) for u in uniques], dtype=object)
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(labels), codes)
+        labels = np.append(labels, "(missing)")
+    return codes, labels
 
 
 def _contingency(groups: np.ndarray, codes: np.ndarray, n_groups: int, n_codes: int) -> np.ndarray:
@@ -184,12 +210,10 @@ def feature_tests(features: pd.DataFrame, labels, catalog=None, alpha: float = 0
     lab = seg.labels.to_numpy()
     rows = []
     for col in seg.numeric():
-        x = as_float(seg.features[col])
-        ok = np.isfinite(x)
+        x, ok, r, ties = _column(seg, col)
         n = int(ok.sum())
         if n < 3 or nanstd(x) == 0:
             continue
-        r, ties = _ranks(x[ok])
         groups = pd.Series(r).groupby(lab[ok])
         h = 12 / (n * (n + 1)) * float((groups.sum() ** 2 / groups.count()).sum()) - 3 * (n + 1)
         h /= 1 - ties / (n ** 3 - n)

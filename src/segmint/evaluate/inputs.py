@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,9 @@ class Segmented:
     kinds: dict[str, str]  # feature -> numeric | categorical
     catalog: dict[str, CatalogEntry]
     unassigned: int
+    #: Results derived from these exact inputs (ranks per column, effect sizes), kept so the scorecard and
+    #: the profile of the same prepared segmentation compute them once.
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def overlapping(self) -> bool:
@@ -124,6 +127,10 @@ def feature_kinds(features: pd.DataFrame, catalog: Mapping[str, CatalogEntry]) -
         if values.notna().sum() == 0:
             continue
         declared = catalog.get(col).kind.lower() if col in catalog else ""
+        if pd.api.types.is_datetime64_any_dtype(values):
+            # A timestamp is neither a number to average nor a category (nearly every value is its own);
+            # the day counts derived from it (recency_days, tenure_days) are what segments differ on.
+            continue
         if declared in CATEGORICAL_KINDS:
             kinds[col] = "categorical"
         elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
@@ -173,7 +180,7 @@ def prepare(features: pd.DataFrame, labels: pd.Series | pd.DataFrame, catalog: A
         if isinstance(lab.dtype, pd.CategoricalDtype):
             order = [str(c) for c in lab.cat.categories if (lab == c).any()]
         else:
-            order = sorted({str(v) for v in lab}, key=_natural_key)
+            order = sorted({str(v) for v in pd.unique(lab)}, key=_natural_key)
         part = lab.astype(str)
         members = pd.DataFrame({s: (part == s).to_numpy() for s in order}, index=part.index)
     else:

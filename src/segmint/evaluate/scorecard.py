@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from segmint.evaluate.distinct import cluster_quality, effect_sizes, feature_tests, separability
 from segmint.evaluate.explain import explain
@@ -151,40 +152,44 @@ def scorecard(features: pd.DataFrame, labels, catalog=None, labels_later: pd.Ser
                                        effects["abs_effect"])
     tests = feature_tests(seg, seg, alpha=t.alpha)
     _distinct(b, seg, effects, tests, sizes)
-    rows = None
-    if not seg.overlapping:
-        rows = stratified_rows(seg.labels.to_numpy(), sample_size, random_state=random_state)
-        X, used = standardized(seg, rows)
-        y = seg.labels.to_numpy()[rows]
-        _cluster_measures(b, X, y, used, random_state)
-        _stability(b, seg, X, y, n_bootstrap, random_state)
-    else:
-        for metric in ("silhouette", "separability"):
-            b.seg_row("distinct", metric, np.nan, "Needs one segment per customer; these audiences overlap.")
-        b.seg_row("stable", "bootstrap_ari", np.nan, "Needs one segment per customer; these audiences overlap.")
-    if labels_later is not None:
-        _temporal(b, seg, labels_later)
-    _substantial(b, seg, sizes, n)
-    _reachable(b, seg, sizes, consent_column, contact_columns)
-    rules = pd.DataFrame(columns=["segment", "text", "conditions", "support", "support_share", "precision"])
-    if not seg.overlapping and len(seg.segments) >= 2:
-        sub = prepare(seg.features.iloc[rows], seg.labels.iloc[rows], seg.catalog)
-        ex = explain(sub, sub, random_state=random_state)
-        rules = ex.rules
-        details["explanation"] = {"max_depth": ex.max_depth, "train_fidelity": ex.train_fidelity,
-                                  "features_used": ex.features_used}
-        b.seg_row("explainable", "fidelity", ex.fidelity,
-                  f"A depth-{ex.max_depth} decision tree puts {ex.fidelity:.0%} of unseen customers in their own "
-                  f"segment, using {len(ex.features_used)} features ({', '.join(ex.features_used[:4])}"
-                  f"{', ...' if len(ex.features_used) > 4 else ''}).")
-        for s in seg.segments:
-            r = ex.recall.get(s, np.nan)
-            top = ex.rules_for(s)
-            rule = f" Main rule: {top[0]}." if top else " No leaf of the tree describes it."
-            b.segment_row(s, "explainable", "recall", r, f"The tree assigns {r:.0%} of '{s}' correctly.{rule}")
-    else:
-        b.seg_row("explainable", "fidelity", np.nan, "Needs one segment per customer; these audiences overlap.")
-    _profitable(b, seg, sizes, value_column, clv_column, n_bootstrap * 10, random_state)
+    # The model-based measures below fit small models on at most ``sample_size`` customers: there BLAS
+    # threads wait on each other more than they work (the separability fits took 45 s instead of 0.8 s
+    # on a busy 2-core machine), so they run on one thread.
+    with threadpool_limits(1):
+        rows = None
+        if not seg.overlapping:
+            rows = stratified_rows(seg.labels.to_numpy(), sample_size, random_state=random_state)
+            X, used = standardized(seg, rows)
+            y = seg.labels.to_numpy()[rows]
+            _cluster_measures(b, X, y, used, random_state)
+            _stability(b, seg, X, y, n_bootstrap, random_state)
+        else:
+            for metric in ("silhouette", "separability"):
+                b.seg_row("distinct", metric, np.nan, "Needs one segment per customer; these audiences overlap.")
+            b.seg_row("stable", "bootstrap_ari", np.nan, "Needs one segment per customer; these audiences overlap.")
+        if labels_later is not None:
+            _temporal(b, seg, labels_later)
+        _substantial(b, seg, sizes, n)
+        _reachable(b, seg, sizes, consent_column, contact_columns)
+        rules = pd.DataFrame(columns=["segment", "text", "conditions", "support", "support_share", "precision"])
+        if not seg.overlapping and len(seg.segments) >= 2:
+            sub = prepare(seg.features.iloc[rows], seg.labels.iloc[rows], seg.catalog)
+            ex = explain(sub, sub, random_state=random_state)
+            rules = ex.rules
+            details["explanation"] = {"max_depth": ex.max_depth, "train_fidelity": ex.train_fidelity,
+                                      "features_used": ex.features_used}
+            b.seg_row("explainable", "fidelity", ex.fidelity,
+                      f"A depth-{ex.max_depth} decision tree puts {ex.fidelity:.0%} of unseen customers in their own "
+                      f"segment, using {len(ex.features_used)} features ({', '.join(ex.features_used[:4])}"
+                      f"{', ...' if len(ex.features_used) > 4 else ''}).")
+            for s in seg.segments:
+                r = ex.recall.get(s, np.nan)
+                top = ex.rules_for(s)
+                rule = f" Main rule: {top[0]}." if top else " No leaf of the tree describes it."
+                b.segment_row(s, "explainable", "recall", r, f"The tree assigns {r:.0%} of '{s}' correctly.{rule}")
+        else:
+            b.seg_row("explainable", "fidelity", np.nan, "Needs one segment per customer; these audiences overlap.")
+        _profitable(b, seg, sizes, value_column, clv_column, n_bootstrap * 10, random_state)
     return Scorecard(b.frame(), b.segment_frame(), effects, tests, rules, t, n, details)
 
 

@@ -35,7 +35,8 @@ import ibis.expr.types as ir
 from segmint.config import FeatureConfig
 from segmint.errors import ConfigError, DataError
 
-__all__ = ["Context", "parse_as_of", "default_as_of", "make_context", "days_between", "epoch", "SECONDS_PER_DAY"]
+__all__ = ["Context", "parse_as_of", "default_as_of", "make_context", "days_between", "epoch", "day_of",
+           "SECONDS_PER_DAY"]
 
 SECONDS_PER_DAY = 86_400
 
@@ -90,6 +91,11 @@ def epoch(value: ir.Value) -> ir.FloatingValue:
     return value.epoch_seconds().cast("float64")
 
 
+def day_of(value: ir.Value) -> ir.IntegerValue:
+    """Whole days since 1970 (UTC) of a timestamp."""
+    return (epoch(value) / SECONDS_PER_DAY).floor().cast("int64")
+
+
 @dataclass
 class Context:
     """The inputs of every feature family, cut at ``as_of``.
@@ -113,6 +119,9 @@ class Context:
         Families left out, and why (filled in by the families).
     temporary : list of str
         Temporary tables made for this computation (dropped after storing a snapshot).
+    memo : dict
+        Answers of small probe queries (e.g. which optional order columns hold values), kept so
+        families sharing them ask the engine once.
     """
 
     as_of: dt.datetime
@@ -124,6 +133,7 @@ class Context:
     base: ir.Table
     skipped: dict[str, str] = field(default_factory=dict)
     temporary: list[str] = field(default_factory=list)
+    memo: dict = field(default_factory=dict)
 
     @property
     def as_of_lit(self) -> ir.TimestampScalar:
@@ -153,7 +163,7 @@ def make_context(store, as_of: object = None, settings: FeatureConfig | None = N
     orders = orders.mutate(
         amount=orders.amount.cast("float64"),
         is_return=orders.returned.fill_null(False),
-        day=(epoch(orders.ordered_at) / SECONDS_PER_DAY).floor().cast("int64"),
+        day=day_of(orders.ordered_at),
     )
     events = store.table("events")
     events = _nonempty(events.filter(events.occurred_at < cut))

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 
 from segmint.features.asof import Context
 
-__all__ = ["features", "derive", "slugs", "MAX_LEVELS", "present_columns"]
+__all__ = ["aggregates", "categories", "derive", "slugs", "MAX_LEVELS", "present_columns"]
 
 #: Most share columns made per categorical source column.
 MAX_LEVELS = 30
@@ -47,13 +47,16 @@ def slugs(values: list[str]) -> list[str]:
 
 
 def present_columns(ctx: Context) -> set[str]:
-    """Optional order columns with at least one value before ``as_of``."""
-    o = ctx.orders
-    cols = [c for c in ("category", "channel", "promo", "quantity") if c in o.columns]
-    if not cols:
-        return set()
-    counts = o.aggregate(**{c: o[c].count() for c in cols}).to_pyarrow().to_pylist()[0]
-    return {c for c, n in counts.items() if n}
+    """Optional order columns with at least one value before ``as_of`` (asked once per context)."""
+    if "present_columns" not in ctx.memo:
+        o = ctx.orders
+        cols = [c for c in ("category", "channel", "promo", "quantity") if c in o.columns]
+        present: set[str] = set()
+        if cols:
+            counts = o.aggregate(**{c: o[c].count() for c in cols}).to_pyarrow().to_pylist()[0]
+            present = {c for c, n in counts.items() if n}
+        ctx.memo["present_columns"] = present
+    return ctx.memo["present_columns"]
 
 
 def _levels(ctx: Context, column: str) -> list[str]:
@@ -62,39 +65,51 @@ def _levels(ctx: Context, column: str) -> list[str]:
     return [str(v) for v in top[column].to_pyarrow().to_pylist()]
 
 
-def features(ctx: Context) -> ir.Table:
-    """Per-customer mix aggregates, and the top category when categories are known."""
-    o = ctx.orders
+def aggregates(ctx: Context, o: ir.Table) -> dict[str, ir.Value]:
+    """Per-customer return share, channel counts, promotion share and basket size (see :mod:`.orders`).
+
+    Channels are counted with one filtered count per level in the shared group-by: there are
+    few of them, and a filtered count is cheaper than a group-by of its own.
+    """
     buy = ~o.is_return
     present = present_columns(ctx)
-    aggs: dict[str, ir.Value] = {
-        "_purchases": o.order_id.count(where=buy),
-        "return_share": o.is_return.cast("float64").mean(),
-    }
-    for column in ("category", "channel"):
-        if column in present:
-            levels = _levels(ctx, column)
-            for level, slug in zip(levels, slugs(levels)):
-                aggs[f"_n_{column}_share_{slug}"] = o.order_id.count(where=buy & (o[column] == level))
-    if "category" in present:
-        aggs["distinct_categories"] = o.category.nunique(where=buy)
+    aggs: dict[str, ir.Value] = {"return_share": o.is_return.cast("float64").mean()}
+    if "channel" in present:
+        levels = _levels(ctx, "channel")
+        for level, slug in zip(levels, slugs(levels)):
+            aggs[f"_n_channel_share_{slug}"] = o.count(where=buy & (o.channel == level))
     if "promo" in present:
         aggs["promo_share"] = o.promo.cast("float64").mean(where=buy)  # mean skips unknown promo
     if "quantity" in present:
         aggs["mean_quantity"] = o.quantity.cast("float64").mean(where=buy)
-    out = o.group_by("customer_id").aggregate(**aggs)
-    if "category" in present:
-        out = out.left_join(_top_category(ctx), "customer_id").drop("customer_id_right")
-    return out
+    return aggs
 
 
-def _top_category(ctx: Context) -> ir.Table:
+def categories(ctx: Context) -> ir.Table | None:
+    """Per-customer category counts, distinct categories and top category; None without categories.
+
+    All three come from one (customer, category) group-by of the purchases: the per-level
+    counts are pivoted from its few rows per customer instead of one filtered count per level
+    over every order, and distinct categories is its row count (no COUNT DISTINCT).
+    The top category is the most bought, ties to the larger spend, then the first name.
+    """
+    if "category" not in present_columns(ctx):
+        return None
+    levels = _levels(ctx, "category")
     o = ctx.orders.filter(~ctx.orders.is_return & ctx.orders.category.notnull())
     per = o.group_by(["customer_id", "category"]).aggregate(n=o.count(), spend=o.amount.sum())
     rank = ibis.row_number().over(group_by=per.customer_id,
                                   order_by=[ibis.desc(per.n), ibis.desc(per.spend), per.category])
     per = per.mutate(rank=rank)
-    return per.filter(per.rank == 0).select("customer_id", top_category=per.category)
+    aggs: dict[str, ir.Value] = {
+        f"_n_category_share_{slug}": per.n.sum(where=per.category == level)
+        for level, slug in zip(levels, slugs(levels))
+    }
+    return per.group_by("customer_id").aggregate(
+        **aggs,
+        distinct_categories=per.count(),
+        top_category=per.category.max(where=per.rank == 0),
+    )
 
 
 def derive(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
@@ -102,7 +117,7 @@ def derive(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
     counts = [c for c in t.columns if c.startswith(("_n_category_share_", "_n_channel_share_"))]
     out: dict[str, ir.Value] = {}
     if counts:
-        denominator = t._purchases.nullif(0).cast("float64")
+        denominator = t.frequency.nullif(0).cast("float64")
         out = {c[len("_n_"):]: t[c].fill_null(0).cast("float64") / denominator for c in counts}
     if "distinct_categories" in t.columns:
         # 0 distinct categories means "no categorised purchase": unknown, not zero variety.

@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 
 from segmint.features.asof import Context
 
-__all__ = ["features", "derive", "scores", "window_names", "score"]
+__all__ = ["aggregates", "derive", "scores", "window_names", "score"]
 
 TREND_DAYS = 90
 
@@ -34,12 +34,11 @@ def window_names(ctx: Context) -> list[str]:
     return [f"{p}_last_{w}" for w in ctx.settings.windows for p in ("orders", "spend")]
 
 
-def features(ctx: Context) -> ir.Table:
-    """Per-customer aggregates of orders before ``as_of`` (customers with orders only)."""
-    o = ctx.orders
+def aggregates(ctx: Context, o: ir.Table) -> dict[str, ir.Value]:
+    """Per-customer aggregates over the orders before ``as_of`` (see :mod:`.orders`)."""
     buy = ~o.is_return
     aggs: dict[str, ir.Value] = {
-        "frequency": o.order_id.count(where=buy),
+        "frequency": o.count(where=buy),
         "monetary_total": o.amount.sum(where=buy),
         "first_order_at": o.ordered_at.min(where=buy),
         "last_order_at": o.ordered_at.max(where=buy),
@@ -47,14 +46,14 @@ def features(ctx: Context) -> ir.Table:
     }
     for w in ctx.settings.windows:
         recent = buy & (o.ordered_at >= ctx.since(w))
-        aggs[f"orders_last_{w}"] = o.order_id.count(where=recent)
+        aggs[f"orders_last_{w}"] = o.count(where=recent)
         aggs[f"spend_last_{w}"] = o.amount.sum(where=recent)
     # The trend compares two equal windows; computed here even when 90 is not a configured window.
     aggs["_spend_recent"] = o.amount.sum(where=buy & (o.ordered_at >= ctx.since(TREND_DAYS)))
     aggs["_spend_before"] = o.amount.sum(
         where=buy & (o.ordered_at >= ctx.since(2 * TREND_DAYS)) & (o.ordered_at < ctx.since(TREND_DAYS))
     )
-    return o.group_by("customer_id").aggregate(**aggs)
+    return aggs
 
 
 def score(value: ir.NumericValue, in_group: ir.BooleanValue, bins: int, higher_is_better: bool = True
@@ -92,12 +91,18 @@ def derive(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
     return out
 
 
-def scores(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
-    """RFM scores and the ``rfm_score`` label, over a table that already has :func:`derive`'s columns."""
+def scores(t: ir.Table, ctx: Context) -> ir.Table:
+    """RFM scores and the ``rfm_score`` label per ``customer_id``, from a table with :func:`derive`'s columns.
+
+    Returned as a narrow table to join back: a window operator carries every column of its
+    input through its sort, so ranking the wide feature table cost three sorts of ~70 columns
+    (about 1 s at 200k customers); four columns sort in a fraction of that.
+    """
     bins = ctx.settings.rfm_bins
-    buyer = t.frequency > 0
-    r = score(t.recency_days, buyer, bins, higher_is_better=False)
-    f = score(t.frequency, buyer, bins)
-    m = score(t.monetary_total, buyer, bins)
+    narrow = t.select("customer_id", "recency_days", "frequency", "monetary_total")
+    buyer = narrow.frequency > 0
+    r = score(narrow.recency_days, buyer, bins, higher_is_better=False)
+    f = score(narrow.frequency, buyer, bins)
+    m = score(narrow.monetary_total, buyer, bins)
     label = ibis.ifelse(buyer, r.cast("string") + f.cast("string") + m.cast("string"), ibis.null("string"))
-    return {"r_score": r, "f_score": f, "m_score": m, "rfm_score": label}
+    return narrow.select("customer_id", r_score=r, f_score=f, m_score=m, rfm_score=label)

@@ -38,7 +38,7 @@ import pandas as pd
 
 from segmint.config import FeatureConfig
 from segmint.errors import DataError
-from segmint.features import attributes, cadence, engagement, mix, predictive, rfm, survey
+from segmint.features import attributes, engagement, mix, orders, predictive, rfm, survey
 from segmint.features.asof import Context, make_context, parse_as_of
 from segmint.features.catalog import CATALOG, FAMILIES, KEYS, resolve
 
@@ -46,9 +46,10 @@ __all__ = ["compute_features", "snapshot", "load_features", "list_snapshots", "f
            "compute_with_context", "FEATURES_TABLE"]
 
 FEATURES_TABLE = "features"
-#: Family modules with per-customer aggregates, ``features(ctx) -> table or None``; rfm, mix and
-#: engagement also ``derive`` columns from the joined aggregates.
-_ORDER_FAMILIES = (rfm, cadence, mix, engagement, survey, predictive)
+#: Per-customer aggregate tables, ``f(ctx) -> table or None``: the order families in one pass
+#: (rfm, cadence, mix, predictive inputs; see :mod:`.orders`), category mix, events, surveys.
+#: rfm, mix and engagement also ``derive`` columns from the joined aggregates.
+_PARTS = (orders.features, mix.categories, engagement.features, survey.features)
 
 
 def compute_with_context(store, as_of: object = None, settings: FeatureConfig | None = None,
@@ -57,7 +58,7 @@ def compute_with_context(store, as_of: object = None, settings: FeatureConfig | 
     ctx = make_context(store, as_of, settings)
     attrs = attributes.features(ctx)
     # Attributes first: rfm.derive needs signup_at for tenure.
-    parts = [attrs] + [p for p in (family.features(ctx) for family in _ORDER_FAMILIES) if p is not None]
+    parts = [attrs] + [p for p in (part(ctx) for part in _PARTS) if p is not None]
     t = _join(ctx.base, parts)
     # Materialise the joined aggregates once: the derived columns and the model fit then read a
     # plain table, and Ibis compiles a small expression instead of one deep tree (seconds saved).
@@ -67,7 +68,7 @@ def compute_with_context(store, as_of: object = None, settings: FeatureConfig | 
     for family in (rfm, mix, engagement):
         derived.update(family.derive(joined, ctx))
     t = joined.mutate(**derived)
-    t = t.mutate(**rfm.scores(t, ctx))
+    t = t.left_join(rfm.scores(t, ctx), "customer_id").drop("customer_id_right")
     t = t.select(*_column_order(t.columns, attrs.columns))
     if predictive_models:
         t = predictive.attach(t, ctx, inputs=joined)

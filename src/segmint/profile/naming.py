@@ -40,8 +40,10 @@ RFM_NAMES = {
 }
 #: Labels made by an algorithm rather than a person: 3, "cluster 3", "segment_2", "c4".
 GENERIC_LABEL = re.compile(r"^\s*(cluster|segment|seg|group|c|k|s)?[\s_#-]*\d+\s*$", re.IGNORECASE)
-#: Features whose index measures value, first present wins.
-VALUE_FEATURES = ("predicted_clv_12m", "monetary_total", "monetary_mean")
+#: Features whose index measures value, first present wins. Realised spend comes first: a
+#: marketer's "high-value" means customers who have spent, and a predicted CLV extrapolated
+#: from one or two orders of a new customer would otherwise crown newcomers high-value.
+VALUE_FEATURES = ("monetary_total", "predicted_clv_12m", "monetary_mean")
 
 
 class WordRule(NamedTuple):

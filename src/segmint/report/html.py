@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segmint.evaluate.inputs import prepare
 from segmint.evaluate.scorecard import CRITERIA, Scorecard
 from segmint.evaluate.thresholds import METRICS
 from segmint.profile.personas import Persona
@@ -115,10 +116,12 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame, l
                      "index = segment mean / population mean x 100. Blue is above average, red below.</p>"
                      + fig("fig-heatmap", plots.profile_heatmap(profile, names))))
     sections.append(("personas", "Personas", _personas(personas)))
-    proj = plots.projection_scatter(features, labels, names, hidden, projection, random_state=random_state)
+    # align features and labels once for both plots: each alignment copies the features (GBs at 1M customers)
+    aligned = prepare(features, labels)
+    proj = plots.projection_scatter(aligned, aligned, names, hidden, projection, random_state=random_state)
     if proj:
         sections.append(("projection", "Map of customers", fig("fig-projection", proj)))
-    dists = plots.distributions(features, labels, names, hidden)
+    dists = plots.distributions(aligned, aligned, names, hidden)
     if dists:
         sections.append(("distributions", "Distributions",
                          '<p class="lead">Boxes span the middle half of each segment, the line is the median, '

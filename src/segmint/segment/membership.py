@@ -9,9 +9,17 @@ Two tables hold the results of ``segmint segment``:
 ``memberships``
     One row per (segmentation, version, as_of, customer_id, segment); audiences have
     one row per audience a customer is in.
+``membership_reasons``
+    One row per (segmentation, version, as_of, customer_id) of the snapshot: why the
+    customer got their segment(s), as JSON text (see :mod:`segmint.segment.reasons`).
+``segmentation_runs``
+    One row per stored run: ``customers``, ``rows`` and whether reasons were stored, so
+    that finding the latest run does not aggregate every membership.
 
-A run writes both in one transaction and replaces an earlier run of the same
-(segmentation, version, as_of). Everything else here reads them with Ibis: sizes per
+A run writes them in one transaction and replaces an earlier run of the same
+(segmentation, version, as_of). Rows are written in ``customer_id`` order, so that the
+engine's per-block min/max statistics narrow a one-customer look-up (:func:`lookup`) to
+a block or two of each run. Everything else here reads them with Ibis: sizes per
 ``as_of`` with who entered and left, and migration matrices between two runs.
 """
 
@@ -31,17 +39,25 @@ __all__ = [
     "ABSENT",
     "MEMBERSHIPS",
     "SEGMENTATIONS",
+    "REASONS",
+    "RUNS",
     "ensure_tables",
+    "find_runs",
     "history",
+    "lookup",
     "memberships",
     "migration",
+    "model_text",
     "runs",
     "versions",
     "write_run",
+    "writes",
 ]
 
 SEGMENTATIONS = "segmentations"
 MEMBERSHIPS = "memberships"
+REASONS = "membership_reasons"
+RUNS = "segmentation_runs"
 #: Row and column label of customers not in the base at one of the two compared runs.
 ABSENT = "(not in base)"
 
@@ -51,15 +67,44 @@ _SCHEMAS = {
                                 "created_at": "timestamp"}),
     MEMBERSHIPS: ibis.schema({"segmentation": "string", "version": "int64", "as_of": "timestamp",
                               "customer_id": "string", "segment": "string"}),
+    REASONS: ibis.schema({"segmentation": "string", "version": "int64", "as_of": "timestamp",
+                          "customer_id": "string", "segments": "array<string>", "reasons": "string"}),
+    RUNS: ibis.schema({"segmentation": "string", "version": "int64", "as_of": "timestamp", "customers": "int64",
+                       "rows": "int64", "reasons": "boolean", "stored_at": "timestamp"}),
 }
+
+# The run summary of a stored run, from its memberships; parameters are bound, never pasted.
+_RUN_ROW = (f'INSERT INTO "{RUNS}" SELECT segmentation, version, as_of, count(DISTINCT customer_id), count(*), '
+            f'?, ? FROM "{MEMBERSHIPS}" WHERE segmentation = ? AND version = ? AND as_of = ? '
+            "GROUP BY segmentation, version, as_of")
+
+
+_writes = 0
+
+
+def writes() -> int:
+    """How many runs this process has stored: a cache of stored runs is valid while this holds.
+
+    Another process cannot write meanwhile: DuckDB lets one process at a time open the
+    store for writing, and a process that serves or caches holds it open.
+    """
+    return _writes
 
 
 def ensure_tables(store) -> None:
-    """Create the two tables when missing (a new workspace has neither)."""
+    """Create the tables when missing (a new workspace has none).
+
+    A store written before ``segmentation_runs`` existed gets it filled from its
+    memberships (its runs have no stored reasons: ``why`` computes those).
+    """
     existing = set(store.con.list_tables())
     for name, schema in _SCHEMAS.items():
         if name not in existing:
             store.con.create_table(name, schema=schema)
+    if RUNS not in existing and MEMBERSHIPS in existing:
+        store.con.con.execute(
+            f'INSERT INTO "{RUNS}" SELECT segmentation, version, as_of, count(DISTINCT customer_id), count(*), '
+            f'false, NULL FROM "{MEMBERSHIPS}" GROUP BY segmentation, version, as_of')
 
 
 def versions(store, name: str) -> list[dict[str, Any]]:
@@ -74,34 +119,87 @@ def runs(store, name: str) -> pd.DataFrame:
     """Runs of a segmentation: ``version``, ``as_of``, ``customers``, ``rows``; oldest first."""
     if MEMBERSHIPS not in store.con.list_tables():
         return pd.DataFrame(columns=["version", "as_of", "customers", "rows"])
-    m = store.con.table(MEMBERSHIPS)
-    m = m.filter(m.segmentation == name)
-    out = (m.group_by(["version", "as_of"]).aggregate(customers=m.customer_id.nunique(), rows=m.count())
-           .order_by(["as_of", "version"]))
-    return out.to_pyarrow().to_pandas()
+    ensure_tables(store)
+    r = store.con.table(RUNS)
+    out = r.filter(r.segmentation == name).select("version", "as_of", "customers", "rows")
+    return out.order_by(["as_of", "version"]).to_pyarrow().to_pandas()
+
+
+def find_runs(store, name: str) -> list[tuple[int, dt.datetime, bool]]:
+    """``(version, as_of, reasons_stored)`` of every stored run of ``name``, oldest first.
+
+    One small query on ``segmentation_runs``, without Ibis or pandas: the one-customer
+    look-up calls it on every request.
+    """
+    sql = (f'SELECT version, as_of, reasons FROM "{RUNS}" WHERE segmentation = ? ORDER BY as_of, version')
+    try:
+        rows = store.con.con.execute(sql, [name]).fetchall()
+    except Exception:  # noqa: BLE001 - duckdb.CatalogException: an older store, not migrated yet
+        ensure_tables(store)
+        rows = store.con.con.execute(sql, [name]).fetchall()
+    return [(int(v), when, bool(has)) for v, when, has in rows]
+
+
+def lookup(store, name: str, version: int, as_of: dt.datetime, customer_id: str) -> tuple[list[str], str] | None:
+    """One customer's stored segments and reasons in a run, or None when the run has no row for them.
+
+    One point query with bound parameters on ``membership_reasons``. A run's rows are
+    stored in ``customer_id`` order, so the engine's block statistics skip every block
+    but one.
+    """
+    row = store.con.con.execute(
+        f'SELECT segments, reasons FROM "{REASONS}" WHERE segmentation = ? AND version = ? AND as_of = ? '
+        "AND customer_id = ? LIMIT 1", [name, int(version), as_of, str(customer_id)]).fetchone()
+    if row is None:
+        return None
+    return list(row[0] or []), row[1]
 
 
 def write_run(store, name: str, version: int, as_of: dt.datetime, labels: ir.Table,
-              new_version: dict[str, Any] | None = None) -> None:
-    """Store one run in a single transaction: the new version's row (if any) and the memberships.
+              new_version: dict[str, Any] | None = None, reasons: ir.Table | None = None) -> None:
+    """Store one run in a single transaction: the new version's row (if any), memberships and reasons.
 
-    ``labels`` has ``customer_id`` and ``segment`` (null segments are not stored). An
-    earlier run of the same (name, version, as_of) is replaced.
+    ``labels`` has ``customer_id`` and ``segment`` (null segments are not stored);
+    ``reasons``, when given, ``customer_id`` and ``reasons`` (JSON text, one row per
+    customer). An earlier run of the same (name, version, as_of) is replaced.
     """
     ensure_tables(store)
+    key = {"segmentation": ibis.literal(name, type="string"), "version": ibis.literal(int(version), type="int64"),
+           "as_of": ibis.literal(as_of, type="timestamp")}
     rows = labels.filter(labels.segment.notnull()).select(
-        segmentation=ibis.literal(name, type="string"), version=ibis.literal(int(version), type="int64"),
-        as_of=ibis.literal(as_of, type="timestamp"), customer_id=labels.customer_id.cast("string"),
-        segment=labels.segment.cast("string"))
+        **key, customer_id=labels.customer_id.cast("string"), segment=labels.segment.cast("string"))
+    rows = rows.order_by(["customer_id", "segment"])  # see the module docstring: block statistics
+    params = [name, int(version), as_of]
     with store.transaction():
         if new_version is not None:
             schema = _SCHEMAS[SEGMENTATIONS]
             row = pa.Table.from_pylist([{k: new_version[k] for k in schema.names}], schema=schema.to_pyarrow())
             store.con.insert(SEGMENTATIONS, ibis.memtable(row))
         # Ibis has no DELETE; values are bound parameters, never pasted into the SQL text.
-        store.con.con.execute(f'DELETE FROM "{MEMBERSHIPS}" WHERE segmentation = ? AND version = ? AND as_of = ?',
-                              [name, int(version), as_of])
+        for table in (MEMBERSHIPS, REASONS, RUNS):
+            store.con.con.execute(f'DELETE FROM "{table}" WHERE segmentation = ? AND version = ? AND as_of = ?',
+                                  params)
         store.con.insert(MEMBERSHIPS, rows)
+        if reasons is not None:
+            # Each customer's segments ride along with the reasons, so that a look-up reads one row
+            # of one table; they come from the memberships just written, in the same transaction.
+            m = memberships(store, name, version, as_of)
+            held = m.group_by("customer_id").aggregate(segments=m.segment.collect(order_by=m.segment))
+            r = reasons.select(customer_id=reasons.customer_id.cast("string"), reasons=reasons.reasons)
+            joined = r.left_join(held, r.customer_id == held.customer_id)
+            store.con.insert(REASONS, joined.select(**key, customer_id=r.customer_id, segments=held.segments,
+                                                    reasons=r.reasons).order_by("customer_id"))
+        stored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        store.con.con.execute(_RUN_ROW, [reasons is not None, stored_at, *params])
+    global _writes
+    _writes += 1  # after the commit: a cache filled meanwhile was tagged with the old count
+
+
+def model_text(store, name: str, version: int) -> str | None:
+    """The stored model document (JSON text) of one version, or None (one small query)."""
+    row = store.con.con.execute(f'SELECT model FROM "{SEGMENTATIONS}" WHERE name = ? AND version = ?',
+                                [name, int(version)]).fetchone()
+    return row[0] if row else None
 
 
 def memberships(store, name: str, version: int, as_of: dt.datetime) -> ir.Table:

@@ -16,6 +16,7 @@ and seed give the same model, so the same version).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,13 +38,16 @@ from segmint.segment.definitions import (
     load_definitions,
 )
 from segmint.segment.definitions import to_json as definition_json
+from segmint.segment.reasons import cached_plan, explain_stored, reasons_table
 from segmint.segment.rfm_template import RFM_BINS
 from segmint.segment.rule_compile import catalog_from_schema
 from segmint.segment.rules import RuleSegmentation, explain, resolver_for
 from segmint.segment.rules import attrition as rule_attrition
 
 __all__ = [
+    "RunCache",
     "SegmentationResult",
+    "SnapshotMissing",
     "apply_model",
     "attrition",
     "diff",
@@ -128,6 +132,26 @@ def features_at(ws, as_of: object = None) -> tuple[ir.Table, dt.datetime]:
     if _iso(when) not in {s["as_of"] for s in list_snapshots(ws.store)}:
         snapshot(ws.store, when, ws.config.features)
     return load_features(ws.store, when), when
+
+
+def _require_snapshot(ws, as_of: object = None) -> dt.datetime:
+    """The stored snapshot date for ``as_of`` (None: the latest); :class:`SnapshotMissing` when there is none."""
+    from segmint.features.asof import default_as_of, parse_as_of
+    from segmint.features.snapshot import list_snapshots
+
+    stored = {s["as_of"]: s for s in list_snapshots(ws.store)}
+    dates = sorted(stored, key=lambda d: pd.Timestamp(d), reverse=True)
+    if as_of is None and dates:
+        return parse_as_of(dates[0])
+    when = parse_as_of(as_of) if as_of is not None else default_as_of(ws.store.table("orders"))
+    if _iso(when) not in stored:
+        some = ", ".join(dates[:5]) + (", ..." if len(dates) > 5 else "") if dates else "none yet"
+        raise SnapshotMissing(
+            f"no feature snapshot as of {_iso(when)}: computing one can take minutes, so a preview does not "
+            f"start it. Run a segmentation at that date first (POST /api/v1/segmentations/NAME/runs or "
+            f"`segmint segment NAME --as-of {_iso(when)}`), or preview as of a date that has one: {some}",
+            _iso(when), dates)
+    return when
 
 
 def _rule_like(defs: Mapping[str, Definition]) -> dict[str, RuleSegmentation]:
@@ -283,7 +307,10 @@ def run_segmentation(ws, name: str, as_of: object = None, refit: bool = False) -
             new_row = {"name": name, "version": version, "kind": defn.kind, "fingerprint": fp,
                        "definition": definition_json(defn), "model": text, "fitted_as_of": when,
                        "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
-    ms.write_run(store, name, version, when, label_table(doc, table, resolver), new_row)
+    # Reasons come from the same snapshot and resolver as the labels, in the same transaction.
+    checked = _check_doc(doc)
+    ms.write_run(store, name, version, when, label_table(checked, table, resolver), new_row,
+                 reasons=reasons_table(checked, table, resolver))
     return _result(ws, name, defn.kind, version, when, doc, new_row is not None, fitted)
 
 
@@ -317,27 +344,41 @@ def list_segmentations(ws) -> list[dict[str, Any]]:
 
 def _run(ws, name: str, as_of: object = None, version: int | None = None) -> tuple[int, dt.datetime]:
     """The stored run to read: latest ``as_of`` (or the one given), latest version run there."""
+    version, when, _ = _run_info(ws, name, as_of, version)
+    return version, when
+
+
+def _run_info(ws, name: str, as_of: object = None, version: int | None = None,
+              defined: bool = True) -> tuple[int, dt.datetime, bool]:
+    """:func:`_run` and whether that run stored its reasons (one small query, no pandas).
+
+    ``defined=False`` reads stored runs without first checking that the definition still
+    exists (parsing every definition costs more than the rest of a look-up); a name
+    with no runs is still checked, so an unknown name gets its "did you mean".
+    """
     from segmint.features.asof import parse_as_of
 
-    get_definition(ws, name)
-    runs = ms.runs(ws.store, name)
-    if not len(runs):
+    if defined:
+        get_definition(ws, name)
+    every = ms.find_runs(ws.store, name)
+    if not every:
+        get_definition(ws, name)
         raise DataError(f"segmentation {name!r} has not been run yet; run `segmint segment {name}`")
-    runs["as_of"] = pd.to_datetime(runs["as_of"])
+    runs = every
     if version is not None:
-        runs = runs[runs.version == int(version)]
-        if not len(runs):
+        runs = [r for r in runs if r[0] == int(version)]
+        if not runs:
             known = ", ".join(str(v["version"]) for v in ms.versions(ws.store, name))
             raise UnknownNameError(f"segmentation {name!r} has no run of version {version}; versions: {known}")
     if as_of is not None:
         when = parse_as_of(as_of)
-        runs = runs[runs.as_of == pd.Timestamp(when)]
-        if not len(runs):
-            dates = ", ".join(sorted({_iso(t.to_pydatetime()) for t in ms.runs(ws.store, name)["as_of"].map(pd.Timestamp)}))
+        runs = [r for r in runs if pd.Timestamp(r[1]) == pd.Timestamp(when)]
+        if not runs:
+            dates = ", ".join(sorted({_iso(pd.Timestamp(r[1]).to_pydatetime()) for r in every}))
             raise DataError(f"segmentation {name!r} has no run as of {_iso(when)}; runs: {dates}. "
                             f"Run `segmint segment {name} --as-of {_iso(when)}`")
-    last = runs.sort_values(["as_of", "version"]).iloc[-1]
-    return int(last.version), pd.Timestamp(last.as_of).to_pydatetime()
+    last = max(runs, key=lambda r: (r[1], r[0]))
+    return int(last[0]), pd.Timestamp(last[1]).to_pydatetime(), last[2]
 
 
 def _model(ws, name: str, version: int) -> dict[str, Any]:
@@ -410,16 +451,99 @@ def diff_versions(ws, name: str, v1: int, v2: int, as_of: object = None) -> dict
 
 
 # -------------------------------------------------------------------------- explanations
-def why(ws, name: str, customer_id: object, as_of: object = None) -> dict[str, Any]:
-    """Why a customer is in their segment(s): rule conditions held or failed, or cluster distances."""
+_DOCS: dict[str, dict[str, Any]] = {}
+_DOCS_LOCK = threading.Lock()
+
+
+def _stored_doc(ws, name: str, version: int) -> tuple[dict[str, Any], str]:
+    """A version's checked model document and its text, parsed once per process.
+
+    A stored version's model never changes (a new model is a new version), so its text
+    is a safe key; the look-up reads the text with one small query and skips the parse.
+    """
+    text = ms.model_text(ws.store, name, version)
+    if text is None:
+        raise UnknownNameError(f"segmentation {name!r} has no version {version}")
+    with _DOCS_LOCK:
+        doc = _DOCS.get(text)
+    if doc is None:
+        doc = _check_doc(text)
+        with _DOCS_LOCK:
+            if len(_DOCS) >= 64:
+                _DOCS.clear()
+            _DOCS[text] = doc
+    return doc, text
+
+
+class RunCache:
+    """Stored-run answers for repeated look-ups: which run ``(name, as_of)`` means, and its model.
+
+    Valid while this process stores no run (:func:`segmint.segment.membership.writes`);
+    another process cannot store one while this one holds the workspace open. The
+    server keeps one per app, so a look-up runs one query instead of three.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[tuple, tuple[int, tuple]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple | None:
+        entry = self._items.get(key)
+        return entry[1] if entry is not None and entry[0] == ms.writes() else None
+
+    def put(self, key: tuple, generation: int, value: tuple) -> None:
+        with self._lock:
+            if len(self._items) > 1024:
+                self._items.clear()
+            self._items[key] = (generation, value)
+
+
+def why(ws, name: str, customer_id: object, as_of: object = None, cache: RunCache | None = None) -> dict[str, Any]:
+    """Why a customer is in their segment(s): rule conditions held or failed, or cluster distances.
+
+    Runs store their reasons (:mod:`segmint.segment.reasons`), so this is three small
+    queries (the run, the model, the customer's row); a run stored before reasons
+    existed is explained by evaluating the rules on its feature snapshot, with the same
+    result. Stored runs are explained even when their definition has since been removed.
+    With a :class:`RunCache`, repeated look-ups skip the first two queries.
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown segmentation, or a customer who is not in the run's feature snapshot.
+    DataError
+        The segmentation has no run (at ``as_of``).
+    """
+    key = (str(ws.store.path), name, None if as_of is None else str(as_of))
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        generation = ms.writes()  # read before the tables: see RunCache
+        version, when, stored = _run_info(ws, name, as_of, defined=False)
+        doc, text = _stored_doc(ws, name, version)
+        hit = (version, when, stored, doc, text)
+        if cache is not None:
+            cache.put(key, generation, hit)
+    version, when, stored, doc, text = hit
+    cid = str(customer_id)
+    header = {"segmentation": name, "kind": doc["kind"], "version": version, "as_of": _iso(when),
+              "customer_id": cid}
+    if stored:
+        found = ms.lookup(ws.store, name, version, when, cid)
+        if found is None:
+            raise UnknownNameError(f"customer {cid!r} is not in the feature snapshot as of {_iso(when)}")
+        assigned, payload = found
+        return {**header, "segments": assigned,
+                **explain_stored(doc, payload, assigned, cached_plan(doc, text))}
+    return _why_computed(ws, name, doc, version, when, cid)
+
+
+def _why_computed(ws, name: str, doc: dict[str, Any], version: int, when: dt.datetime, cid: str) -> dict[str, Any]:
+    """``why`` for a run without stored reasons: evaluate every rule on the feature snapshot."""
     from segmint.features.snapshot import load_features
     from segmint.segment.hybrid import explain_cluster
     from segmint.segment.tiers import describe_band
 
-    version, when = _run(ws, name, as_of)
-    doc = _model(ws, name, version)
     table = load_features(ws.store, when)
-    cid = str(customer_id)
     assigned = (ms.memberships(ws.store, name, version, when).filter(lambda t: t.customer_id == cid)
                 .order_by("segment").to_pyarrow()["segment"].to_pylist())
     row = table.filter(table[ID] == cid).to_pyarrow().to_pandas()
@@ -459,9 +583,36 @@ def attrition(ws, name: str, as_of: object = None) -> dict[str, pd.DataFrame]:
     return {s.name: rule_attrition(s.where, table, resolver) for s in defn.segments}
 
 
-def preview_rule(ws, where: str, as_of: object = None) -> dict[str, Any]:
-    """Size and condition attrition of a rule on the snapshot, without saving anything."""
+class SnapshotMissing(DataError):
+    """No feature snapshot is stored at the date asked for (and the caller did not want one computed).
+
+    ``as_of`` is the date (ISO text), ``available`` the dates that have one, newest first.
+    """
+
+    def __init__(self, message: str, as_of: str, available: list[str]) -> None:
+        super().__init__(message)
+        self.as_of = as_of
+        self.available = available
+
+
+def preview_rule(ws, where: str, as_of: object = None, compute_snapshot: bool = True) -> dict[str, Any]:
+    """Size and condition attrition of a rule on the snapshot, without saving anything.
+
+    Parameters
+    ----------
+    where : str
+        The rule.
+    as_of : date-like, optional
+        Snapshot date; default the day after the last order.
+    compute_snapshot : bool, default True
+        Compute and store the snapshot when it is missing (seconds to minutes on a large
+        shop). The server passes False: ``as_of=None`` then means the latest stored
+        snapshot, and a date without one raises :class:`SnapshotMissing` instead of
+        writing a snapshot on a request thread.
+    """
     defs = load_definitions(ws)
+    if not compute_snapshot:
+        as_of = _require_snapshot(ws, as_of)
     table, when = features_at(ws, as_of)
     steps = rule_attrition(where, table, _resolver(defs, table))
     base = int(steps.attrs["base"])

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
 
+from segmint.segment.service import RunCache
 from segmint.server import errors
 from segmint.server.audit import AuditLog
 from segmint.server.auth import Auth
@@ -61,9 +63,13 @@ def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
     owned = isinstance(workspace, (str, os.PathLike, Path))
     ws = Workspace.open(workspace) if owned else workspace
     handle = WorkspaceHandle(ws)
-    # The server's own tables, created once here rather than racing on first use.
+    # The server's own tables and the segment tables, created (or migrated) once here: request
+    # threads only read, and never race each other or a running job on DDL.
     TokenStore(ws.store.con.con)
     AuditLog(ws.store.con.con)
+    from segmint.segment.membership import ensure_tables
+
+    ensure_tables(ws.store)
     jobs = JobManager(handle.fresh, handle.release, history=settings.job_history)
 
     @asynccontextmanager
@@ -81,6 +87,7 @@ def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.auth = Auth(handle, settings)
     app.state.jobs = jobs
+    app.state.runs = RunCache()  # which stored run a look-up reads; emptied by any run this process stores
     errors.install(app)
 
     from segmint.server import dashboard, routes_admin, routes_api
@@ -90,20 +97,44 @@ def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard.router)
     _secure_openapi(app)
 
-    @app.middleware("http")
-    async def _headers(request, call_next):
-        response = await call_next(request)
-        # No caching of authenticated data, no framing, no MIME sniffing, no referrer leaks.
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                                    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
-        return response
-
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+#: No caching of authenticated data, no framing, no MIME sniffing, no referrer leaks.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every response (a route may set its own).
+
+    A plain ASGI wrapper rather than ``@app.middleware("http")``: that one runs each
+    request through an extra task and stream, which costs more than most routes here.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _secure_openapi(app: FastAPI) -> None:

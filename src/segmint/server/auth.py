@@ -7,6 +7,8 @@
 * A request authenticated by the cookie that changes something (POST, DELETE...) must
   carry the session's CSRF token, in the form field ``csrf_token`` or the header
   ``X-CSRF-Token``; a bearer request needs none (a browser never adds that header by itself).
+* A verified token is cached in memory (by its SHA-256 digest) until any token is revoked,
+  so a request with a known token costs a dictionary look-up, not a table read.
 * Failed logins (the form or a bad bearer token) are counted per client address; past
   :attr:`Settings.failed_logins_allowed` the client must wait, doubling each time (429).
 
@@ -27,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from segmint.server.errors import ApiError, LoginRequired
 from segmint.server.settings import Settings
-from segmint.server.tokens import ROLES, TokenInfo, TokenStore, role_at_least
+from segmint.server.tokens import PREFIX, ROLES, TokenInfo, TokenStore, hash_token, revocations, role_at_least
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "x-csrf-token"
@@ -135,6 +137,40 @@ class Backoff:
             self._fails.pop(client, None)
 
 
+class TokenCache:
+    """Verified tokens kept in memory, so that a request with a known token reads no table.
+
+    Keys are SHA-256 digests of the secrets (never the secrets) and token ids; an entry
+    holds while no token was revoked in this process since it was read (see
+    :func:`segmint.server.tokens.revocations`) and for at most ``ttl_s``. Only active
+    tokens are cached: an unknown token always goes to the table (and the backoff).
+    """
+
+    def __init__(self, ttl_s: float = 60.0, size: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._items: dict[str, tuple[str, TokenInfo, int, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> TokenInfo | None:
+        entry = self._items.get(key)
+        if entry is None:
+            return None
+        stored_key, info, generation, expires = entry
+        # Constant-time compare of the digest, so that the cache adds no timing signal of its own.
+        if (generation != revocations() or expires < time.monotonic()
+                or not secrets.compare_digest(stored_key, key)):
+            return None
+        return info
+
+    def put(self, key: str, info: TokenInfo, generation: int) -> None:
+        """Remember ``info``; ``generation`` is :func:`revocations` as read *before* the table was."""
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            self._items[key] = (key, info, generation, time.monotonic() + self.ttl_s)
+
+
 class Auth:
     """The server's authentication state: tokens (through the workspace handle), sessions, backoff."""
 
@@ -143,22 +179,54 @@ class Auth:
         self.settings = settings
         self.sessions = Sessions(settings.session_ttl_s)
         self.backoff = Backoff(settings.failed_logins_allowed, settings.backoff_base_s, settings.backoff_max_s)
+        self.cache = TokenCache()
 
     def tokens(self) -> TokenStore:
-        """The token table through this thread's cursor."""
-        return TokenStore(self.handle.raw())
+        """The token table through this thread's cursor (created when the app started)."""
+        return TokenStore(self.handle.raw(), create=False)
 
-    def authenticate(self, request: Request) -> Principal:
-        """The caller, from a bearer token or a session cookie; raise 401 (or 429) when neither is valid."""
+    def _verify(self, secret: str) -> TokenInfo | None:
+        key = "d:" + hash_token(secret)
+        info = self.cache.get(key)
+        if info is None:
+            generation = revocations()
+            info = self.tokens().verify(secret)
+            if info is not None:
+                self.cache.put(key, info, generation)
+        return info
+
+    def _by_id(self, token_id: str) -> TokenInfo | None:
+        key = "i:" + token_id
+        info = self.cache.get(key)
+        if info is None:
+            generation = revocations()
+            info = self.tokens().get(token_id)
+            if info is not None and info.active:
+                self.cache.put(key, info, generation)
+        return info
+
+    def authenticate(self, request: Request, cached_only: bool = False) -> Principal | None:
+        """The caller, from a bearer token or a session cookie; raise 401 (or 429) when neither is valid.
+
+        With ``cached_only``, answer only what needs no table (a cached token, a missing or
+        malformed header, a client in backoff) and return None otherwise: the event loop
+        calls it so, and sends the rest to a worker thread.
+        """
         client = _client(request)
         header = request.headers.get("authorization", "")
         if header:
             scheme, _, secret = header.partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
+            secret = secret.strip()
+            if scheme.lower() != "bearer" or not secret:
                 raise LoginRequired(401, "use the header 'Authorization: Bearer <token>'",
                                     headers={"WWW-Authenticate": "Bearer"})
             self.backoff.check(client)
-            info = self.tokens().verify(secret.strip())
+            if cached_only:
+                info = self.cache.get("d:" + hash_token(secret)) if secret.startswith(PREFIX) else None
+                if info is None:
+                    return None
+            else:
+                info = self._verify(secret)
             if info is None:
                 self.backoff.fail(client)
                 raise LoginRequired(401, "the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
@@ -166,7 +234,9 @@ class Auth:
             return Principal(info.token_id, info.name, info.role, "token")
         session = self.sessions.get(request.cookies.get(self.settings.cookie_name))
         if session is not None:
-            info = self.tokens().get(session.token_id)
+            info = self.cache.get("i:" + session.token_id) if cached_only else self._by_id(session.token_id)
+            if cached_only and info is None:
+                return None
             if info is not None and info.active:
                 return Principal(info.token_id, info.name, info.role, "session", session.csrf)
             self.sessions.drop_token(session.token_id)
@@ -177,7 +247,7 @@ class Auth:
         """Exchange a token for a session (the dashboard's login form)."""
         client = _client(request)
         self.backoff.check(client)
-        info = self.tokens().verify(secret.strip())
+        info = self._verify(secret.strip())
         if info is None:
             self.backoff.fail(client)
             raise ApiError(401, "the token is unknown or revoked")
@@ -201,7 +271,11 @@ class Require:
 
     async def __call__(self, request: Request) -> Principal:
         auth: Auth = request.app.state.auth
-        principal = await run_in_threadpool(auth.authenticate, request)
+        # A known token is checked in the event loop (a dict look-up); only a miss reads the table,
+        # on a worker thread, so the loop never waits on the store.
+        principal = auth.authenticate(request, cached_only=True)
+        if principal is None:
+            principal = await run_in_threadpool(auth.authenticate, request)
         if principal.via == "session" and request.method not in SAFE_METHODS:
             await check_csrf(request, principal.csrf)
         if not principal.can(self.role):
@@ -236,7 +310,8 @@ def required_role(route) -> str | None:
     return (getattr(route, "openapi_extra", None) or {}).get("x-required-role")
 
 
-__all__ = ["Auth", "api_routes", "Backoff", "Principal", "Require", "Sessions", "check_csrf", "required_role", "role"]
+__all__ = ["Auth", "api_routes", "Backoff", "Principal", "Require", "Sessions", "TokenCache", "check_csrf",
+           "required_role", "role"]
 
 
 def api_routes(app) -> list:

@@ -178,22 +178,41 @@ def segment_card(ws, name: str, segment: str) -> dict[str, Any]:
 
 
 # -- one customer, rules, migrations --------------------------------------------------------------
-def customer(ws, customer_id: str, segmentation_name: str | None = None) -> dict[str, Any]:
-    """A customer's memberships with the reasons, in one or every segmentation."""
+def customer(ws, customer_id: str, segmentation_name: str | None = None, cache=None) -> dict[str, Any]:
+    """A customer's memberships with the reasons, in one or every segmentation.
+
+    Calls the segment service's ``why`` (what ``Workspace.why`` calls) with the app's
+    :class:`~segmint.segment.service.RunCache`: a look-up then reads one row of the stored
+    reasons, with no other query.
+    """
+    from segmint.segment.service import why as explain
+
     names = [segmentation_name] if segmentation_name else [s["name"] for s in segmentations(ws)]
     memberships = []
     for name in names:
-        why = jsonable(ws.why(name, customer_id))
+        why = jsonable(explain(ws, name, customer_id, cache=cache))
         memberships.append({"segmentation": name, **(why if isinstance(why, Mapping) else {"reasons": why})})
     return {"customer_id": customer_id, "memberships": memberships}
 
 
 def preview(ws, where: str, as_of: str | None = None) -> dict[str, Any]:
-    """Size and condition attrition of a rule (``size``, ``base``, ``share``, ``conditions``), nothing saved."""
+    """Size and condition attrition of a rule (``size``, ``base``, ``share``, ``conditions``), nothing saved.
+
+    The preview reads a stored feature snapshot and never computes one: that can take
+    minutes and writes to the store, which a request thread must not do. Without
+    ``as_of`` it uses the latest stored snapshot (the one the latest runs used); a date
+    without one, or a workspace with none yet, answers 409 naming the dates that have one.
+    """
+    from segmint.segment.service import SnapshotMissing, preview_rule
+
     if not where or not where.strip():
         raise ConfigError("write a rule, e.g. recency_days <= 30 and monetary_total > 200")
     try:
-        out = jsonable(ws.preview_rule(where, as_of) if as_of else ws.preview_rule(where))
+        out = jsonable(preview_rule(ws, where, as_of, compute_snapshot=False))
+    except SnapshotMissing as exc:
+        from segmint.server.errors import ApiError
+
+        raise ApiError(409, str(exc), details={"as_of": exc.as_of, "snapshots": exc.available[:20]}) from None
     except UnknownNameError as exc:  # an unknown feature in the rule: the request is wrong, not a missing page
         raise ConfigError(str(exc)) from None
     return {"where": where, **(out if isinstance(out, Mapping) else {"conditions": out})}

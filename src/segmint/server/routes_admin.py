@@ -36,7 +36,7 @@ class TokenCreated(TokenOut):
 
 
 def _tokens(request: Request) -> TokenStore:
-    return TokenStore(request.app.state.handle.raw())
+    return TokenStore(request.app.state.handle.raw(), create=False)  # created when the app started
 
 
 @router.get("/openapi.json", summary="This document", include_in_schema=False, **role("viewer"))

@@ -14,7 +14,7 @@ import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from segmint.server import data
@@ -201,11 +201,17 @@ def export_members(name: Name, segment: str, request: Request, as_of: dt.date | 
 @router.get("/customers/{customer_id}", summary="A customer's memberships and why", **role("analyst"))
 def get_customer(customer_id: str, request: Request,
                  segmentation: str | None = Query(None, description="Only this segmentation")) -> dict[str, Any]:
-    return data.customer(view(request), customer_id, segmentation)
+    # data.customer returns plain JSON values already: a response object skips FastAPI's second encoding pass.
+    return JSONResponse(data.customer(view(request), customer_id, segmentation,  # type: ignore[return-value]
+                                      cache=request.app.state.runs))
 
 
 # -- rules and runs --------------------------------------------------------------------------------
 @router.post("/rules/preview", summary="Size and condition attrition of a rule, without saving",
+             description="Reads the stored feature snapshot at `as_of` (default: the latest stored snapshot). "
+                         "Without one, the answer is 409 with the dates that have one: run a segmentation "
+                         "at that date first (a preview never computes a snapshot).",
+             responses={409: ERROR_RESPONSES[422] | {"description": "conflict: no feature snapshot at that date"}},
              **role("analyst"))
 def preview_rule(body: PreviewRequest, request: Request) -> dict[str, Any]:
     return data.preview(view(request), body.where, _iso(body.as_of))

@@ -5,6 +5,11 @@ when created; the store keeps only its SHA-256 digest in the ``api_tokens`` tabl
 A plain hash is enough here (no salt, no slow KDF): with 256 bits of entropy nobody
 can guess a preimage, and a fast check keeps every request cheap.
 
+Servers cache verified tokens (:class:`segmint.server.auth.Auth`). Every revocation in
+this process bumps :func:`revocations`, which empties those caches, so a revoked token
+is refused from the next request on. (No other process can revoke meanwhile: the
+server holds the store's write lock for as long as it runs.)
+
 Examples
 --------
 >>> import duckdb
@@ -28,6 +33,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -49,6 +55,21 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     revoked_at TIMESTAMP
 )
 """
+
+
+_revocations = 0
+_revocations_lock = threading.Lock()
+
+
+def revocations() -> int:
+    """How many revocations this process has made: a cache of verified tokens is valid while this holds."""
+    return _revocations
+
+
+def _revoked() -> None:
+    global _revocations
+    with _revocations_lock:
+        _revocations += 1
 
 
 def role_at_least(role: str, needed: str) -> bool:
@@ -106,12 +127,16 @@ class TokenStore:
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        A raw DuckDB connection or cursor (``store.con.con``). The table is created when missing.
+        A raw DuckDB connection or cursor (``store.con.con``).
+    create : bool, default True
+        Create the table when missing. The server creates it once at start and reads
+        with ``create=False``, so that checking a token never runs DDL.
     """
 
-    def __init__(self, con) -> None:
+    def __init__(self, con, create: bool = True) -> None:
         self.con = con
-        con.execute(DDL)
+        if create:
+            con.execute(DDL)
 
     def create(self, name: str, role: str) -> tuple[TokenInfo, str]:
         """Create a token; return its record and the secret, which is not stored and cannot be shown again."""
@@ -163,6 +188,7 @@ class TokenStore:
         if len(matches) > 1:  # pragma: no cover - names of active tokens are unique
             raise ConfigError(f"{key!r} matches several tokens; revoke by id")
         self.con.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", [_now(), matches[0].token_id])
+        _revoked()  # after the update: a cache refilled in between would read the revoked row
         return self.get(matches[0].token_id)  # type: ignore[return-value]
 
 
@@ -171,4 +197,4 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-__all__ = ["ROLES", "TokenInfo", "TokenStore", "check_role", "hash_token", "role_at_least"]
+__all__ = ["ROLES", "TokenInfo", "TokenStore", "check_role", "hash_token", "revocations", "role_at_least"]

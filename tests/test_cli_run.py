@@ -1,0 +1,162 @@
+"""`segmint run` (the whole pipeline, staged and timed) and validate/profile/report reading the stored run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+SEGMENTS = """
+segmentations:
+  rfm:
+    kind: rfm
+  lifecycle:
+    kind: rules
+    segments:
+      - name: Active
+        where: recency_days <= 90
+    else: Lapsed
+  behaviour:
+    kind: cluster
+    features: [recency_days, frequency, monetary_total]
+    k: 3
+    random_state: 0
+"""
+AS_OF = "2025-07-01"
+
+
+@pytest.fixture(scope="module")
+def shop_dir(tmp_path_factory):
+    """A small generated shop's customers and orders, written once for the module."""
+    from segmint.datasets import write_shop
+
+    root = tmp_path_factory.mktemp("run-shop")
+    write_shop(root, n_customers=300, seed=3)
+    return root
+
+
+@pytest.fixture
+def shop_ws(ws, shop_dir):
+    """The conftest workspace with the small shop ingested and three segmentations defined."""
+    for table in ("customers", "orders"):
+        ws.ingest(table, shop_dir / f"{table}.csv")
+    (ws.path / "segments").mkdir()
+    (ws.path / "segments" / "run.yaml").write_text(SEGMENTS)
+    return ws
+
+
+def _main(args, capsys):
+    from segmint.cli import _state, main
+
+    _state["debug"] = False
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ex:
+        main(args)
+    out, err = capsys.readouterr()
+    return ex.value.code, out, err
+
+
+def test_run_stages_every_segmentation_in_order(shop_ws, capsys):
+    path = str(shop_ws.path)
+    shop_ws.close()
+    code, out, err = _main(["run", "-w", path, "--as-of", AS_OF, "--json"], capsys)
+    assert code in (0, None), err
+    doc = json.loads(out)
+    names = ["rfm", "lifecycle", "behaviour"]
+    expected = ["features"] + [f"{step} {n}" for n in names for step in ("segment", "validate", "profile", "report")]
+    assert [s["stage"] for s in doc["stages"]] == expected
+    assert doc["as_of"] == AS_OF
+    assert all(s["seconds"] >= 0 for s in doc["stages"])
+    assert doc["total_seconds"] == pytest.approx(sum(s["seconds"] for s in doc["stages"]), abs=0.05)
+    assert doc["segmentations"]["behaviour"]["k"] == 3
+    assert set(doc["segmentations"]["lifecycle"]["sizes"]) == {"Active", "Lapsed"}
+    for n in names:
+        assert (shop_ws.path / "reports" / f"{n}.html").exists()
+    # without a terminal the progress is one line per finished stage on stderr, never on stdout
+    assert "validate behaviour:" in err
+
+
+def test_run_without_reports_and_as_a_table(shop_ws, capsys):
+    path = str(shop_ws.path)
+    shop_ws.close()
+    code, out, err = _main(["run", "-w", path, "--as-of", AS_OF, "--no-reports"], capsys)
+    assert code in (0, None), err
+    assert "segmint run (as of 2025-07-01)" in out and "profile lifecycle" in out and "total" in out
+    assert "report " not in out
+    assert not list((shop_ws.path / "reports").glob("*.html"))
+
+
+def test_run_is_documented():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert "segmint run" in text and "--no-reports" in text
+
+
+def _count_segmentations(monkeypatch) -> list[str]:
+    from segmint.segment import service
+
+    calls: list[str] = []
+    real = service.run_segmentation
+
+    def counting(ws, name, *args, **kwargs):
+        calls.append(name)
+        return real(ws, name, *args, **kwargs)
+
+    monkeypatch.setattr(service, "run_segmentation", counting)
+    return calls
+
+
+def test_validate_profile_report_read_the_stored_run(shop_ws, monkeypatch):
+    stored = shop_ws.segment("behaviour", AS_OF)
+    calls = _count_segmentations(monkeypatch)
+    card = shop_ws.validate("behaviour", AS_OF)
+    prof = shop_ws.profile("behaviour", AS_OF)
+    path = shop_ws.report("behaviour", None, AS_OF)
+    assert calls == []
+    assert card.n_customers == len(stored.labels)
+    assert set(prof.sizes["segment"].astype(str)) == set(stored.sizes)
+    assert path.exists()
+    again = shop_ws.stored_run("behaviour", AS_OF)
+    assert not again.fitted and again.version == stored.version
+    assert again.labels.sort_index().equals(stored.labels.sort_index())
+
+
+def test_stored_run_segments_when_nothing_is_stored(shop_ws, monkeypatch):
+    calls = _count_segmentations(monkeypatch)
+    shop_ws.validate("lifecycle", AS_OF)
+    assert calls == ["lifecycle"]  # made and stored once, then read back
+    shop_ws.profile("lifecycle", AS_OF)
+    assert calls == ["lifecycle"]
+
+
+def test_stored_run_of_an_edited_definition_is_not_reused(shop_ws, monkeypatch):
+    shop_ws.segment("lifecycle", AS_OF)
+    text = SEGMENTS.replace("recency_days <= 90", "recency_days <= 30")
+    (shop_ws.path / "segments" / "run.yaml").write_text(text)
+    calls = _count_segmentations(monkeypatch)
+    result = shop_ws.stored_run("lifecycle", AS_OF)
+    assert calls == ["lifecycle"] and result.version == 2
+
+
+def test_keep_features_loads_the_snapshot_once(shop_ws, monkeypatch):
+    from segmint.segment import service
+
+    shop_ws.segment("rfm", AS_OF)
+    shop_ws.segment("lifecycle", AS_OF)
+    loads: list[object] = []
+    real = service.features_at
+
+    def counting(ws, as_of=None):
+        loads.append(as_of)
+        return real(ws, as_of)
+
+    monkeypatch.setattr(service, "features_at", counting)
+    with shop_ws.keep_features():
+        outside = len(loads)
+        for name in ("rfm", "lifecycle"):
+            shop_ws.validate(name, AS_OF)
+            shop_ws.profile(name, AS_OF)
+        assert len(loads) - outside == 1
+    shop_ws.profile("rfm", AS_OF)  # outside the block nothing is kept
+    assert len(loads) - outside == 2
