@@ -246,31 +246,11 @@ class Workspace:
     def stored_run(self, name: str, as_of: Any = None):
         """The stored run of ``name`` at ``as_of``, read back; segmented (and stored) first only when missing.
 
-        ``as_of=None`` means the day after the last order, as for :meth:`segment`. A stored run counts
-        only when it was made with the current definition (same fingerprint): after an edit of the
-        definition the segmentation runs again, as :meth:`segment` would.
-
-        Returns
-        -------
-        segmint.segment.service.SegmentationResult
-            ``fitted`` and ``new_version`` are False when the run was read back.
+        See :func:`segmint.segment.service.stored_run`.
         """
-        from segmint.errors import DataError
-        from segmint.features.asof import default_as_of, parse_as_of
-        from segmint.segment import membership, service
-        from segmint.segment.definitions import fingerprint
+        from segmint.segment import service
 
-        defn = service.get_definition(self, name)
-        when = parse_as_of(as_of) if as_of is not None else default_as_of(self.store.table("orders"))
-        try:
-            version, when = service._run(self, name, when)
-        except DataError:  # never run at this as_of
-            return self.segment(name, when)
-        row = next((v for v in membership.versions(self.store, name) if int(v["version"]) == version), None)
-        if row is None or row["fingerprint"] != fingerprint(defn):  # the definition changed since
-            return self.segment(name, when)
-        return service._result(self, name, defn.kind, version, when, service._check_doc(row["model"]),
-                               False, False)
+        return service.stored_run(self, name, as_of)
 
     def _labelled(self, name: str, as_of: Any = None):
         """(features indexed by customer_id, labels, segmentation result, catalog) for ``name``.

@@ -73,10 +73,12 @@ _SCHEMAS = {
                        "rows": "int64", "reasons": "boolean", "stored_at": "timestamp"}),
 }
 
-# The run summary of a stored run, from its memberships; parameters are bound, never pasted.
-_RUN_ROW = (f'INSERT INTO "{RUNS}" SELECT segmentation, version, as_of, count(DISTINCT customer_id), count(*), '
-            f'?, ? FROM "{MEMBERSHIPS}" WHERE segmentation = ? AND version = ? AND as_of = ? '
-            "GROUP BY segmentation, version, as_of")
+# The summary row of stored runs, from their memberships: {reasons}, {stored_at} and {where} are
+# fixed SQL of this module or "?" (parameters are bound, never pasted).
+_RUN_ROWS = ('INSERT INTO "' + RUNS + '" SELECT segmentation, version, as_of, count(DISTINCT customer_id), '
+             'count(*), {reasons}, {stored_at} FROM "' + MEMBERSHIPS + '" {where} GROUP BY segmentation, version, as_of')
+#: One run's summary row.
+_RUN_ROW = _RUN_ROWS.format(reasons="?", stored_at="?", where="WHERE segmentation = ? AND version = ? AND as_of = ?")
 
 
 _writes = 0
@@ -102,9 +104,7 @@ def ensure_tables(store) -> None:
         if name not in existing:
             store.con.create_table(name, schema=schema)
     if RUNS not in existing and MEMBERSHIPS in existing:
-        store.con.con.execute(
-            f'INSERT INTO "{RUNS}" SELECT segmentation, version, as_of, count(DISTINCT customer_id), count(*), '
-            f'false, NULL FROM "{MEMBERSHIPS}" GROUP BY segmentation, version, as_of')
+        store.con.con.execute(_RUN_ROWS.format(reasons="false", stored_at="NULL", where=""))
 
 
 def versions(store, name: str) -> list[dict[str, Any]]:

@@ -60,6 +60,7 @@ __all__ = [
     "members",
     "preview_rule",
     "run_segmentation",
+    "stored_run",
     "why",
 ]
 
@@ -312,6 +313,28 @@ def run_segmentation(ws, name: str, as_of: object = None, refit: bool = False) -
     ms.write_run(store, name, version, when, label_table(checked, table, resolver), new_row,
                  reasons=reasons_table(checked, table, resolver))
     return _result(ws, name, defn.kind, version, when, doc, new_row is not None, fitted)
+
+
+def stored_run(ws, name: str, as_of: object = None) -> SegmentationResult:
+    """The stored run of ``name`` at ``as_of``, read back; segmented (and stored) first only when missing.
+
+    ``as_of=None`` means the day after the last order, as for :func:`run_segmentation`. A
+    stored run counts only when it was made with the current definition (same fingerprint):
+    after an edit of the definition the segmentation runs again, as :func:`run_segmentation`
+    would. ``fitted`` and ``new_version`` are False when the run was read back.
+    """
+    from segmint.features.asof import default_as_of, parse_as_of
+
+    defn = get_definition(ws, name)
+    when = parse_as_of(as_of) if as_of is not None else default_as_of(ws.store.table("orders"))
+    try:
+        version, when = _run(ws, name, when)
+    except DataError:  # never run at this as_of
+        return run_segmentation(ws, name, when)
+    row = next((v for v in ms.versions(ws.store, name) if int(v["version"]) == version), None)
+    if row is None or row["fingerprint"] != fingerprint(defn):  # the definition changed since
+        return run_segmentation(ws, name, when)
+    return _result(ws, name, defn.kind, version, when, _check_doc(row["model"]), False, False)
 
 
 def _result(ws, name, kind, version, when, doc, new_version, fitted) -> SegmentationResult:

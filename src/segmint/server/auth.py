@@ -149,17 +149,16 @@ class TokenCache:
     def __init__(self, ttl_s: float = 60.0, size: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.size = size
-        self._items: dict[str, tuple[str, TokenInfo, int, float]] = {}
+        self._items: dict[str, tuple[TokenInfo, int, float]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> TokenInfo | None:
+        # Keyed by digests, not secrets: how long the dict look-up takes tells nothing about a secret.
         entry = self._items.get(key)
         if entry is None:
             return None
-        stored_key, info, generation, expires = entry
-        # Constant-time compare of the digest, so that the cache adds no timing signal of its own.
-        if (generation != revocations() or expires < time.monotonic()
-                or not secrets.compare_digest(stored_key, key)):
+        info, generation, expires = entry
+        if generation != revocations() or expires < time.monotonic():
             return None
         return info
 
@@ -168,7 +167,7 @@ class TokenCache:
         with self._lock:
             if len(self._items) >= self.size:
                 self._items.clear()
-            self._items[key] = (key, info, generation, time.monotonic() + self.ttl_s)
+            self._items[key] = (info, generation, time.monotonic() + self.ttl_s)
 
 
 class Auth:
@@ -185,25 +184,21 @@ class Auth:
         """The token table through this thread's cursor (created when the app started)."""
         return TokenStore(self.handle.raw(), create=False)
 
-    def _verify(self, secret: str) -> TokenInfo | None:
-        key = "d:" + hash_token(secret)
+    def _cached(self, key: str, read) -> TokenInfo | None:
+        """The cached token under ``key``, else ``read(tokens)``'s, cached when active."""
         info = self.cache.get(key)
         if info is None:
-            generation = revocations()
-            info = self.tokens().verify(secret)
-            if info is not None:
-                self.cache.put(key, info, generation)
-        return info
-
-    def _by_id(self, token_id: str) -> TokenInfo | None:
-        key = "i:" + token_id
-        info = self.cache.get(key)
-        if info is None:
-            generation = revocations()
-            info = self.tokens().get(token_id)
+            generation = revocations()  # read before the table: a revoke in between voids the entry
+            info = read(self.tokens())
             if info is not None and info.active:
                 self.cache.put(key, info, generation)
         return info
+
+    def _verify(self, secret: str) -> TokenInfo | None:
+        return self._cached("d:" + hash_token(secret), lambda tokens: tokens.verify(secret))
+
+    def _by_id(self, token_id: str) -> TokenInfo | None:
+        return self._cached("i:" + token_id, lambda tokens: tokens.get(token_id))
 
     def authenticate(self, request: Request, cached_only: bool = False) -> Principal | None:
         """The caller, from a bearer token or a session cookie; raise 401 (or 429) when neither is valid.
