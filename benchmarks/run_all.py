@@ -24,6 +24,8 @@ COMMANDS = {
     "features": ["bench_features.py"],
     # the whole pipeline against the notebook users write: 3 runs a side at 200k customers, 2 at 1M
     "e2e": ["bench_e2e.py", "--customers", "200000", "1000000", "--runs", "3", "2"],
+    # look-ups from wrk (installed when missing) against `segmint serve` on the cached 200k shop; 1M-row export
+    "server": ["bench_server.py", "--customers", "200000"],
 }
 
 HEADER = """# Benchmarks

@@ -25,12 +25,17 @@ def serve(
                                     help="Create a fresh admin token named 'demo' and print it with the URL."),
     no_serve: bool = typer.Option(False, "--no-serve", help="Only print the URL (and demo token); do not serve."),
     secure_cookies: bool = typer.Option(False, help="Mark the session cookie Secure (behind HTTPS)."),
+    serving_index_mb: float = typer.Option(
+        512, min=0, help="Memory for the serving index (each segmentation's latest run, for the one-customer "
+                         "look-up); segmentations that do not fit are read from the store. 0 turns it off."),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                    help="Log a line per request (off by default: it costs as much as a look-up)."),
 ) -> None:
     """Serve the REST API (/api/v1) and the dashboard for a workspace."""
-    from segmint.server import Settings, create_app
+    from segmint.server import Settings
     from segmint.server.tokens import TokenStore
 
-    settings = Settings(host=host, port=port, secure_cookies=secure_cookies)
+    settings = Settings(host=host, port=port, secure_cookies=secure_cookies, serving_index_mb=serving_index_mb)
     ws = open_workspace(workspace)
     try:
         if demo_token:
@@ -44,13 +49,13 @@ def serve(
             console.out.print(f"Demo token (admin; shown once): {secret}")
         if no_serve:
             return
-        import uvicorn
+        from segmint.server.runner import serve as run_server
 
         if host not in ("127.0.0.1", "localhost", "::1"):
             console.info(f"warning: serving on {host}: anyone who can reach it can try tokens; use HTTPS in front")
         console.info("Press Ctrl+C to stop.")
-        # Access logs show paths only; tokens travel in headers and form bodies, never in URLs.
-        uvicorn.run(create_app(ws, settings), host=host, port=port, log_level="info")
+        # Access logs (when on) show paths only; tokens travel in headers and form bodies, never in URLs.
+        run_server(ws, settings, access_log=access_log)
     finally:
         ws.close()
 

@@ -29,7 +29,9 @@ from segmint.server import errors
 from segmint.server.audit import AuditLog
 from segmint.server.auth import Auth
 from segmint.server.context import WorkspaceHandle
+from segmint.server.fastlookup import FastLookup
 from segmint.server.jobs import JobManager
+from segmint.server.serving import ServingIndex
 from segmint.server.settings import Settings
 from segmint.server.tokens import TokenStore
 
@@ -70,12 +72,17 @@ def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
     from segmint.segment.membership import ensure_tables
 
     ensure_tables(ws.store)
-    jobs = JobManager(handle.fresh, handle.release, history=settings.job_history)
+    # The latest run of every segmentation in memory, for the one-customer look-up; loaded at
+    # start and after every stored run, on a thread of its own (see server/serving.py).
+    index = ServingIndex(handle, settings.serving_index_mb)
+    jobs = JobManager(handle.fresh, handle.release, history=settings.job_history, on_done=index.schedule)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        index.schedule()
         yield
         jobs.close()
+        index.close()
         handle.close()
         if owned:
             ws.close()
@@ -88,6 +95,7 @@ def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
     app.state.auth = Auth(handle, settings)
     app.state.jobs = jobs
     app.state.runs = RunCache()  # which stored run a look-up reads; emptied by any run this process stores
+    app.state.index = index
     errors.install(app)
 
     from segmint.server import dashboard, routes_admin, routes_api
@@ -98,6 +106,10 @@ def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
     _secure_openapi(app)
 
     app.add_middleware(SecurityHeaders)
+    # The look-up's lean path goes around the whole stack Starlette builds (its error and exception
+    # middleware and SecurityHeaders cost more than the answer); it adds the security headers itself.
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: FastLookup(build(), app.state, SECURITY_HEADERS)  # type: ignore[method-assign]
     return app
 
 

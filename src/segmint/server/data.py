@@ -38,7 +38,18 @@ CONSENT = "marketing_consent"
 # -- plain JSON -------------------------------------------------------------------------------
 def jsonable(obj: Any) -> Any:
     """Plain JSON values from what workspace methods return (NaN and infinities become null)."""
-    if obj is None or isinstance(obj, (bool, str, int)):
+    # The exact built-in types first, by identity: the same results as the general tests below,
+    # without their isinstance chain (the one-customer look-up walks a few hundred values).
+    kind = type(obj)
+    if kind is str or kind is int or kind is bool or obj is None:
+        return obj
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if kind is list:
+        return [jsonable(v) for v in obj]
+    if kind is float:
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (bool, str, int)):
         return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
@@ -178,21 +189,33 @@ def segment_card(ws, name: str, segment: str) -> dict[str, Any]:
 
 
 # -- one customer, rules, migrations --------------------------------------------------------------
-def customer(ws, customer_id: str, segmentation_name: str | None = None, cache=None) -> dict[str, Any]:
+def customer(ws, customer_id: str, segmentation_name: str | None = None, cache=None,
+             index=None) -> dict[str, Any]:
     """A customer's memberships with the reasons, in one or every segmentation.
 
-    Calls the segment service's ``why`` (what ``Workspace.why`` calls) with the app's
-    :class:`~segmint.segment.service.RunCache`: a look-up then reads one row of the stored
-    reasons, with no other query.
+    Reads the app's serving index (:class:`~segmint.server.serving.ServingIndex`) when
+    it holds the segmentation's current run; otherwise calls the segment service's
+    ``why`` (what ``Workspace.why`` calls) with the app's
+    :class:`~segmint.segment.service.RunCache`: one point query on the stored reasons.
+    Both give the same answer.
     """
     from segmint.segment.service import why as explain
 
     names = [segmentation_name] if segmentation_name else [s["name"] for s in segmentations(ws)]
     memberships = []
     for name in names:
-        why = jsonable(explain(ws, name, customer_id, cache=cache))
-        memberships.append({"segmentation": name, **(why if isinstance(why, Mapping) else {"reasons": why})})
+        entry = index.get(name) if index is not None else None
+        why = entry.why(str(customer_id)) if entry is not None else None
+        if why is None:  # not indexed, stale, or not in the run (the service words the 404)
+            why = explain(ws, name, customer_id, cache=cache)
+        memberships.append(membership(name, why))
     return {"customer_id": customer_id, "memberships": memberships}
+
+
+def membership(name: str, why: Any) -> dict[str, Any]:
+    """One item of a customer's ``memberships``: the segmentation's name and its ``why``, as plain JSON."""
+    why = jsonable(why)
+    return {"segmentation": name, **(why if isinstance(why, Mapping) else {"reasons": why})}
 
 
 def preview(ws, where: str, as_of: str | None = None) -> dict[str, Any]:

@@ -67,12 +67,15 @@ class JobManager:
         Closes a view when the job ends.
     history : int
         Finished jobs kept for look-up.
+    on_done : callable, optional
+        Called with no argument after each job (the server refreshes its serving index).
     """
 
     def __init__(self, view_factory: Callable[[], Any], release: Callable[[Any], None] | None = None,
-                 history: int = 200) -> None:
+                 history: int = 200, on_done: Callable[[], None] | None = None) -> None:
         self._factory = view_factory
         self._release = release
+        self._on_done = on_done
         self._history = history
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
@@ -106,6 +109,11 @@ class JobManager:
         finally:
             if view is not None and self._release is not None:
                 self._release(view)
+            if self._on_done is not None:
+                try:
+                    self._on_done()
+                except Exception as exc:  # noqa: BLE001 - a hook must not change the job's outcome
+                    log.error("after job %s: %s", job.job_id, type(exc).__name__, exc_info=exc)
             job.finished_at = _now()
             job.done.set()
 

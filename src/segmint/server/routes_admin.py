@@ -1,4 +1,4 @@
-"""Admin routes: API tokens and the audit log; and the OpenAPI document (any role)."""
+"""Admin routes: API tokens, the audit log and the serving index; and the OpenAPI document (any role)."""
 
 from __future__ import annotations
 
@@ -74,3 +74,12 @@ def revoke_token(token_id: str, request: Request) -> dict[str, Any]:
 def audit(request: Request, limit: int = Query(100, ge=1, le=10_000),
           action: str | None = Query(None, max_length=64)) -> list[dict[str, Any]]:
     return AuditLog(request.app.state.handle.raw()).entries(limit, action)
+
+
+@router.get("/serving-index", summary="What the serving index holds for the one-customer look-up",
+            description="Per segmentation: the run held in memory, its customers and size, and whether it is "
+                        "current; `not_indexed` says why a segmentation is looked up in the store instead "
+                        "(over the `serving_index_mb` budget, or a run without stored reasons).",
+            **role("admin"))
+def serving_index(request: Request) -> dict[str, Any]:
+    return request.app.state.index.status()

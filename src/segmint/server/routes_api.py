@@ -201,9 +201,11 @@ def export_members(name: Name, segment: str, request: Request, as_of: dt.date | 
 @router.get("/customers/{customer_id}", summary="A customer's memberships and why", **role("analyst"))
 def get_customer(customer_id: str, request: Request,
                  segmentation: str | None = Query(None, description="Only this segmentation")) -> dict[str, Any]:
+    # The common case (a cached analyst token, one indexed segmentation) is answered before this
+    # route by server/fastlookup.py with the same bytes; this handles the rest.
     # data.customer returns plain JSON values already: a response object skips FastAPI's second encoding pass.
     return JSONResponse(data.customer(view(request), customer_id, segmentation,  # type: ignore[return-value]
-                                      cache=request.app.state.runs))
+                                      cache=request.app.state.runs, index=request.app.state.index))
 
 
 # -- rules and runs --------------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""Run the app in this process the way ``segmint serve`` does (the server benchmark calls this too).
+
+Three process-wide choices that are measured to matter for the one-customer look-up
+(figures in benchmarks/results/server.md):
+
+* **No access log** by default: formatting and writing a line per request costs about
+  as much as answering a look-up from the serving index. ``access_log=True`` turns it on.
+* **httptools** (a dependency of segmint; uvicorn's ``auto`` picks it): its C parser gives
+  about 1.5x the look-ups per second of the pure-Python ``h11``. The event loop is
+  ``asyncio`` even where uvloop is installed (uvicorn's ``auto`` would pick it): with uvloop,
+  200 clients got ~10% more requests per second but a p99 of 1-3 s (a few connections
+  waited seconds while the others were served), where ``asyncio`` kept p99 under 100 ms on
+  the same machine at the same time.
+* **gc.freeze() before serving**: the imported libraries, the app and the serving index are a
+  few hundred thousand long-lived objects; without freezing, every full garbage collection
+  walks them all (100-250 ms on the project's 2-core machine), a stall that every request in
+  flight waits for. So the index is loaded, and one look-up per segmentation made (which
+  imports what explanations need), *before* the freeze, not in the background as
+  ``create_app`` alone does. Frozen objects are still freed by reference counting; only the
+  cycle collector stops visiting them.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import Any
+
+from segmint.server.app import create_app
+from segmint.server.settings import Settings
+
+log = logging.getLogger("segmint.server")
+
+
+def serve(workspace: Any, settings: Settings | None = None, access_log: bool = False,
+          log_level: str = "info", loop: str = "asyncio", http: str = "auto") -> None:
+    """Serve ``workspace`` with uvicorn until interrupted (one process; see docs/api.md, "Performance").
+
+    Parameters
+    ----------
+    workspace : Workspace or path
+    settings : Settings, optional
+        Host, port, serving index budget...
+    access_log : bool, default False
+        One log line per request (a measurable cost on the hot look-up route).
+    log_level : str, default "info"
+    loop : str, default "asyncio"
+        uvicorn's event loop (see above for why not ``auto``).
+    http : str, default "auto"
+        uvicorn's HTTP parser; ``auto`` picks httptools when installed.
+    """
+    import uvicorn
+
+    settings = settings or Settings()
+    app = create_app(workspace, settings)
+    try:
+        app.state.index.warm()
+    except Exception as exc:  # noqa: BLE001 - serve anyway: look-ups read the store until a refresh works
+        log.error("the serving index did not load (%s); look-ups read the store", type(exc).__name__, exc_info=exc)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
+                            access_log=access_log, loop=loop, http=http, backlog=4096)
+    gc.collect()
+    gc.freeze()
+    uvicorn.Server(config).run()
+
+
+__all__ = ["serve"]
