@@ -160,3 +160,91 @@ def test_keep_features_loads_the_snapshot_once(shop_ws, monkeypatch):
         assert len(loads) - outside == 1
     shop_ws.profile("rfm", AS_OF)  # outside the block nothing is kept
     assert len(loads) - outside == 2
+
+
+def test_validation_max_rows_samples_the_scorecard_and_says_so(shop_ws, monkeypatch, capsys):
+    from segmint.evaluate import sampling
+
+    shop_ws.segment("rfm", AS_OF)
+    exact = shop_ws.validate("rfm", AS_OF)
+    assert exact.sample is None  # 300 customers are far below the default cap of 100,000
+    monkeypatch.setattr(sampling, "MIN_PER_SEGMENT", 10)
+    shop_ws.config.validation.max_rows = 150
+    with shop_ws.keep_features():
+        card = shop_ws.validate("rfm", AS_OF)
+        prof = shop_ws.profile("rfm", AS_OF)
+        path = shop_ws.report("rfm", None, AS_OF, card=card, prof=prof)
+    n = card.n_customers
+    assert card.sample["of"] == n and card.sample["customers"] <= 150
+    assert card.to_dict()["sample"]["note"] == f"computed on a stratified sample of {card.sample['customers']:,} of {n:,} customers"
+    assert prof.sample == card.sample  # the profile's differentiators used the same sample
+    pd_sizes = exact.segments[exact.segments.metric == "size"].reset_index(drop=True)
+    assert pd_sizes.equals(card.segments[card.segments.metric == "size"].reset_index(drop=True))
+    page = path.read_text(encoding="utf-8")
+    assert "computed on a stratified sample of" in page and "validation.max_rows = 150" in page
+
+
+def test_validation_settings_are_checked():
+    from segmint.config import Config
+    from segmint.errors import ConfigError
+
+    assert Config.parse({}).validation.max_rows == 100_000
+    assert Config.parse({"validation": {"max_rows": None}}).validation.max_rows is None
+    with pytest.raises(ConfigError, match="validation.max_rows"):
+        Config.parse({"validation": {"max_rows": 5}})
+    with pytest.raises(ConfigError, match="did you mean 'max_rows'"):
+        Config.parse({"validation": {"max_row": 5000}})
+
+
+def test_kept_and_fresh_results_are_the_same(shop_ws):
+    import pandas as pd
+
+    shop_ws.segment("rfm", AS_OF)
+    fresh_card, fresh_prof = shop_ws.validate("rfm", AS_OF), shop_ws.profile("rfm", AS_OF)
+    with shop_ws.keep_features():
+        kept_card, kept_prof = shop_ws.validate("rfm", AS_OF), shop_ws.profile("rfm", AS_OF)
+        seg = shop_ws._prepared("rfm", AS_OF)[0]
+        # the stored labels (by customer id) were brought to the features' order, not the features copied
+        assert seg.features is shop_ws._features_frame(seg_as_of := shop_ws.stored_run("rfm", AS_OF).as_of)
+        assert seg.labels.index.equals(shop_ws._features_frame(seg_as_of).index)
+    stored = shop_ws.stored_run("rfm", AS_OF).labels
+    assert (seg.labels == stored.loc[seg.labels.index].astype(str)).all()
+    for name in ("segmentation", "segments", "effects", "tests"):
+        pd.testing.assert_frame_equal(getattr(kept_card, name), getattr(fresh_card, name))
+    for name in ("sizes", "means", "differentiators", "mix", "demographics"):
+        pd.testing.assert_frame_equal(getattr(kept_prof, name), getattr(fresh_prof, name))
+
+
+def test_segmenting_again_inside_keep_features_is_not_hidden_by_the_kept_run(shop_ws):
+    with shop_ws.keep_features():
+        shop_ws.segment("lifecycle", AS_OF)
+        before = shop_ws.validate("lifecycle", AS_OF)
+        text = SEGMENTS.replace("recency_days <= 90", "recency_days <= 30")
+        (shop_ws.path / "segments" / "run.yaml").write_text(text)
+        result = shop_ws.segment("lifecycle", AS_OF)
+        after = shop_ws.validate("lifecycle", AS_OF)
+    sizes = lambda card: card.segments[card.segments.metric == "size"].set_index("segment")["value"].to_dict()  # noqa: E731
+    assert result.version == 2
+    assert sizes(after) == {s: float(n) for s, n in result.sizes.items()}
+    assert sizes(after) != sizes(before)
+
+
+def test_segment_inside_keep_features_hands_its_run_to_validate(shop_ws, monkeypatch):
+    from segmint.segment import service
+
+    reads: list[str] = []
+    real = service.stored_run
+
+    def counting(ws, name, *args, **kwargs):
+        reads.append(name)
+        return real(ws, name, *args, **kwargs)
+
+    monkeypatch.setattr(service, "stored_run", counting)
+    with shop_ws.keep_features():
+        result = shop_ws.segment("rfm", AS_OF)
+        card = shop_ws.validate("rfm", AS_OF)
+        shop_ws.profile("rfm", AS_OF)
+        shop_ws.report("rfm", None, AS_OF)
+    assert reads == []  # the run just made, not read back
+    assert card.n_customers == len(result.labels)
+    assert result.labels.equals(real(shop_ws, "rfm", AS_OF).labels)  # what reading it back gives

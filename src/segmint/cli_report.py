@@ -122,8 +122,11 @@ def run(
 
 
 def _card_detail(card) -> str:
-    """One line from a scorecard: the overall verdict and each criterion's."""
-    return f"{card.overall} ({', '.join(f'{c} {v}' for c, v in card.verdicts.items())})"
+    """One line from a scorecard: the overall verdict and each criterion's (and the sample, when one was used)."""
+    line = f"{card.overall} ({', '.join(f'{c} {v}' for c, v in card.verdicts.items())})"
+    if card.sample:
+        line += f"; stratified sample of {card.sample['customers']:,} of {card.sample['of']:,}"
+    return line
 
 
 class _StageProgress:

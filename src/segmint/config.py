@@ -18,6 +18,8 @@ segmint.errors.ConfigError: segmint.yaml: unknown key 'nmae' at the top level; d
 
 from __future__ import annotations
 
+import re
+
 import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +73,36 @@ class FeatureConfig(_Strict):
         return sorted(set(v))
 
 
+class EngineConfig(_Strict):
+    """Settings of the embedded DuckDB engine (docs/config.md)."""
+
+    memory_limit: str | None = Field(
+        "1GB",
+        description="most memory DuckDB's buffer pool may hold (it counts in the process's memory); "
+                    "larger intermediates spill to disk. null: DuckDB's default, 80% of the RAM",
+    )
+    threads: int | None = Field(None, ge=1, description="DuckDB's worker threads; null: one per core")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", v):
+            raise ValueError(f"{v!r} is not a size; write a number and a unit, e.g. 1GB or 512MB "
+                             "(null: DuckDB's default, 80% of the RAM)")
+        return v
+
+
+class ValidationConfig(_Strict):
+    """Scorecard and profile settings (docs/config.md)."""
+
+    max_rows: int | None = Field(
+        100_000, ge=100,
+        description="above this many customers, the scorecard's effect sizes and tests (and the profile's "
+                    "differentiators) use a stratified sample of this many; null: every customer",
+    )
+    random_state: int = Field(0, description="seed of that sample and of the scorecard's resamples")
+
+
 class Config(_Strict):
     """The whole ``segmint.yaml``."""
 
@@ -81,6 +113,8 @@ class Config(_Strict):
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     segmentations: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("timezone")

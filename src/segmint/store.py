@@ -28,6 +28,9 @@ import ibis.expr.schema as sch
 from segmint.contracts import CONTRACTS, ENGINE_TYPES
 from segmint.errors import UnknownNameError, WorkspaceError, did_you_mean
 
+#: DuckDB's buffer pool bound unless ``engine.memory_limit`` says otherwise (see :class:`Store`).
+DEFAULT_MEMORY_LIMIT = "1GB"
+
 #: Columns every canonical table carries besides its contract.
 LINEAGE = {"_source": "string", "_ingested_at": "timestamp"}
 
@@ -73,9 +76,19 @@ class Store:
         The DuckDB file (created when missing).
     read_only : bool, default False
         Open without taking the write lock (several readers may share the file).
+    memory_limit : str or None, default "1GB"
+        Most memory DuckDB's buffer pool may hold, e.g. ``"1GB"`` or ``"512MB"``
+        (``engine.memory_limit`` in ``segmint.yaml``); None keeps DuckDB's default (80% of
+        the RAM). The pool counts in the process's memory, and DuckDB fills it before it
+        frees anything: without a bound a million-customer feature snapshot held 2.5 GB,
+        with 1 GB it holds 1.5 GB in the same time (sorts and hash tables spill to disk
+        beyond the bound, next to the store).
+    threads : int or None, default None
+        DuckDB's worker threads (``engine.threads``); None: one per core.
     """
 
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+                 threads: int | None = None) -> None:
         self.path = Path(path)
         self.read_only = read_only
         try:
@@ -85,8 +98,26 @@ class Store:
         # Stored timestamps are UTC; a session zone would shift them on read.
         self.con.raw_sql("SET TimeZone = 'UTC'")
         self.con.raw_sql("SET enable_progress_bar = false")  # our own console shows progress
+        try:
+            self._configure(memory_limit, threads)
+        except WorkspaceError:
+            self.con.disconnect()  # release the file lock: the caller gets no Store to close
+            raise
         if not read_only:
             self.ensure_schema()
+
+    def _configure(self, memory_limit: str | None, threads: int | None) -> None:
+        """Apply the engine settings; the values are checked here, so no free text reaches the SQL."""
+        if memory_limit is not None:
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", str(memory_limit))
+            if match is None:
+                raise WorkspaceError(f"engine.memory_limit {memory_limit!r} is not a size; write it as a number "
+                                     "and a unit, e.g. 1GB or 512MB (or null for DuckDB's default)")
+            self.con.raw_sql(f"SET memory_limit = '{match.group(1)}{match.group(2)}'")
+        if threads is not None:
+            if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+                raise WorkspaceError(f"engine.threads must be a whole number >= 1, got {threads!r}")
+            self.con.raw_sql(f"SET threads = {int(threads)}")
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -169,4 +200,4 @@ def _explain_open_error(path: Path, exc: Exception) -> str:
     return f"cannot open the workspace store {path}: {text.splitlines()[0]}"
 
 
-__all__ = ["Store", "canonical_schema", "LINEAGE", "SYSTEM_TABLES"]
+__all__ = ["Store", "canonical_schema", "DEFAULT_MEMORY_LIMIT", "LINEAGE", "SYSTEM_TABLES"]

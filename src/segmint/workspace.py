@@ -81,7 +81,9 @@ class Workspace:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.path / STATE_DIR / STORE_FILE, read_only=self.read_only)
+            engine = self.config.engine
+            self._store = Store(self.path / STATE_DIR / STORE_FILE, read_only=self.read_only,
+                                memory_limit=engine.memory_limit, threads=engine.threads)
         return self._store
 
     def close(self) -> None:
@@ -190,7 +192,15 @@ class Workspace:
         """Run the segmentation ``name`` as of ``as_of``; returns labels, model, sizes and version."""
         from segmint.segment import service
 
-        return service.run_segmentation(self, name, as_of, refit)
+        if self._frame_cache is None:
+            return service.run_segmentation(self, name, as_of, refit)
+        # Inside keep_features(): let go of the runs kept so far (memory), and keep this one, which is the
+        # stored run validate, profile and report would otherwise read back (see _kept_run).
+        for key in [k for k in self._frame_cache if isinstance(k, tuple) and k[0] in ("run", "prepared")]:
+            del self._frame_cache[key]
+        result = service.run_segmentation(self, name, as_of, refit)
+        self._frame_cache[("run", name, None if as_of is None else str(as_of))] = result
+        return result
 
     def segmentations(self):
         """The defined segmentations with their kinds and stored versions."""
@@ -260,11 +270,25 @@ class Workspace:
         """
         from segmint.features.catalog import catalog_for
 
-        result = self.stored_run(name, as_of)
+        result = self._kept_run(name, as_of)
         features = self._features_frame(result.as_of)
         catalog = {n: (f.family, getattr(f, "kind", None), f.description)
                    for n, f in catalog_for(self.store.table("features")).items() if n in features.columns}
         return features, result.labels, result, catalog
+
+    def _kept_run(self, name: str, as_of: Any = None):
+        """:meth:`stored_run`, read once per (name, as_of) inside :meth:`keep_features`.
+
+        Reading a million memberships back takes seconds; validate, profile and report of one run share
+        them. :meth:`segment` lets go of the kept runs (a new run may replace one, and they hold memory) and
+        keeps the run it makes, which is what :meth:`stored_run` would read back.
+        """
+        if self._frame_cache is None:
+            return self.stored_run(name, as_of)
+        key = ("run", name, None if as_of is None else str(as_of))
+        if key not in self._frame_cache:
+            self._frame_cache[key] = self.stored_run(name, as_of)
+        return self._frame_cache[key]
 
     def _features_frame(self, as_of: str):
         """The stored feature snapshot at ``as_of`` as a DataFrame indexed by customer_id."""
@@ -273,7 +297,11 @@ class Workspace:
         if self._frame_cache is not None and as_of in self._frame_cache:
             return self._frame_cache[as_of]
         table, _ = features_at(self, as_of)
-        frame = table.drop("as_of").to_pyarrow().to_pandas().set_index("customer_id")
+        # Read in batches (a third less peak memory than one result at a million customers, measured), and
+        # free each Arrow column once converted (self_destruct), so the frame is not held twice while built.
+        arrow = table.drop("as_of").to_pyarrow_batches(chunk_size=100_000).read_all()
+        frame = arrow.to_pandas(self_destruct=True, split_blocks=True).set_index("customer_id")
+        del arrow
         if self._frame_cache is not None:
             self._frame_cache[as_of] = frame
         return frame
@@ -292,13 +320,38 @@ class Workspace:
             return features, labels, catalog
         key = ("prepared", name, result.version, result.as_of)
         if key not in self._frame_cache:
-            # keep one prepared run: each holds its own aligned copy of the features (GBs at a million
-            # customers), and `segmint run` is done with a segmentation before it starts the next
+            labels = self._in_frame_order(result.as_of, features, labels)
+            # keep one prepared run: each holds its membership matrix and the sample with its statistics,
+            # and `segmint run` is done with a segmentation before it starts the next
             for old in [k for k in self._frame_cache if isinstance(k, tuple) and k[0] == "prepared"]:
                 del self._frame_cache[old]
             self._frame_cache[key] = prepare(features, labels, catalog)
         seg = self._frame_cache[key]
         return seg, seg, None
+
+    def _in_frame_order(self, as_of: str, features, labels):
+        """``labels`` (a Series) in the order of the kept features frame, indexed by it, when both hold the same customers.
+
+        Every stored run of a snapshot lists the same customers in the same order (by id): their positions in
+        the frame are looked up once per as_of (a second per million ids) and checked for each run.
+        """
+        import pandas as pd
+
+        from segmint.evaluate.inputs import has_duplicates
+
+        if not isinstance(labels, pd.Series) or len(labels) != len(features):
+            return labels
+        key = ("positions", as_of)
+        at = self._frame_cache.get(key)
+        if at is not None:
+            taken = labels.take(at)
+            if taken.index.equals(features.index):
+                return taken.set_axis(features.index)
+        at = _positions(labels.index, features.index)
+        if at is None or has_duplicates(labels.index):
+            return labels  # prepare() aligns (or explains what does not line up)
+        self._frame_cache[key] = at
+        return labels.take(at).set_axis(features.index)
 
     @contextmanager
     def keep_features(self) -> Iterator["Workspace"]:
@@ -326,15 +379,19 @@ class Workspace:
 
         features, labels, catalog = self._prepared(name, as_of)
         later = self.stored_run(name, compare_as_of).labels if compare_as_of is not None else None
+        v = self.config.validation
         return scorecard(features, labels, catalog=catalog, labels_later=later,
-                         min_segment_size=self.config.privacy.min_segment_size)
+                         min_segment_size=self.config.privacy.min_segment_size, max_rows=v.max_rows,
+                         random_state=v.random_state)
 
     def profile(self, name: str, as_of: Any = None):
         """Per-segment profile of the stored run against the population (small segments suppressed)."""
         from segmint.profile import profile
 
         features, labels, catalog = self._prepared(name, as_of)
-        return profile(features, labels, catalog=catalog, min_segment_size=self.config.privacy.min_segment_size)
+        v = self.config.validation
+        return profile(features, labels, catalog=catalog, min_segment_size=self.config.privacy.min_segment_size,
+                       max_rows=v.max_rows, random_state=v.random_state)
 
     def personas(self, name: str, as_of: Any = None):
         """A persona card per segment (name, who, how they buy, what they respond to, actions)."""
@@ -354,11 +411,16 @@ class Workspace:
         from segmint.report import render_report
 
         features, labels, result, catalog = self._labelled(name, as_of)
+        if self._frame_cache is not None:  # the run's prepared data (and sample) that validate and profile used
+            features, labels, catalog = self._prepared(name, as_of)  # kept: no second read
         mss = self.config.privacy.min_segment_size
+        v = self.config.validation
         if card is None:
-            card = scorecard(features, labels, catalog=catalog, min_segment_size=mss)
+            card = scorecard(features, labels, catalog=catalog, min_segment_size=mss, max_rows=v.max_rows,
+                             random_state=v.random_state)
         if prof is None:
-            prof = profile(features, labels, catalog=catalog, min_segment_size=mss)
+            prof = profile(features, labels, catalog=catalog, min_segment_size=mss, max_rows=v.max_rows,
+                           random_state=v.random_state)
         sel = (result.selection or {}).get("all") if isinstance(result.selection, dict) else None
         migrations = self._latest_migrations(name, result.as_of)
         path = Path(path or self.path / "reports" / f"{name}.html")
@@ -384,6 +446,22 @@ class Workspace:
         from segmint.status import workspace_status
 
         return workspace_status(self)
+
+
+def _positions(index, targets):
+    """Position in ``index`` of each of ``targets`` (an array), or None when some target is not in it."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(index.array, pd.arrays.ArrowStringArray) and isinstance(targets.array, pd.arrays.ArrowStringArray):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # Arrow's hash look-up works on the stored strings; pandas' first turns a million of them into objects
+        found = pc.index_in(pa.array(targets.array), value_set=pa.array(index.array))
+        return None if found.null_count else found.to_numpy(zero_copy_only=False).astype(np.intp)
+    at = index.get_indexer(targets)
+    return None if (at < 0).any() else at
 
 
 def _redact(url: str) -> str:

@@ -92,3 +92,18 @@ def test_spend_that_depends_on_frequency_is_refused_with_the_cause():
     assert segment.params_["p"] == pytest.approx(4.0, rel=0.25) and segment.params_["q"] == pytest.approx(12, rel=0.35)
     with pytest.raises(FitError, match=r"do not identify.*correlation of frequency and monetary_value"):
         GammaGamma().fit(pd.concat(frames))
+
+
+def test_fast_total_equals_the_per_row_sum(spend):
+    # fit() sums the log-likelihood by distinct frequency with the constant terms taken out;
+    # it must equal the plain per-row sum, value and gradient.
+    model = GammaGamma()
+    data, w = collapse(model._prepare(read_columns(spend, model._columns, FitError, "t")))
+    pre = model._precompute(data, w)
+    for params in ([2.0, 3.0, 20.0], [8.0, 5.0, 10.0], [6.25, 3.74, 15.44]):
+        params = np.array(params)
+        total, grad = model._total(params, pre, w, grad=True)
+        rows, row_grad = model._loglik(params, data, grad=True)
+        assert total == pytest.approx(w @ rows, rel=1e-12)
+        assert model._total(params, pre, w, grad=False) == pytest.approx(w @ rows, rel=1e-12)
+        np.testing.assert_allclose(grad, row_grad @ w, rtol=1e-9)

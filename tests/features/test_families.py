@@ -93,3 +93,23 @@ def test_orders_only_workspace_leaves_families_out(ws):
     assert ctx.skipped["engagement"] == "no events before as_of" and "survey" in ctx.skipped
     assert "more than one day" in ctx.skipped["predictive"]
     assert_same(got, reference_for(ws, ctx.as_of))
+
+
+def test_customers_with_returns_only_match_reference(ws):
+    # Purchases and returns are aggregated apart (features.orders): a customer whose only orders
+    # are returns is still in the base, with no purchase, a return share of 1 and the returned amount.
+    ws.ingest("customers", pd.DataFrame({"customer_id": ["S", "R"], "signup_at": ["2024-01-01", "2024-01-01"]}))
+    ws.ingest("orders", pd.DataFrame({
+        "order_id": ["A", "B", "C", "E"], "customer_id": ["S", "S", "R", "S"],
+        "ordered_at": ["2024-02-01", "2024-02-01 10:00", "2024-03-01", "2024-04-01"],
+        "amount": ["10", "15", "-8", "-10"], "returned": [False, False, True, True]}))
+    t, ctx = compute_with_context(ws.store, "2024-05-01")
+    got = t.to_pyarrow().to_pandas()
+    assert_same(got, reference_for(ws, ctx.as_of))
+    got = got.set_index("customer_id")
+    assert set(got.index) == {"S", "R"}
+    r = got.loc["R"]
+    assert r.frequency == 0 and r.monetary_total == 0 and r.returned_amount == 8.0
+    assert r.return_share == 1.0 and pd.isna(r.recency_days) and pd.isna(r.clv_frequency)
+    s = got.loc["S"]
+    assert s.frequency == 2 and s.return_share == pytest.approx(1 / 3) and s.clv_frequency == 0

@@ -33,3 +33,16 @@ def test_print_profile_and_personas():
     text = c.export_text()
     assert "High-value regulars (0)" in text and "<10" in text and "Small-cell protection" in text
     assert "Suggested actions" in text
+
+
+def test_print_scorecard_says_when_it_was_computed_on_a_sample():
+    from segmint.evaluate import planted_features, scorecard
+
+    f, labels = planted_features(3000, seed=2)
+    c = _console()
+    print_scorecard(scorecard(f, labels, n_bootstrap=3, sample_size=800, max_rows=1000), console=c)
+    text = " ".join(c.export_text().split())
+    assert "computed on a stratified sample of" in text and "of 3,000 customers" in text
+    c = _console()
+    print_scorecard(scorecard(f, labels, n_bootstrap=3, sample_size=800), console=c)
+    assert "stratified sample" not in c.export_text()

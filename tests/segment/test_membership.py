@@ -73,3 +73,28 @@ def test_diff_between_versions_at_one_date(shop):
     rows = shop.store.count("memberships")
     info = service.diff_versions(shop, "life", 1, 2, as_of=EARLIER)
     assert info["as_of"] == "2024-06-01" and shop.store.count("memberships") == rows
+
+
+def test_exclusive_runs_store_the_rows_the_join_back_stores(shop):
+    # Exclusive runs store each customer's segments straight from the labels (ms.write_run with
+    # exclusive=True); they must be the rows the general path (memberships read back, collected
+    # and joined to the reasons) stores. No "else" here, so some customers have no segment.
+    from segmint.segment import membership as ms
+    from segmint.segment.reasons import reasons_table
+    from segmint.segment.service import _check_doc, features_at, label_table
+
+    set_segmentations(shop, {"life": {k: v for k, v in RULES.items() if k != "else"}})
+    service.run_segmentation(shop, "life", as_of=AS_OF)
+    version, when = service._run(shop, "life", AS_OF)
+    doc = _check_doc(ms.model_text(shop.store, "life", version))
+    table = features_at(shop, AS_OF)[0]
+    con = shop.store.con.con
+    query = ('SELECT customer_id, segments, reasons FROM membership_reasons WHERE segmentation = ? '
+             'ORDER BY customer_id')
+    fast = con.execute(query, ["life"]).fetchall()
+    ms.write_run(shop.store, "life", version, when, label_table(doc, table), reasons=reasons_table(doc, table))
+    assert con.execute(query, ["life"]).fetchall() == fast
+    assert any(segments is None for _, segments, _ in fast)  # customers in no segment: stored as null
+    assert {tuple(s) for _, s, _ in fast if s is not None} == {("Recent",), ("Big",)}
+    runs = con.execute("SELECT reasons, customers FROM segmentation_runs WHERE segmentation = ?", ["life"])
+    assert runs.fetchall() == [(True, sum(s is not None for _, s, _ in fast))]

@@ -119,6 +119,20 @@ def by_value(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(uniques, dtype=float), codes
 
 
+def distinct_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (codes, x values, y values) of the distinct ``(x, y)`` pairs: ``x == xs[codes]``, ``y == ys[codes]``.
+
+    Examples
+    --------
+    >>> codes, xs, ys = distinct_pairs(np.array([1.0, 2.0, 1.0]), np.array([5.0, 5.0, 5.0]))
+    >>> codes.tolist(), xs.tolist(), ys.tolist()
+    ([0, 1, 0], [1.0, 2.0], [5.0, 5.0])
+    """
+    # One hash pass over x + iy: the real and imaginary parts hold both doubles exactly.
+    codes, pairs = pd.factorize(np.asarray(x, dtype=float) + 1j * np.asarray(y, dtype=float))
+    return codes, np.ascontiguousarray(pairs.real), np.ascontiguousarray(pairs.imag)
+
+
 def collapse(data: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Collapse identical rows into (unique rows, weights), sorted by the first column."""
     frame = pd.DataFrame(data)

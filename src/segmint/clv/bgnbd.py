@@ -23,7 +23,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from segmint.clv._base import CLVModel, by_value, check_time
+from segmint.clv._base import CLVModel, by_value, check_time, distinct_pairs
+
+#: Above this many rows, predictions evaluate their special functions per distinct (x, T).
+DISTINCT_ROWS = 1_000
 
 __all__ = ["BetaGeo"]
 
@@ -181,10 +184,38 @@ class BetaGeo(CLVModel):
         d = self._read(X, "conditional_expected_purchases")
         t = check_time(t)
         x, tx, T = d["frequency"], d["recency"], d["T"]
+        if t.ndim == 0:
+            out = self._cumulative(np.array([t]), d)[0]
+        else:
+            out = self._given_alive(r, alpha, a, b, t, x, T) * self._alive(r, alpha, a, b, x, tx, T)
+        return self._wrap(X, out, "expected_purchases")
+
+    def _cumulative(self, horizons: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
+        """Expected purchases in the next ``t`` periods for each ``t`` of ``horizons``: shape (len(horizons), n).
+
+        What :func:`segmint.clv.customer_lifetime_value` calls for its months: the chance of being
+        alive is computed once, and the hypergeometric part once per distinct (x, T), which a
+        million customers share in a few tens of thousands of pairs (the same numbers, 10x faster).
+        """
+        r, alpha, a, b = self._check_fitted()
+        x, tx, T = d["frequency"], d["recency"], d["T"]
+        alive = self._alive(r, alpha, a, b, x, tx, T)
+        out = np.empty((len(horizons), len(x)))
+        if len(x) > DISTINCT_ROWS:
+            codes, xu, Tu = distinct_pairs(x, T)
+            for i, t in enumerate(horizons):
+                np.multiply(self._given_alive(r, alpha, a, b, t, xu, Tu)[codes], alive, out=out[i])
+        else:
+            for i, t in enumerate(horizons):
+                np.multiply(self._given_alive(r, alpha, a, b, t, x, T), alive, out=out[i])
+        return out
+
+    @staticmethod
+    def _given_alive(r, alpha, a, b, t, x, T):
+        """Expected purchases in the next ``t`` periods of a customer still alive at ``T`` with ``x`` repeats."""
         z = t / (alpha + T + t)
         num = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
-        out = (a + b + x - 1) / (a - 1) * num * self._alive(r, alpha, a, b, x, tx, T)
-        return self._wrap(X, out, "expected_purchases")
+        return (a + b + x - 1) / (a - 1) * num
 
     @staticmethod
     def _alive(r, alpha, a, b, x, tx, T):

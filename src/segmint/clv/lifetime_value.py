@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from segmint.clv._base import check_time
 from segmint.errors import ConfigError, DataError, did_you_mean
 
 __all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
@@ -93,11 +94,21 @@ def customer_lifetime_value(
         raise DataError("customer_lifetime_value: give a spend_model or a 'monetary_value' column in X")
 
     k = PERIODS_PER_MONTH[time_unit]
+    months = range(1, int(horizon) + 1)
+    many = getattr(transaction_model, "_cumulative", None)
+    if many is not None:
+        # One pass for every month (BetaGeo): the same numbers as month-by-month calls, computed once per
+        # distinct history where they can be.
+        transaction_model._check_fitted()
+        rows = transaction_model._read(X, "conditional_expected_purchases")
+        by_month = many(np.array([check_time(month * k) for month in months]), rows)
+    else:
+        by_month = (np.asarray(transaction_model.conditional_expected_purchases(month * k, X), dtype=float)
+                    for month in months)
     clv = np.zeros(len(X))
     previous = np.zeros(len(X))
-    for month in range(1, int(horizon) + 1):
+    for month, cumulative in zip(months, by_month):
         # Predictions are cumulative: the month's purchases are the increment over the previous month.
-        cumulative = np.asarray(transaction_model.conditional_expected_purchases(month * k, X), dtype=float)
         clv += spend * (cumulative - previous) / (1.0 + discount_rate) ** month
         previous = cumulative
     return pd.Series(clv, index=X.index, name="clv")

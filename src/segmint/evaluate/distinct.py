@@ -74,7 +74,8 @@ def bh(p: np.ndarray) -> np.ndarray:
 
 def _ranks(x: np.ndarray) -> tuple[np.ndarray, float]:
     """Average ranks of ``x`` and the tie term sum(t^3 - t), from one sort."""
-    order = np.argsort(x, kind="stable")
+    # any order within a run of ties gives the same average ranks, so the faster unstable sort will do
+    order = np.argsort(x)
     xs = x[order]
     starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if len(xs) else np.empty(0, int)
     counts = np.diff(np.r_[starts, len(xs)])
@@ -141,25 +142,41 @@ def _numeric_effects(seg: Segmented, col: str) -> list[list]:
     if n < 3 or nanstd(xv) == 0:
         return []
     total, total_sq = xv.sum(), (xv ** 2).sum()
+    n_in, s_in, q_in, r_in = _segment_sums(seg, ok, xv, ranks)
     rows = []
-    for s in seg.segments:
-        m = seg.members[s].to_numpy()[ok]
-        n1, n2 = int(m.sum()), int((~m).sum())
+    for i, s in enumerate(seg.segments):
+        n1 = int(n_in[i])
+        n2 = n - n1
         if n1 < 2 or n2 < 2:
             continue
-        s1, s2 = xv[m].sum(), total - xv[m].sum()
-        q1, q2 = (xv[m] ** 2).sum(), total_sq - (xv[m] ** 2).sum()
+        s1, s2 = s_in[i], total - s_in[i]
+        q1, q2 = q_in[i], total_sq - q_in[i]
         mu1, mu2 = s1 / n1, s2 / n2
         v1 = max((q1 - n1 * mu1 ** 2) / (n1 - 1), 0.0)
         v2 = max((q2 - n2 * mu2 ** 2) / (n2 - 1), 0.0)
         pooled = np.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
         smd = (mu1 - mu2) / pooled if pooled > 0 else 0.0
-        u = ranks[m].sum() - n1 * (n1 + 1) / 2
+        u = r_in[i] - n1 * (n1 + 1) / 2
         delta = 2 * u / (n1 * n2) - 1
         sigma = np.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
         p = float(2 * stats.norm.sf(abs(u - n1 * n2 / 2) / sigma)) if sigma > 0 else 1.0
         rows.append([s, col, "numeric", mu1, mu2, smd, delta, np.nan, None, smd, p])
     return rows
+
+
+def _segment_sums(seg: Segmented, ok: np.ndarray, xv: np.ndarray, ranks: np.ndarray):
+    """Per segment: count, sum, sum of squares and rank sum of the finite values ``xv`` (rows ``ok``).
+
+    A partition takes one ``np.bincount`` per sum for all segments; overlapping audiences a mask each.
+    """
+    if seg.overlapping:
+        masks = [seg.members[s].to_numpy()[ok] for s in seg.segments]
+        return (np.array([m.sum() for m in masks], float), np.array([xv[m].sum() for m in masks]),
+                np.array([(xv[m] ** 2).sum() for m in masks]), np.array([ranks[m].sum() for m in masks]))
+    k = len(seg.segments)
+    codes = seg.codes()[ok]
+    return (np.bincount(codes, minlength=k).astype(float), np.bincount(codes, xv, minlength=k),
+            np.bincount(codes, xv ** 2, minlength=k), np.bincount(codes, ranks, minlength=k))
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -184,11 +201,19 @@ def _categorical_effects(seg: Segmented, col: str) -> list[list]:
     if len(uniques) < 2:
         return []
     rows = []
-    for s in seg.segments:
-        m = seg.members[s].to_numpy()
-        if m.sum() < 2 or (~m).sum() < 2:
+    everyone = np.bincount(codes, minlength=len(uniques))
+    inside = (np.bincount(seg.codes() * len(uniques) + codes, minlength=len(seg.segments) * len(uniques))
+              .reshape(len(seg.segments), -1) if not seg.overlapping else None)
+    for i, s in enumerate(seg.segments):
+        if inside is None:
+            m = seg.members[s].to_numpy()
+            row = np.bincount(codes[m], minlength=len(uniques))
+        else:
+            row = inside[i]
+        n1 = int(row.sum())
+        if n1 < 2 or len(codes) - n1 < 2:
             continue
-        table = np.bincount(m.astype(int) * len(uniques) + codes, minlength=2 * len(uniques)).reshape(2, -1)
+        table = np.vstack([everyone - row, row])  # [rest, segment] x values
         chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
         v = float(np.sqrt(chi2 / table.sum()))
         diff = table[1] / table[1].sum() - table[0] / table[0].sum()
@@ -207,22 +232,24 @@ def feature_tests(features: pd.DataFrame, labels, catalog=None, alpha: float = 0
     cols = ["feature", "family", "kind", "test", "statistic", "effect", "p_value", "q_value", "significant"]
     if seg.overlapping or len(seg.segments) < 2:
         return pd.DataFrame(columns=cols)
-    lab = seg.labels.to_numpy()
+    group = seg.codes()
+    n_groups = len(seg.segments)
     rows = []
     for col in seg.numeric():
         x, ok, r, ties = _column(seg, col)
         n = int(ok.sum())
         if n < 3 or nanstd(x) == 0:
             continue
-        groups = pd.Series(r).groupby(lab[ok])
-        h = 12 / (n * (n + 1)) * float((groups.sum() ** 2 / groups.count()).sum()) - 3 * (n + 1)
+        counts = np.bincount(group[ok], minlength=n_groups).astype(float)
+        sums = np.bincount(group[ok], r, minlength=n_groups)
+        present = counts > 0
+        h = 12 / (n * (n + 1)) * float((sums[present] ** 2 / counts[present]).sum()) - 3 * (n + 1)
         h /= 1 - ties / (n ** 3 - n)
-        df = max(groups.ngroups - 1, 1)
+        df = max(int(present.sum()) - 1, 1)
         rows.append([col, "numeric", "kruskal-wallis", h, h / (n - 1), float(stats.chi2.sf(h, df))])
     for col in seg.categorical():
         codes, uniques = _codes(seg.features[col])
-        groups, names = pd.factorize(lab)
-        table = _contingency(groups, codes, len(names), len(uniques))
+        table = _contingency(group, codes, n_groups, len(uniques))
         if min(table.shape) < 2:
             continue
         chi2, p, _, _ = stats.chi2_contingency(table, correction=False)

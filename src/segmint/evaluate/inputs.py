@@ -77,6 +77,18 @@ class Segmented:
     def overlapping(self) -> bool:
         return self.labels is None
 
+    def codes(self) -> np.ndarray:
+        """Each customer's segment as its position in :attr:`segments` (partitions only), kept.
+
+        Group-bys over a million customers then cost one ``np.bincount`` per column instead of a
+        boolean mask (and a copy of the rows) per segment.
+        """
+        if self.overlapping:
+            raise ValueError("codes need one segment per customer; these audiences overlap")
+        if "codes" not in self.cache:
+            self.cache["codes"] = np.argmax(self.members.to_numpy(bool), axis=1).astype(np.intp)
+        return self.cache["codes"]
+
     def numeric(self) -> list[str]:
         return [c for c, k in self.kinds.items() if k == "numeric"]
 
@@ -163,7 +175,7 @@ def prepare(features: pd.DataFrame, labels: pd.Series | pd.DataFrame, catalog: A
             return given
     if not isinstance(features, pd.DataFrame):
         raise DataError(f"features must be a pandas DataFrame indexed by customer_id, not {type(features).__name__}")
-    if features.index.has_duplicates:
+    if has_duplicates(features.index):
         dup = features.index[features.index.duplicated()].unique()
         raise DataError(f"features: {len(dup)} customer ids appear more than once ({examples(dup)}); "
                         "give one row per customer")
@@ -174,7 +186,7 @@ def prepare(features: pd.DataFrame, labels: pd.Series | pd.DataFrame, catalog: A
         unassigned = 0
     elif isinstance(labels, pd.Series):
         unassigned = int(labels.isna().sum())
-        lab = labels.dropna()
+        lab = labels.dropna() if unassigned else labels
         if pd.api.types.is_float_dtype(lab) and np.all(np.mod(lab.to_numpy(float), 1) == 0):
             lab = lab.astype("int64")  # cluster numbers read 3, not 3.0 (a NaN made them floats)
         if isinstance(lab.dtype, pd.CategoricalDtype):
@@ -182,44 +194,79 @@ def prepare(features: pd.DataFrame, labels: pd.Series | pd.DataFrame, catalog: A
         else:
             order = sorted({str(v) for v in pd.unique(lab)}, key=_natural_key)
         part = lab.astype(str)
-        members = pd.DataFrame({s: (part == s).to_numpy() for s in order}, index=part.index)
+        # one factorisation instead of one text comparison per segment (seconds at a million customers)
+        found, uniques = pd.factorize(part)
+        position = {u: i for i, u in enumerate(order)}
+        seg_of = np.asarray([position[str(u)] for u in uniques], dtype=np.intp)[found]
+        members = pd.DataFrame(seg_of[:, None] == np.arange(len(order)), index=part.index, columns=order)
     else:
         raise DataError(f"labels must be a pandas Series (one label per customer) or a boolean DataFrame "
                         f"(one column per audience), not {type(labels).__name__}")
-    common = features.index.intersection(members.index)
-    if len(common) == 0:
-        raise DataError(f"no customer id is in both features ({examples(features.index)}) and labels "
-                        f"({examples(members.index)}); are both indexed by customer_id?")
-    if members.index.has_duplicates:
+    if members.index is not features.index and has_duplicates(members.index):
         raise DataError("labels: some customer ids appear more than once; give one label per customer")
-    missing = members.index.difference(features.index)
-    feats = features.loc[common]
-    members = members.loc[common]
-    members = members.loc[:, members.any(axis=0)] if part is None else members
-    if part is not None:
-        part = part.loc[common]
-        members = members.loc[:, members.any(axis=0)]
+    # Every customer of the features labelled (a stored run of the same snapshot): keep the features as
+    # they are and bring the labels to their order. Copying the features (``features.loc[common]``) took
+    # GBs at a million customers; the result is the same rows in the same order.
+    same = members.index.equals(features.index)
+    at = None if same else members.index.get_indexer(features.index)
+    if len(features) and (same or (at >= 0).all()):
+        feats = features
+        n_missing = len(members) - len(features)
+        if not same:
+            members = members.take(at)
+            part = None if part is None else part.take(at)
+    else:
+        common = features.index.intersection(members.index)
+        if len(common) == 0:
+            raise DataError(f"no customer id is in both features ({examples(features.index)}) and labels "
+                            f"({examples(members.index)}); are both indexed by customer_id?")
+        n_missing = len(members.index.difference(features.index))
+        feats = features.loc[common]
+        members = members.loc[common]
+        part = None if part is None else part.loc[common]
+    members = members.loc[:, members.any(axis=0)]
     if members.shape[1] == 0:
         raise DataError("labels: no customer belongs to any segment")
     cat = normalize_catalog(catalog, list(feats.columns))
     seg = Segmented(feats, members, part, list(members.columns), feature_kinds(feats, cat), cat, unassigned)
-    seg.missing_features = len(missing)  # type: ignore[attr-defined]
+    seg.missing_features = n_missing  # type: ignore[attr-defined]
     return seg
+
+
+def has_duplicates(index: pd.Index) -> bool:
+    """Whether an id appears twice in ``index``.
+
+    Ids stored as Arrow strings are counted by Arrow: pandas would first turn them into a million Python
+    strings and a hash table, and keep both with the index.
+
+    >>> has_duplicates(pd.Index(["a", "b", "a"], dtype="str")), has_duplicates(pd.Index([1, 2]))
+    (True, False)
+    """
+    if isinstance(index.array, pd.arrays.ArrowStringArray):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return pc.count_distinct(pa.array(index.array), mode="all").as_py() < len(index)
+    return bool(index.has_duplicates)
 
 
 def _natural_key(s: str) -> tuple:
     return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", s) if t)
 
 
-def standardized(seg: Segmented, rows: np.ndarray | None = None, clip: float = 5.0) -> tuple[np.ndarray, list[str]]:
+def standardized(seg: Segmented, rows: np.ndarray | None = None, clip: float = 5.0,
+                 reference: Segmented | None = None) -> tuple[np.ndarray, list[str]]:
     """The numeric features as a standardised matrix (median-filled, clipped at ``clip`` sd).
 
-    Clipping keeps a few extreme spenders from dominating distances.
+    Clipping keeps a few extreme spenders from dominating distances. Medians, means and
+    spreads come from every customer of ``reference`` (default: ``seg``; a stratified sample
+    of it spares stacking every column of a million customers).
     """
     names = [c for c in seg.numeric()]
     frame = seg.features if rows is None else seg.features.iloc[rows]
     X = np.column_stack([as_float(frame[c]) for c in names]) if names else np.empty((len(frame), 0))
-    full = np.column_stack([as_float(seg.features[c]) for c in names]) if names else X
+    ref = (seg if reference is None else reference).features
+    full = np.column_stack([as_float(ref[c]) for c in names]) if names else X
     med = nanmedian(full, axis=0) if names else np.empty(0)
     sd = nanstd(full, axis=0) if names else np.empty(0)
     keep = np.isfinite(sd) & (sd > 0)

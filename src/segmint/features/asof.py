@@ -113,8 +113,11 @@ class Context:
         Events and survey answers before ``as_of``; None when there are none.
     customers : ibis.Table
         The customers table as stored.
-    base : ibis.Table
-        One row per customer of the base (column ``customer_id``).
+    signed_up : ibis.Table
+        The customers who had signed up by ``as_of`` (column ``customer_id``). The base is
+        they and every customer with an order before ``as_of``; the snapshot takes the
+        latter from its per-customer order aggregates (a union with the raw orders cost a
+        distinct over every order).
     skipped : dict
         Families left out, and why (filled in by the families).
     temporary : list of str
@@ -130,7 +133,7 @@ class Context:
     events: ir.Table | None
     responses: ir.Table | None
     customers: ir.Table
-    base: ir.Table
+    signed_up: ir.Table
     skipped: dict[str, str] = field(default_factory=dict)
     temporary: list[str] = field(default_factory=list)
     memo: dict = field(default_factory=dict)
@@ -171,6 +174,5 @@ def make_context(store, as_of: object = None, settings: FeatureConfig | None = N
     responses = _nonempty(responses.filter(responses.answered_at < cut))
     customers = store.table("customers")
     signed_up = customers.filter(customers.signup_at.isnull() | (customers.signup_at < cut)).select("customer_id")
-    base = signed_up.union(orders.select("customer_id"), distinct=True)
     return Context(as_of=when, settings=settings, orders=orders, events=events, responses=responses,
-                   customers=customers, base=base)
+                   customers=customers, signed_up=signed_up)

@@ -16,11 +16,10 @@ __all__ = ["aggregates"]
 
 
 def aggregates(ctx: Context, o: ir.Table) -> dict[str, ir.Value]:
-    """Mean and standard deviation of the gaps between purchases (``o`` has ``_prev_at``)."""
-    buy = ~o.is_return
+    """Mean and standard deviation of the gaps between purchases (``o``: the purchases, with ``_prev_at``)."""
     # The first purchase has no previous one: its gap is null and the aggregates skip it.
     gap = days_between(o.ordered_at, o._prev_at)
     return {
-        "mean_days_between_orders": gap.mean(where=buy),
-        "std_days_between_orders": gap.std(how="sample", where=buy),
+        "mean_days_between_orders": gap.mean(),
+        "std_days_between_orders": gap.std(how="sample"),
     }

@@ -66,22 +66,22 @@ def _levels(ctx: Context, column: str) -> list[str]:
 
 
 def aggregates(ctx: Context, o: ir.Table) -> dict[str, ir.Value]:
-    """Per-customer return share, channel counts, promotion share and basket size (see :mod:`.orders`).
+    """Per-customer channel counts, promotion share and basket size over the purchases (see :mod:`.orders`).
 
     Channels are counted with one filtered count per level in the shared group-by: there are
-    few of them, and a filtered count is cheaper than a group-by of its own.
+    few of them, and a filtered count is cheaper than a group-by of its own. ``return_share``
+    is derived from the purchase and return counts (:func:`derive`).
     """
-    buy = ~o.is_return
     present = present_columns(ctx)
-    aggs: dict[str, ir.Value] = {"return_share": o.is_return.cast("float64").mean()}
+    aggs: dict[str, ir.Value] = {}
     if "channel" in present:
         levels = _levels(ctx, "channel")
         for level, slug in zip(levels, slugs(levels)):
-            aggs[f"_n_channel_share_{slug}"] = o.count(where=buy & (o.channel == level))
+            aggs[f"_n_channel_share_{slug}"] = o.count(where=o.channel == level)
     if "promo" in present:
-        aggs["promo_share"] = o.promo.cast("float64").mean(where=buy)  # mean skips unknown promo
+        aggs["promo_share"] = o.promo.cast("float64").mean()  # mean skips unknown promo
     if "quantity" in present:
-        aggs["mean_quantity"] = o.quantity.cast("float64").mean(where=buy)
+        aggs["mean_quantity"] = o.quantity.cast("float64").mean()
     return aggs
 
 
@@ -113,12 +113,14 @@ def categories(ctx: Context) -> ir.Table | None:
 
 
 def derive(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
-    """Turn the per-level counts into shares (null without purchases)."""
+    """Turn the per-level counts into shares (null without purchases), and the return share (null without orders)."""
     counts = [c for c in t.columns if c.startswith(("_n_category_share_", "_n_channel_share_"))]
-    out: dict[str, ir.Value] = {}
+    returns = t._n_returns.fill_null(0)
+    orders = (t.frequency.fill_null(0) + returns).nullif(0).cast("float64")
+    out: dict[str, ir.Value] = {"return_share": returns.cast("float64") / orders}
     if counts:
         denominator = t.frequency.nullif(0).cast("float64")
-        out = {c[len("_n_"):]: t[c].fill_null(0).cast("float64") / denominator for c in counts}
+        out.update({c[len("_n_"):]: t[c].fill_null(0).cast("float64") / denominator for c in counts})
     if "distinct_categories" in t.columns:
         # 0 distinct categories means "no categorised purchase": unknown, not zero variety.
         out["distinct_categories"] = t.distinct_categories.nullif(0)

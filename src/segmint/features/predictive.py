@@ -45,31 +45,30 @@ CLV_MONTHS, CLV_DISCOUNT = 12, 0.01
 
 
 def aggregates(ctx: Context, o: ir.Table) -> dict[str, ir.Value]:
-    """Purchase days, first and last purchase day and first day's spend (see :mod:`.orders`).
+    """Purchase days and the first day's spend (see :mod:`.orders`).
 
-    ``o`` carries the window columns ``_prev_at`` and ``_first_at`` over each customer's
-    purchases in time order: an order starts a new purchase day when there is no previous
-    purchase or the previous one fell on another day, and the first day's spend is the sum
-    over the orders on the first purchase's day. (A group-by of (customer, day) did the same
-    with a hash table as large as the orders; it was the slowest step of the snapshot.)
+    ``o`` holds the purchases with the window columns ``_prev_at`` and ``_first_at`` over
+    each customer's purchases in time order: an order starts a new purchase day when there is
+    no previous purchase or the previous one fell on another day, and the first day's spend is
+    the sum over the orders on the first purchase's day. (A group-by of (customer, day) did the
+    same with a hash table as large as the orders; it was the slowest step of the snapshot.)
+    The first and last purchase days are the days of ``first_order_at`` and ``last_order_at``.
     """
-    buy = ~o.is_return
     new_day = o._prev_at.isnull() | (day_of(o._prev_at) != o.day)
     return {
-        "_n_days": o.day.count(where=buy & new_day),
-        "_first_day": o.day.min(where=buy),
-        "_last_day": o.day.max(where=buy),
-        "_first_spend": o.amount.sum(where=buy & (o.day == day_of(o._first_at))),
+        "_n_days": o.day.count(where=new_day),
+        "_first_spend": o.amount.sum(where=o.day == day_of(o._first_at)),
     }
 
 
 def inputs(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
     """Lifetimes' frequency, recency, T and monetary value in days, from :func:`aggregates` (null for non-buyers).
 
-    Needs ``monetary_total`` (the sum of the purchases, from :mod:`.rfm`).
+    Needs ``monetary_total``, ``first_order_at`` and ``last_order_at`` (from :mod:`.rfm`).
     """
     as_of_day = int((ctx.as_of - dt.datetime(1970, 1, 1)).total_seconds() // SECONDS_PER_DAY)
     buyer = t._n_days > 0
+    first_day, last_day = day_of(t.first_order_at), day_of(t.last_order_at)
     repeat = (t._n_days - 1).cast("float64")
     repeat_spend = (t.monetary_total - t._first_spend).fill_null(0.0)
 
@@ -78,8 +77,8 @@ def inputs(t: ir.Table, ctx: Context) -> dict[str, ir.Value]:
 
     return {
         "clv_frequency": only_buyers(repeat),
-        "clv_recency": only_buyers((t._last_day - t._first_day).cast("float64")),
-        "clv_T": only_buyers((ibis.literal(as_of_day) - t._first_day).cast("float64")),
+        "clv_recency": only_buyers((last_day - first_day).cast("float64")),
+        "clv_T": only_buyers((ibis.literal(as_of_day) - first_day).cast("float64")),
         "clv_monetary_value": only_buyers(ibis.ifelse(repeat > 0, repeat_spend / repeat, 0.0)),
     }
 

@@ -35,23 +35,24 @@ def window_names(ctx: Context) -> list[str]:
 
 
 def aggregates(ctx: Context, o: ir.Table) -> dict[str, ir.Value]:
-    """Per-customer aggregates over the orders before ``as_of`` (see :mod:`.orders`)."""
-    buy = ~o.is_return
+    """Per-customer aggregates over the purchases before ``as_of`` (see :mod:`.orders`).
+
+    ``returned_amount`` comes from the returns' own group-by in :mod:`.orders`.
+    """
     aggs: dict[str, ir.Value] = {
-        "frequency": o.count(where=buy),
-        "monetary_total": o.amount.sum(where=buy),
-        "first_order_at": o.ordered_at.min(where=buy),
-        "last_order_at": o.ordered_at.max(where=buy),
-        "returned_amount": o.amount.abs().sum(where=o.is_return),
+        "frequency": o.count(),
+        "monetary_total": o.amount.sum(),
+        "first_order_at": o.ordered_at.min(),
+        "last_order_at": o.ordered_at.max(),
     }
     for w in ctx.settings.windows:
-        recent = buy & (o.ordered_at >= ctx.since(w))
+        recent = o.ordered_at >= ctx.since(w)
         aggs[f"orders_last_{w}"] = o.count(where=recent)
         aggs[f"spend_last_{w}"] = o.amount.sum(where=recent)
     # The trend compares two equal windows; computed here even when 90 is not a configured window.
-    aggs["_spend_recent"] = o.amount.sum(where=buy & (o.ordered_at >= ctx.since(TREND_DAYS)))
+    aggs["_spend_recent"] = o.amount.sum(where=o.ordered_at >= ctx.since(TREND_DAYS))
     aggs["_spend_before"] = o.amount.sum(
-        where=buy & (o.ordered_at >= ctx.since(2 * TREND_DAYS)) & (o.ordered_at < ctx.since(TREND_DAYS))
+        where=(o.ordered_at >= ctx.since(2 * TREND_DAYS)) & (o.ordered_at < ctx.since(TREND_DAYS))
     )
     return aggs
 

@@ -46,20 +46,17 @@ __all__ = ["compute_features", "snapshot", "load_features", "list_snapshots", "f
            "compute_with_context", "FEATURES_TABLE"]
 
 FEATURES_TABLE = "features"
-#: Per-customer aggregate tables, ``f(ctx) -> table or None``: the order families in one pass
-#: (rfm, cadence, mix, predictive inputs; see :mod:`.orders`), category mix, events, surveys.
+#: Per-customer aggregate tables, ``f(ctx) -> table or None``, after the order families' one pass
+#: (rfm, cadence, mix, predictive inputs; see :mod:`.orders`): category mix, events, surveys.
 #: rfm, mix and engagement also ``derive`` columns from the joined aggregates.
-_PARTS = (orders.features, mix.categories, engagement.features, survey.features)
+_PARTS = (mix.categories, engagement.features, survey.features)
 
 
 def compute_with_context(store, as_of: object = None, settings: FeatureConfig | None = None,
                          predictive_models: bool = True) -> tuple[ir.Table, Context]:
     """Like :func:`compute_features`, also returning the :class:`Context` (as_of, skipped families)."""
     ctx = make_context(store, as_of, settings)
-    attrs = attributes.features(ctx)
-    # Attributes first: rfm.derive needs signup_at for tenure.
-    parts = [attrs] + [p for p in (part(ctx) for part in _PARTS) if p is not None]
-    t = _join(ctx.base, parts)
+    t, attrs = _aggregates(ctx)
     # Materialise the joined aggregates once: the derived columns and the model fit then read a
     # plain table, and Ibis compiles a small expression instead of one deep tree (seconds saved).
     t = _materialise(store, t, ctx)
@@ -75,6 +72,17 @@ def compute_with_context(store, as_of: object = None, settings: FeatureConfig | 
     else:
         ctx.skipped["predictive"] = "not asked for (predictive_models=False)"
     return t, ctx
+
+
+def _aggregates(ctx: Context) -> tuple[ir.Table, ir.Table]:
+    """Every family's per-customer aggregates joined to the base (one flat SELECT), and the attributes part."""
+    attrs = attributes.features(ctx)
+    bought = orders.features(ctx)
+    # The base: customers signed up by as_of, and every customer with an order before it.
+    base = ctx.signed_up.union(bought.select("customer_id"), distinct=True)
+    # Attributes first: rfm.derive needs signup_at for tenure.
+    parts = [attrs, bought] + [p for p in (part(ctx) for part in _PARTS) if p is not None]
+    return _join(base, parts), attrs
 
 
 def _materialise(store, t: ir.Table, ctx: Context) -> ir.Table:

@@ -11,6 +11,11 @@
 * ``demographics``: gender, age band and other demographic mixes;
 * ``overlap``: customers in both of two audiences (overlapping audiences only).
 
+Sizes, means, KPIs and mixes count every customer: they are group-bys over the columns
+(one ``np.bincount`` per column), never a copy of a segment's rows. The differentiators
+rank effect sizes, which above ``max_rows`` customers come from the same stratified sample
+as the scorecard's (:mod:`segmint.evaluate.sampling`); :attr:`Profile.sample` says so.
+
 **Small cells are suppressed.** Aggregates of a segment with fewer than
 ``min_segment_size`` customers are NaN with ``suppressed = True``, and so is any count
 of customers (a category, a region, an overlap) below that size, so a profile never
@@ -41,6 +46,7 @@ import pandas as pd
 
 from segmint.evaluate.distinct import effect_sizes
 from segmint.evaluate.inputs import Segmented, as_float, prepare
+from segmint.evaluate.sampling import sample_info, stratified_sample
 from segmint.evaluate.scorecard import records
 
 #: KPI -> (column, aggregate). Missing columns are skipped.
@@ -78,6 +84,8 @@ class Profile:
     min_segment_size: int
     suppressed: list[str] = field(default_factory=list)
     n_customers: int = 0
+    #: How the differentiators' sample was drawn (``customers``, ``of``, ``note``...); None when exact.
+    sample: dict[str, Any] | None = None
 
     @property
     def segments(self) -> list[str]:
@@ -139,11 +147,12 @@ class Profile:
             "mix": records(self.mix),
             "demographics": records(self.demographics),
             "overlap": None if self.overlap is None else records(self.overlap.reset_index()),
+            "sample": self.sample,
         }
 
 
 def profile(features: pd.DataFrame, labels, catalog=None, min_segment_size: int = 10,
-            top_n: int = 5) -> Profile:
+            top_n: int = 5, *, max_rows: int | None = None, random_state: int = 0) -> Profile:
     """Profile every segment against the whole base (see the module docstring).
 
     Parameters
@@ -158,46 +167,74 @@ def profile(features: pd.DataFrame, labels, catalog=None, min_segment_size: int 
         Smallest count of customers shown (``privacy.min_segment_size`` in ``segmint.yaml``).
     top_n : int
         Differentiators and mix values kept per segment.
+    max_rows : int, optional
+        Above this many customers, the differentiators' effect sizes come from a stratified
+        sample of ``max_rows`` (seeded by ``random_state``); sizes, means and mixes stay exact.
     """
     seg = prepare(features, labels, catalog)
     sizes = seg.members.sum().astype(int)
     small = [s for s in seg.segments if sizes[s] < min_segment_size]
     means = _means(seg, small)
-    population = {kpi: _aggregate(seg.features, col, how) for kpi, (col, how) in KPIS.items()
+    population = {kpi: _aggregate(_column(seg, col), how) for kpi, (col, how) in KPIS.items()
                   if col in seg.features.columns}
     population["customers"] = float(len(seg.features))
+    work = stratified_sample(seg, max_rows, random_state)
+    info = sample_info(work)
     return Profile(
         sizes=_sizes(seg, sizes, small),
         means=means,
-        differentiators=_differentiators(seg, means, small, top_n),
+        differentiators=_differentiators(work, means, small, top_n),
         mix=_mix(seg, sizes, small, min_segment_size, top_n, demographic=False),
         demographics=_mix(seg, sizes, small, min_segment_size, None, demographic=True),
         overlap=_overlap(seg, min_segment_size) if seg.overlapping else None,
         population=population, min_segment_size=min_segment_size, suppressed=small,
-        n_customers=len(seg.features),
+        n_customers=len(seg.features), sample=None if info is None else info.to_dict(),
     )
 
 
-def _aggregate(frame: pd.DataFrame, col: str, how: str) -> float:
-    x = as_float(frame[col])
+def _column(seg: Segmented, col: str) -> np.ndarray:
+    # converted where used, not kept: kept for every column it would hold GBs at a million customers
+    return as_float(seg.features[col])
+
+
+def _aggregate(x: np.ndarray, how: str) -> float:
     if not np.isfinite(x).any():
         return np.nan
     return float(np.nansum(x)) if how == "sum" else float(nanmean(x))
 
 
+def _group_sums(seg: Segmented, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment (in ``seg.segments`` order): the sum of the finite values of ``x`` and their count."""
+    ok = ~np.isnan(x)  # what nansum and nanmean count
+    if seg.overlapping:
+        masks = [seg.members[s].to_numpy(bool) & ok for s in seg.segments]
+        return np.array([x[m].sum() for m in masks], float), np.array([m.sum() for m in masks], float)
+    k = len(seg.segments)
+    codes = seg.codes()
+    return (np.bincount(codes, weights=np.where(ok, x, 0.0), minlength=k),
+            np.bincount(codes, weights=ok, minlength=k))
+
+
+def _group_aggregate(seg: Segmented, x: np.ndarray, how: str) -> np.ndarray:
+    """:func:`_aggregate` of every segment at once (NaN where a segment has no value)."""
+    total, count = _group_sums(seg, x)
+    with np.errstate(all="ignore"):
+        out = total if how == "sum" else total / count
+    return np.where(count > 0, out, np.nan)
+
+
 def _sizes(seg: Segmented, sizes: pd.Series, small: list[str]) -> pd.DataFrame:
     n = len(seg.features)
-    total = {kpi: _aggregate(seg.features, col, "sum") for kpi, (col, how) in KPIS.items()
-             if how == "sum" and col in seg.features}
+    present = {kpi: (col, how) for kpi, (col, how) in KPIS.items() if col in seg.features}
+    total = {kpi: _aggregate(_column(seg, col), "sum") for kpi, (col, how) in present.items() if how == "sum"}
+    per_segment = {kpi: _group_aggregate(seg, _column(seg, col), how) for kpi, (col, how) in present.items()}
     rows = []
-    for s in seg.segments:
-        sub = seg.features[seg.members[s].to_numpy()]
+    for i, s in enumerate(seg.segments):
         row: dict[str, Any] = {"segment": s, "customers": float(sizes[s]), "share": sizes[s] / n}
-        for kpi, (col, how) in KPIS.items():
-            if col in sub.columns:
-                row[kpi] = _aggregate(sub, col, how)
-                if how == "sum":
-                    row[f"{kpi}_share"] = row[kpi] / total[kpi] if total[kpi] else np.nan
+        for kpi, (col, how) in present.items():
+            row[kpi] = float(per_segment[kpi][i])
+            if how == "sum":
+                row[f"{kpi}_share"] = row[kpi] / total[kpi] if total[kpi] else np.nan
         row["suppressed"] = s in small
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -209,13 +246,13 @@ def _sizes(seg: Segmented, sizes: pd.Series, small: list[str]) -> pd.DataFrame:
 def _means(seg: Segmented, small: list[str]) -> pd.DataFrame:
     rows = []
     cols = seg.numeric()
-    X = np.column_stack([as_float(seg.features[c]) for c in cols]) if cols else np.empty((len(seg.features), 0))
-    pop = nanmean(X, axis=0) if cols else np.empty(0)
-    for s in seg.segments:
-        m = seg.members[s].to_numpy()
-        sub = X[m]
-        with np.errstate(all="ignore"):
-            mean = nanmean(sub, axis=0) if len(sub) else np.full(len(cols), np.nan)
+    k = len(seg.segments)
+    pop = np.array([nanmean(_column(seg, c)) for c in cols], float)
+    # segments x features; a group-by per column, never a copy of a segment's rows
+    seg_means = (np.column_stack([_group_aggregate(seg, _column(seg, c), "mean") for c in cols]) if cols
+                 else np.empty((k, 0)))
+    for i, s in enumerate(seg.segments):
+        mean = seg_means[i]
         for j, c in enumerate(cols):
             hidden = s in small
             idx = 100 * mean[j] / pop[j] if abs(pop[j]) > 1e-12 else np.nan
@@ -239,11 +276,6 @@ def _differentiators(seg: Segmented, means: pd.DataFrame, small: list[str], top_
     top = top.merge(means[["segment", "feature", "population_mean", "index"]], on=["segment", "feature"],
                     how="left")
     return top[cols].reset_index(drop=True)
-
-
-def _as_text(values: pd.Series) -> pd.Series:
-    """Category values as text, missing ones as ``(missing)``."""
-    return values.astype("object").where(values.notna(), "(missing)").astype(str)
 
 
 def _mix_sources(seg: Segmented, demographic: bool) -> list[tuple[str, str, pd.Series | None, list[str]]]:
@@ -273,23 +305,27 @@ def _mix(seg: Segmented, sizes: pd.Series, small: list[str], min_size: int, top_
          demographic: bool) -> pd.DataFrame:
     cols = ["segment", "dimension", "value", "share", "population_share", "index", "rank", "suppressed"]
     rows = []
+    n = len(seg.features)
     for dim, kind, values, share_cols in _mix_sources(seg, demographic):
-        # What does not depend on the segment is computed once per dimension: converting a million values
-        # to text for every segment was most of the profile's time.
+        # Per dimension, one group-by over integer codes: converting a million values to text, or masking
+        # them once per segment, was most of the profile's time.
         if kind == "shares":
-            arrays = {re.sub(r"^[a-z]+_share_", "", c): as_float(seg.features[c]) for c in share_cols}
-            pop = pd.Series({name: nanmean(a) for name, a in arrays.items()})
+            names = [re.sub(r"^[a-z]+_share_", "", c) for c in share_cols]
+            columns = [_column(seg, c) for c in share_cols]
+            pop = pd.Series({name: nanmean(a) for name, a in zip(names, columns)})
+            per_segment = np.column_stack([_group_aggregate(seg, a, "mean") for a in columns])
         else:
-            text = _as_text(values)
-            pop = text.value_counts(normalize=True)
-        for s in seg.segments:
-            m = seg.members[s].to_numpy()
+            codes, text = _text_codes(values)
+            table = _code_counts(seg, codes, len(text))
+            # everyone's mix (audiences overlap, so it is not the sum of theirs)
+            pop = pd.Series(np.bincount(codes, minlength=len(text)) / max(n, 1), index=text)
+        for i, s in enumerate(seg.segments):
             if kind == "shares":
-                share = pd.Series({name: nanmean(a[m]) for name, a in arrays.items()})
+                share = pd.Series(per_segment[i], index=names)
                 counts = None
             else:
-                counts = text[m].value_counts()
-                share = counts / max(int(m.sum()), 1)
+                counts = _value_counts(seg, s, codes, table[i], text)
+                share = counts / max(int(sizes[s]), 1)
             share = share.sort_values(ascending=False)
             for rank, (value, sh) in enumerate(share.items(), start=1):
                 if top_n is not None and rank > top_n:
@@ -299,6 +335,41 @@ def _mix(seg: Segmented, sizes: pd.Series, small: list[str], min_size: int, top_
                 rows.append([s, dim, str(value), np.nan if hidden else float(sh), p,
                              np.nan if hidden or not p else 100 * float(sh) / p, rank, hidden])
     return pd.DataFrame(rows, columns=cols)
+
+
+def _text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the values as text (missing as ``(missing)``), and those texts in order of first appearance.
+
+    Values that read the same are one category. Only the distinct values are turned into text: turning a
+    million values into text took seconds per column.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = [str(u) for u in uniques] + ["(missing)"]
+    merged, text = pd.factorize(np.asarray(labels, dtype=object))  # values that read the same are one category
+    codes = merged[codes]  # code -1 (missing) picks "(missing)", the last label
+    return codes, np.asarray(text, dtype=object)
+
+
+def _code_counts(seg: Segmented, codes: np.ndarray, k: int) -> np.ndarray:
+    """Customers per segment (rows, in ``seg.segments`` order) and code (columns)."""
+    if seg.overlapping:
+        return np.vstack([np.bincount(codes[seg.members[s].to_numpy(bool)], minlength=k) for s in seg.segments])
+    g = len(seg.segments)
+    return np.bincount(seg.codes() * k + codes, minlength=g * k).reshape(g, k)
+
+
+def _value_counts(seg: Segmented, segment: str, codes: np.ndarray, counts: np.ndarray, text: np.ndarray) -> pd.Series:
+    """What ``text[m].value_counts()`` gives for the segment's customers, from their counts.
+
+    ``value_counts`` lists equal counts in order of first appearance among the segment's customers; that
+    order is looked up only when two counts tie.
+    """
+    present = np.flatnonzero(counts)
+    if len(np.unique(counts[present])) < len(present):
+        m = seg.members[segment].to_numpy(bool)
+        present = pd.unique(codes[m])
+    return pd.Series(counts[present], index=pd.Index(text[present], dtype=object), name="count").sort_values(
+        ascending=False, kind="stable")
 
 
 def _overlap(seg: Segmented, min_size: int) -> pd.DataFrame:

@@ -12,6 +12,7 @@ The file is deterministic: the same inputs and ``random_state`` give the same by
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 from collections.abc import Sequence
@@ -34,8 +35,9 @@ from segmint.report import plots
 RULES_PER_SEGMENT = 2
 
 
+@functools.cache
 def plotly_js() -> str:
-    """The minified Plotly.js bundled with the installed ``plotly`` package."""
+    """The minified Plotly.js bundled with the installed ``plotly`` package (read once per process)."""
     try:
         from plotly.offline import get_plotlyjs
     except ImportError as exc:  # pragma: no cover - plotly is a dependency of the report
@@ -133,7 +135,7 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame, l
         sankey = plots.migration_sankey(migrations, names, profile.min_segment_size)
         sections.append(("migrations", "Migrations", fig("fig-sankey", sankey) if sankey
                          else "<p>No flow between segments is large enough to show.</p>"))
-    sections.append(("notes", "Notes", _notes(profile, notes)))
+    sections.append(("notes", "Notes", _notes(profile, notes, scorecard)))
 
     body = "\n".join(f'<section id="{sid}"><h2>{e(head)}</h2>\n{content}</section>' for sid, head, content in sections)
     nav = " ".join(f'<a href="#{sid}">{e(head)}</a>' for sid, head, _ in sections)
@@ -202,9 +204,11 @@ def _scorecard(card: Scorecard, names: dict[str, str]) -> str:
         f"<td>{e(r['threshold'])}</td><td>{_badge(r['verdict'])}</td><td>{e(r['sentence'])}</td></tr>"
         for r in card.segmentation.to_dict("records"))
     out = [('<p class="lead">Each criterion is judged against configurable thresholds; the sentence says what '
-            "the number means.</p>"),
-           ("<table><tr><th>criterion</th><th>measure</th><th>value</th><th>threshold</th><th>verdict</th>"
-            f"<th>what it means</th></tr>{rows}</table>")]
+            "the number means.</p>")]
+    if card.sample_note:
+        out.append(f'<p class="note">{e(card.sample_note)}</p>')
+    out.append("<table><tr><th>criterion</th><th>measure</th><th>value</th><th>threshold</th><th>verdict</th>"
+               f"<th>what it means</th></tr>{rows}</table>")
     judged = card.segments.metric.isin(list(METRICS))
     seg = card.segments[judged & card.segments.verdict.isin(["pass", "warn", "fail", "n/a"])]
     if len(seg):
@@ -269,11 +273,15 @@ def _personas(personas: Sequence[Persona]) -> str:
             'numbers triggered them.</p><div class="cards">' + "".join(cards) + "</div>")
 
 
-def _notes(profile: Profile, notes: str | Sequence[str]) -> str:
+def _notes(profile: Profile, notes: str | Sequence[str], card: Scorecard | None = None) -> str:
     notes = [notes] if isinstance(notes, str) else list(notes)
     small = profile.note or (f"No segment or cell counts fewer than {profile.min_segment_size} customers; "
                              "nothing was suppressed.")
     out = [f'<p class="note"><b>Small-cell protection.</b> {e(small)}</p>']
+    if card is not None and card.sample_note:
+        extra = (" The profile's sizes, means and mixes count every customer; its differentiators use the same "
+                 "sample." if profile.sample else "")
+        out.append(f'<p class="note"><b>Sampling.</b> {e(card.sample_note + extra)}</p>')
     out += [f"<p>{e(n)}</p>" for n in notes if n]
     out.append("<p>Effect sizes: standardised mean difference (Cohen's d) and Cliff's delta for numbers, Cramer's V "
                "for categories; p-values from Mann-Whitney U, Kruskal-Wallis and chi-square tests with "

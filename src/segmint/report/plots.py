@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from segmint.evaluate.inputs import as_float, prepare, standardized
+from segmint.evaluate.sampling import subset
 from segmint.profile.profiles import Profile
 
 #: A qualitative palette that stays readable for the common colour-vision deficiencies (Okabe-Ito + extras).
@@ -117,7 +118,9 @@ def projection_scatter(features: pd.DataFrame, labels, names: dict[str, str], hi
     else:
         from sklearn.decomposition import PCA
 
-        X, _ = standardized(seg, rows)
+        # standardised on the sampled customers themselves: the picture is of them, and standardising
+        # on every customer stacked every numeric column of a million customers in memory
+        X, _ = standardized(subset(seg, rows))
         if X.shape[1] < 2:
             return None
         pca = PCA(n_components=2, random_state=random_state).fit(X)

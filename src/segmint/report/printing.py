@@ -68,6 +68,8 @@ def print_scorecard(card: Scorecard, console: Console | None = None, segments: b
     verdicts = card.verdicts
     out.print(f"Scorecard: {card.n_customers:,} customers, overall {_v(card.overall)}  ("
               + ", ".join(f"{c} {_v(verdicts[c])}" for c in CRITERIA) + ")", markup=True)
+    if card.sample_note:
+        out.print(f"[dim]{escape(card.sample_note)}[/]", markup=True)
     t = Table(title="Scorecard", title_justify="left", header_style="bold", show_lines=False)
     t.add_column("measure", no_wrap=True)
     t.add_column("value", justify="right", no_wrap=True)

@@ -26,6 +26,7 @@ a block or two of each run. Everything else here reads them with Ibis: sizes per
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import ibis
@@ -156,16 +157,40 @@ def lookup(store, name: str, version: int, as_of: dt.datetime, customer_id: str)
 
 
 def write_run(store, name: str, version: int, as_of: dt.datetime, labels: ir.Table,
-              new_version: dict[str, Any] | None = None, reasons: ir.Table | None = None) -> None:
+              new_version: dict[str, Any] | None = None, reasons: ir.Table | None = None,
+              exclusive: bool = False) -> None:
     """Store one run in a single transaction: the new version's row (if any), memberships and reasons.
 
     ``labels`` has ``customer_id`` and ``segment`` (null segments are not stored);
     ``reasons``, when given, ``customer_id`` and ``reasons`` (JSON text, one row per
     customer). An earlier run of the same (name, version, as_of) is replaced.
+
+    ``exclusive=True`` says that ``labels`` holds one row per customer (at most one segment
+    each) and also the ``reasons`` column: each customer's stored segments are then their
+    segment (none when it is null) without reading the memberships back and joining them,
+    which cost as much as the rest of the write (the stored rows are the same).
     """
     ensure_tables(store)
     key = {"segmentation": ibis.literal(name, type="string"), "version": ibis.literal(int(version), type="int64"),
            "as_of": ibis.literal(as_of, type="timestamp")}
+    temporary = None
+    if exclusive:
+        # Labels and reasons are computed once (a nearest-centroid assignment or a rule tree per
+        # customer is not free on a million rows) into a temporary table both inserts read.
+        temporary = f"_segmint_run_{uuid.uuid4().hex[:12]}"
+        labels = store.con.create_table(temporary, labels.select(
+            customer_id=labels.customer_id.cast("string"), segment=labels.segment.cast("string"),
+            reasons=labels.reasons), temp=True)
+    try:
+        _write(store, name, version, as_of, labels, new_version, reasons, exclusive, key)
+    finally:
+        if temporary is not None:
+            store.con.drop_table(temporary, force=True)
+    global _writes
+    _writes += 1  # after the commit: a cache filled meanwhile was tagged with the old count
+
+
+def _write(store, name, version, as_of, labels, new_version, reasons, exclusive, key) -> None:
     rows = labels.filter(labels.segment.notnull()).select(
         **key, customer_id=labels.customer_id.cast("string"), segment=labels.segment.cast("string"))
     rows = rows.order_by(["customer_id", "segment"])  # see the module docstring: block statistics
@@ -180,7 +205,12 @@ def write_run(store, name: str, version: int, as_of: dt.datetime, labels: ir.Tab
             store.con.con.execute(f'DELETE FROM "{table}" WHERE segmentation = ? AND version = ? AND as_of = ?',
                                   params)
         store.con.insert(MEMBERSHIPS, rows)
-        if reasons is not None:
+        if exclusive:
+            held = ibis.ifelse(labels.segment.isnull(), ibis.null("array<string>"),
+                               ibis.array([labels.segment.cast("string")]))
+            store.con.insert(REASONS, labels.select(**key, customer_id=labels.customer_id.cast("string"),
+                                                    segments=held, reasons=labels.reasons).order_by("customer_id"))
+        elif reasons is not None:
             # Each customer's segments ride along with the reasons, so that a look-up reads one row
             # of one table; they come from the memberships just written, in the same transaction.
             m = memberships(store, name, version, as_of)
@@ -190,9 +220,7 @@ def write_run(store, name: str, version: int, as_of: dt.datetime, labels: ir.Tab
             store.con.insert(REASONS, joined.select(**key, customer_id=r.customer_id, segments=held.segments,
                                                     reasons=r.reasons).order_by("customer_id"))
         stored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        store.con.con.execute(_RUN_ROW, [reasons is not None, stored_at, *params])
-    global _writes
-    _writes += 1  # after the commit: a cache filled meanwhile was tagged with the old count
+        store.con.con.execute(_RUN_ROW, [exclusive or reasons is not None, stored_at, *params])
 
 
 def model_text(store, name: str, version: int) -> str | None:

@@ -234,6 +234,11 @@ def label_table(doc: Mapping[str, Any] | str, table: ir.Table, resolver=None) ->
     return table.select(table[ID], segment=segment)
 
 
+def _exclusive(doc: Mapping[str, Any]) -> bool:
+    """Whether a model gives each customer one segment at most (every kind but audiences)."""
+    return doc["kind"] != "rules" or RuleSegmentation.from_dict(doc["rules"]).exclusive
+
+
 def apply_model(model_doc: Mapping[str, Any] | str, features, resolver=None) -> ir.Table:
     """Label customers with a fitted model without refitting.
 
@@ -310,8 +315,15 @@ def run_segmentation(ws, name: str, as_of: object = None, refit: bool = False) -
                        "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
     # Reasons come from the same snapshot and resolver as the labels, in the same transaction.
     checked = _check_doc(doc)
-    ms.write_run(store, name, version, when, label_table(checked, table, resolver), new_row,
-                 reasons=reasons_table(checked, table, resolver))
+    labels, reasons = label_table(checked, table, resolver), reasons_table(checked, table, resolver)
+    if _exclusive(checked):
+        # One segment per customer: labels and reasons, one row each per customer of the snapshot,
+        # are stored together without reading the memberships back (see ms.write_run).
+        rows = labels.left_join(reasons, labels[ID] == reasons[ID]).select(labels[ID], labels.segment,
+                                                                          reasons.reasons)
+        ms.write_run(store, name, version, when, rows, new_row, exclusive=True)
+    else:  # audiences: several rows per customer, their segments collected from the memberships
+        ms.write_run(store, name, version, when, labels, new_row, reasons=reasons)
     return _result(ws, name, defn.kind, version, when, doc, new_row is not None, fitted)
 
 
