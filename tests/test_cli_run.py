@@ -93,18 +93,23 @@ def test_run_is_documented():
     assert "segmint run" in text and "--no-reports" in text
 
 
-def _count_segmentations(monkeypatch) -> list[str]:
+def _count_calls(monkeypatch, function: str) -> list[str]:
+    """The segmentation names ``segment.service.<function>`` is called with, from now on."""
     from segmint.segment import service
 
     calls: list[str] = []
-    real = service.run_segmentation
+    real = getattr(service, function)
 
     def counting(ws, name, *args, **kwargs):
         calls.append(name)
         return real(ws, name, *args, **kwargs)
 
-    monkeypatch.setattr(service, "run_segmentation", counting)
+    monkeypatch.setattr(service, function, counting)
     return calls
+
+
+def _count_segmentations(monkeypatch) -> list[str]:
+    return _count_calls(monkeypatch, "run_segmentation")
 
 
 def test_validate_profile_report_read_the_stored_run(shop_ws, monkeypatch):
@@ -232,14 +237,8 @@ def test_segmenting_again_inside_keep_features_is_not_hidden_by_the_kept_run(sho
 def test_segment_inside_keep_features_hands_its_run_to_validate(shop_ws, monkeypatch):
     from segmint.segment import service
 
-    reads: list[str] = []
     real = service.stored_run
-
-    def counting(ws, name, *args, **kwargs):
-        reads.append(name)
-        return real(ws, name, *args, **kwargs)
-
-    monkeypatch.setattr(service, "stored_run", counting)
+    reads = _count_calls(monkeypatch, "stored_run")
     with shop_ws.keep_features():
         result = shop_ws.segment("rfm", AS_OF)
         card = shop_ws.validate("rfm", AS_OF)
