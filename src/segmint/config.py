@@ -73,6 +73,10 @@ class FeatureConfig(_Strict):
         return sorted(set(v))
 
 
+#: A memory size as DuckDB's ``memory_limit`` takes it: a number and a unit (checked in config and in the store).
+MEMORY_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*")
+
+
 class EngineConfig(_Strict):
     """Settings of the embedded DuckDB engine (docs/config.md)."""
 
@@ -86,7 +90,7 @@ class EngineConfig(_Strict):
     @field_validator("memory_limit")
     @classmethod
     def _size(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", v):
+        if v is not None and not MEMORY_SIZE.fullmatch(v):
             raise ValueError(f"{v!r} is not a size; write a number and a unit, e.g. 1GB or 512MB "
                              "(null: DuckDB's default, 80% of the RAM)")
         return v

@@ -25,6 +25,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.schema as sch
 
+from segmint.config import MEMORY_SIZE
 from segmint.contracts import CONTRACTS, ENGINE_TYPES
 from segmint.errors import UnknownNameError, WorkspaceError, did_you_mean
 
@@ -109,7 +110,7 @@ class Store:
     def _configure(self, memory_limit: str | None, threads: int | None) -> None:
         """Apply the engine settings; the values are checked here, so no free text reaches the SQL."""
         if memory_limit is not None:
-            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", str(memory_limit))
+            match = MEMORY_SIZE.fullmatch(str(memory_limit))
             if match is None:
                 raise WorkspaceError(f"engine.memory_limit {memory_limit!r} is not a size; write it as a number "
                                      "and a unit, e.g. 1GB or 512MB (or null for DuckDB's default)")
