@@ -241,7 +241,7 @@ def test_segmentations_over_the_memory_budget_are_read_from_the_store(kinds, ana
 
 def test_answers_that_would_not_fit_the_budget_are_rendered_per_request(kinds):
     from segmint.server.context import WorkspaceHandle
-    from segmint.server.serving import ServingIndex, render_bodies
+    from segmint.server.serving import NotRendered, ServingIndex, render_bodies
 
     handle = WorkspaceHandle(kinds)
     index = ServingIndex(handle, budget_mb=512)
@@ -253,13 +253,16 @@ def test_answers_that_would_not_fit_the_budget_are_rendered_per_request(kinds):
         entry = index.get("value")
         cid = entry.ids[0].decode("utf-8")
         full = render_bodies(entry, 2**40)
-        assert full is not None and render_bodies(entry, len(full[0]) // 2) is None
+        with pytest.raises(NotRendered, match="would not fit the serving_index_mb budget"):
+            render_bodies(entry, len(full[0]) // 2)
+        with pytest.raises(NotRendered, match="rendering its answers would take"):
+            render_bodies(entry, 2**40, max_seconds=0)
         # Room for the loaded entries, not for their rendered answers.
         index.budget = sum(v["mb"] for v in status["segmentations"].values()) * 2**20 + 1024
         index.render()
         status = index.status()
         assert not any(v["rendered"] for v in status["segmentations"].values())
-        assert "rendered answers would not fit" in status["not_indexed"]["value"]
+        assert "would not fit the serving_index_mb budget" in status["not_indexed"]["value"]
         assert index.get("value") is entry and entry.body(cid) is None and entry.why(cid) is not None
         index.budget = 2**30
         index.render()

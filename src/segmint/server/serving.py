@@ -15,10 +15,12 @@ The answer is rendered by the very functions the DuckDB path uses
 (:func:`segmint.segment.reasons.explain_stored` on the same stored text), so it is the same
 JSON, value for value; ``tests/server/test_serving.py`` compares both paths over every
 customer of a workspace. Rendering one answer costs more than finding it (~35 of the ~55 µs
-a look-up spends in Python), so after an entry is loaded the index renders every customer's
-response body once, on its own thread, into one byte buffer with offsets (about the size of
-the JSON: 0.5-1 KB a customer for a few rule conditions), when that fits the memory budget
-too; until then, or when it does not fit, each look-up renders its answer.
+a look-up spends in Python for a rules segmentation), so after an entry is loaded the index
+renders every customer's response body once, on its own thread, into one byte buffer with
+offsets (about the size of the JSON: 0.5-1 KB a customer for a few rule conditions), when that
+fits the memory budget too and takes less than :data:`RENDER_SECONDS` of CPU (a cluster
+explanation costs ~3 ms a customer: 200,000 of them would hold the index's thread for ten
+minutes); until then, or otherwise, each look-up renders its answer.
 
 Freshness: every entry is tagged with :func:`segmint.segment.membership.writes` as read
 before its rows were. Any run stored by this process bumps that count, which makes every
@@ -68,7 +70,7 @@ from segmint.segment.reasons import Plan, cached_plan, explain_stored
 
 log = logging.getLogger("segmint.server")
 
-__all__ = ["IndexEntry", "ServingIndex"]
+__all__ = ["IndexEntry", "NotRendered", "ServingIndex", "render_bodies"]
 
 # The latest stored run of every segmentation, the same choice as the look-up's DuckDB path
 # (segment.service: the latest as_of, then the latest version run there). Fixed SQL of this
@@ -251,10 +253,10 @@ class ServingIndex:
                 if entry is None or entry.bodies is not None or entry.generation != ms.writes():
                     continue
                 left = self.budget - sum(e.nbytes for e in self._entries.values())
-                bodies = render_bodies(entry, left)
-                if bodies is None:
-                    self._skipped = {**self._skipped, name: "indexed; its rendered answers would not fit the "
-                                     "serving_index_mb budget: each look-up renders its own"}
+                try:
+                    bodies = render_bodies(entry, left)
+                except NotRendered as why:
+                    self._skipped = {**self._skipped, name: str(why)}
                     continue
                 current = self._entries.get(name)
                 if current is entry:  # publish: a new dict and a new entry, never a changed one
@@ -347,27 +349,54 @@ class ServingIndex:
         self._entries = {}
 
 
-def render_bodies(entry: IndexEntry, budget: int, sample: int = 256) -> tuple[bytes, np.ndarray] | None:
-    """Every customer's response body for ``entry`` (buffer, offsets), or None when they would exceed ``budget``.
+#: Rendering the bodies runs on the index's thread while the server answers: a segmentation whose answers
+#: would take longer than this to render (a cluster explanation costs ~3 ms a customer) is rendered per request.
+RENDER_SECONDS = 120.0
 
-    The size is estimated from the first ``sample`` customers before the rest are rendered,
-    and checked again as the buffer grows. The bodies are what the look-up route answers
-    for one customer and one segmentation: ``{"customer_id": ..., "memberships": [...]}``
-    rendered by :func:`segmint.server.data.membership` and Starlette's ``JSONResponse`` encoding.
+
+class NotRendered(Exception):
+    """The bodies of an entry were not rendered; the message says why (shown in the index's status)."""
+
+
+def render_bodies(entry: IndexEntry, budget: int, max_seconds: float = RENDER_SECONDS,
+                  sample: int = 256) -> tuple[bytes, np.ndarray]:
+    """Every customer's response body for ``entry``: (buffer, offsets).
+
+    The bodies are what the look-up route answers for one customer and one segmentation,
+    ``{"customer_id": ..., "memberships": [...]}``, rendered by
+    :func:`segmint.server.data.membership` and Starlette's ``JSONResponse`` encoding. Their
+    size and time are estimated from the first ``sample`` customers before the rest are
+    rendered (and the size checked again as the buffer grows).
+
+    Raises
+    ------
+    NotRendered
+        When they would exceed ``budget`` bytes or take more than ``max_seconds``.
     """
+    import time
+
     from segmint.server.data import membership
     from segmint.server.fastlookup import render
 
     n = len(entry.ids)
     parts: list[bytes] = []
     total = 0
+    started = time.process_time()
     for i, raw in enumerate(entry.ids):
         customer_id = raw.decode("utf-8")
         body = render({"customer_id": customer_id, "memberships": [membership(entry.name, entry.why(customer_id))]})
         parts.append(body)
         total += len(body)
-        if (i + 1 == min(n, sample) and total / (i + 1) * n + 8 * (n + 1) > budget) or total > budget:
-            return None
+        if i + 1 == min(n, sample):
+            seconds = (time.process_time() - started) / (i + 1) * n
+            if seconds > max_seconds:
+                raise NotRendered(f"indexed; rendering its answers would take ~{seconds:.0f} s of CPU (more than "
+                                  f"{max_seconds:.0f} s): each look-up renders its own")
+            if total / (i + 1) * n + 8 * (n + 1) > budget:
+                total = int(total / (i + 1) * n)
+        if total > budget:
+            raise NotRendered(f"indexed; its rendered answers (~{total / 2**20:.1f} MB) would not fit the "
+                              "serving_index_mb budget: each look-up renders its own")
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(b) for b in parts], out=offsets[1:])
     return b"".join(parts), offsets
