@@ -51,3 +51,33 @@ def test_hybrid_model_applies_to_new_customers():
     out = service.apply_model(doc, pd.DataFrame(new)).to_pyarrow()["segment"].to_pylist()
     inner = t.select(s=hybrid_expression(doc, t)).to_pyarrow()["s"].to_pylist()
     assert out[0] == "New" and out[2] == "Lost" and out[1] in inner and out[1].startswith("Active/")
+
+
+def test_a_customer_s_cluster_is_explained_without_pandas_as_with_it():
+    """The look-up's one-customer explanation (plain values) equals the one-row-frame explanation."""
+    import pandas as pd
+
+    from segmint.segment.cluster import ClusterSegmenter
+    from segmint.segment.hybrid import explain_cluster
+
+    rng = np.random.default_rng(3)
+    n = 400
+    df = pd.DataFrame({"recency_days": rng.exponential(60, n), "frequency": rng.poisson(4, n),
+                       "monetary_total": rng.lognormal(5, 1, n)})
+    seg = ClusterSegmenter(["recency_days", "frequency", "monetary_total"], k=3, n_bootstrap=0,
+                           random_state=0).fit(df)
+    doc = seg.to_dict()
+    pre = seg.preprocessor_
+    rows = [{"recency_days": float(r), "frequency": int(f), "monetary_total": float(m)}
+            for r, f, m in zip(df.recency_days, df.frequency, df.monetary_total)][:60]
+    rows += [{"recency_days": None, "frequency": 3, "monetary_total": 250.5},  # missing values are filled
+             {"recency_days": 12.0, "frequency": None, "monetary_total": None}, {"frequency": 7}]
+    for values in rows:
+        frame = pd.DataFrame([{f: values.get(f) for f in doc["features"]}])
+        np.testing.assert_array_equal(pre.transform_row(values), pre.transform(frame)[0])
+        assert explain_cluster(doc, None, segmenter=seg, values=values) == explain_cluster(doc, frame), values
+    # Not plain numbers: the frame's transform decides (the same answer, by the old path).
+    odd = {"recency_days": "12", "frequency": True, "monetary_total": 10.0}
+    assert pre.transform_row(odd) is None
+    frame = pd.DataFrame([odd])
+    assert explain_cluster(doc, None, values=odd) == explain_cluster(doc, frame)

@@ -171,7 +171,8 @@ def hybrid_segments(doc: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def explain_cluster(doc: Mapping[str, Any], row, top: int = 5) -> dict[str, Any]:
+def explain_cluster(doc: Mapping[str, Any], row, top: int = 5, segmenter: ClusterSegmenter | None = None,
+                    values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Why a customer is in their cluster: distance to every segment, and the features that pull most.
 
     Parameters
@@ -182,6 +183,12 @@ def explain_cluster(doc: Mapping[str, Any], row, top: int = 5) -> dict[str, Any]
         One row with the model's raw feature columns.
     top : int, default 5
         How many pulling features to report.
+    segmenter : ClusterSegmenter, optional
+        ``doc`` already rebuilt (:func:`segmint.segment.reasons.plan` keeps one per model).
+    values : mapping, optional
+        The same customer as plain JSON values (``row`` may then be None): numeric features
+        are transformed without pandas (:meth:`~segmint.segment.preprocess.Preprocessor.transform_row`),
+        with the same result.
 
     Returns
     -------
@@ -192,8 +199,15 @@ def explain_cluster(doc: Mapping[str, Any], row, top: int = 5) -> dict[str, Any]
         ``pull`` = how much nearer this feature puts the customer to the nearest centre
         than to the runner-up (squared distance units; positive pulls towards the segment).
     """
-    seg = ClusterSegmenter.from_dict(doc)
-    z = seg.preprocessor_.transform(row[list(seg.preprocessor_.kinds_)])[0]
+    seg = segmenter if segmenter is not None else ClusterSegmenter.from_dict(doc)
+    z = seg.preprocessor_.transform_row(values) if values is not None else None
+    if z is None:
+        if row is None:
+            import pandas as pd
+
+            row = pd.DataFrame([dict(values)])
+        z = seg.preprocessor_.transform(row[list(seg.preprocessor_.kinds_)])[0]
+        values = None
     params, names = seg.params_, seg.preprocessor_.get_feature_names_out()
     if seg.algorithm == "hdbscan":  # a segment's centre is its exemplar nearest to the customer
         ex, owner = np.asarray(params["exemplars"]), np.asarray(params["exemplar_segments"])
@@ -212,8 +226,11 @@ def explain_cluster(doc: Mapping[str, Any], row, top: int = 5) -> dict[str, Any]
     pulls = []
     for j in best:
         raw = names[j].split("=", 1)[0]
-        value = row[raw].iloc[0]
-        value = None if pd_isna(value) else (value.item() if hasattr(value, "item") else value)
+        if values is not None:  # ints, floats or None (transform_row took them): what the frame gives back
+            value = values.get(raw)
+        else:
+            value = row[raw].iloc[0]
+            value = None if pd_isna(value) else (value.item() if hasattr(value, "item") else value)
         pulls.append({"feature": names[j], "value": value, "scaled": float(z[j]),
                       "segment_centre": float(centres[first, j]), "runner_up_centre": float(centres[second, j]),
                       "pull": float(pull[j])})

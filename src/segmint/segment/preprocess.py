@@ -285,6 +285,26 @@ class Preprocessor(TransformerMixin, BaseEstimator):
                     col += 1
         return out
 
+    def transform_row(self, values: Mapping[str, Any]) -> np.ndarray | None:
+        """:meth:`transform` of one customer given as plain numbers, without pandas; None when it cannot.
+
+        A customer's stored reasons hold its features as JSON numbers or nulls, and explaining
+        one customer's cluster (the REST look-up) would spend nearly all its time building and
+        converting a one-row frame. For numeric features whose values are ``int``, ``float``
+        or ``None`` this applies the very steps :meth:`transform` applies (``_numeric_steps``
+        on the same float64 values), so the result is identical; anything else (a boolean or
+        categorical feature, a string value) returns None and the caller uses :meth:`transform`.
+        """
+        self._check_fitted()
+        raw = np.empty(len(self.params_))
+        for i, (name, p) in enumerate(self.params_.items()):
+            value = values.get(name)
+            kind = type(value)
+            if p["kind"] != "numeric" or not (value is None or kind is int or kind is float):
+                return None
+            raw[i] = np.nan if value is None else float(value)
+        return np.array([_numeric_steps(raw[i:i + 1], p)[0] for i, p in enumerate(self.params_.values())])
+
     def get_feature_names_out(self, input_features: Any = None) -> list[str]:
         """Names of the output columns (one per level for categorical features)."""
         self._check_fitted()

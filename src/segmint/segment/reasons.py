@@ -68,6 +68,9 @@ class Plan:
     rules: tuple[tuple[str, str, tuple[tuple[int, Expr], ...]], ...]
     features: tuple[str, ...]
     shown: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: The cluster models rebuilt once, as ``(key, ClusterSegmenter)``: key "" for a cluster model, the
+    #: rule segment for each cluster of a hybrid one.
+    segmenters: tuple[tuple[str, Any], ...] = ()
 
 
 def _nodes(node: Expr, depth: int, out: list[tuple[int, Expr]]) -> None:
@@ -103,7 +106,17 @@ def plan(doc: Mapping[str, Any]) -> Plan:
     elif kind == "tiers":
         features.setdefault(doc["feature"])
     shown = tuple((node.to_text(), tuple(node.features())) for _, _, nodes in rules for _, node in nodes)
-    return Plan(tuple(rules), tuple(features), shown)
+    return Plan(tuple(rules), tuple(features), shown, _segmenters(doc))
+
+
+def _segmenters(doc: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    from segmint.segment.cluster import ClusterSegmenter
+
+    if doc.get("kind") == "cluster":
+        return (("", ClusterSegmenter.from_dict(doc)),)
+    if doc.get("kind") == "hybrid":
+        return tuple((segment, ClusterSegmenter.from_dict(cdoc)) for segment, cdoc in (doc.get("clusters") or {}).items())
+    return ()
 
 
 _PLANS: OrderedDict[str, Plan] = OrderedDict()
@@ -180,12 +193,13 @@ def explain_stored(doc: Mapping[str, Any], reasons: str, assigned: Sequence[str]
             out["rules"].append({"segment": name, "where": where, "held": conditions[0]["held"] is True,
                                  "conditions": conditions})
     kind = doc["kind"]
+    segmenters = dict(p.segmenters)
     if kind == "cluster":
-        out["cluster"] = _cluster(doc, values)
+        out["cluster"] = _cluster(doc, values, segmenters.get(""))
     elif kind == "hybrid":
         for segment, cdoc in doc["clusters"].items():
             if any(a.startswith(segment + "/") for a in assigned):
-                out["cluster"] = _cluster(cdoc, values)
+                out["cluster"] = _cluster(cdoc, values, segmenters.get(segment))
     elif kind == "tiers":
         from segmint.segment.tiers import describe_band
 
@@ -196,10 +210,7 @@ def explain_stored(doc: Mapping[str, Any], reasons: str, assigned: Sequence[str]
     return out
 
 
-def _cluster(doc: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    import pandas as pd
-
+def _cluster(doc: Mapping[str, Any], values: Mapping[str, Any], segmenter=None) -> dict[str, Any]:
     from segmint.segment.hybrid import explain_cluster
 
-    row = pd.DataFrame([{f: values.get(f) for f in _cluster_features(doc)}])
-    return explain_cluster(doc, row)
+    return explain_cluster(doc, None, segmenter=segmenter, values={f: values.get(f) for f in _cluster_features(doc)})

@@ -19,7 +19,7 @@ a look-up spends in Python for a rules segmentation), so after an entry is loade
 renders every customer's response body once, on its own thread, into one byte buffer with
 offsets (about the size of the JSON: 0.5-1 KB a customer for a few rule conditions), when that
 fits the memory budget too and takes less than :data:`RENDER_SECONDS` of CPU (a cluster
-explanation costs ~3 ms a customer: 200,000 of them would hold the index's thread for ten
+explanation costs ~0.2 ms a customer: a million of them would hold the index's thread for
 minutes); until then, or otherwise, each look-up renders its answer.
 
 Freshness: every entry is tagged with :func:`segmint.segment.membership.writes` as read
@@ -350,7 +350,7 @@ class ServingIndex:
 
 
 #: Rendering the bodies runs on the index's thread while the server answers: a segmentation whose answers
-#: would take longer than this to render (a cluster explanation costs ~3 ms a customer) is rendered per request.
+#: would take longer than this to render (a cluster explanation costs ~0.2 ms a customer) is rendered per request.
 RENDER_SECONDS = 120.0
 
 
