@@ -37,7 +37,9 @@ class Settings(BaseModel):
     serving_index_mb : float, default 512
         Memory for the serving index: the latest run of each segmentation (customer ids,
         segments, stored reasons) kept in memory for the one-customer look-up: about
-        130 bytes per customer for a rules segmentation reading three features.
+        130 bytes per customer for a rules segmentation reading three features, plus, when
+        they fit too, the answers rendered once (about the size of the JSON answer, ~780
+        bytes per customer for the same segmentation; otherwise each look-up renders its own).
         Segmentations that do not fit are looked up in the store instead (same answers,
         ~1-2 ms more each); 0 turns the index off.
     """
