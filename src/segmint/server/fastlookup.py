@@ -19,12 +19,12 @@ Anything else (no or unknown token, a viewer, 404s, a stale index, an error of a
 goes to the FastAPI route, which answers it with its usual checks and the one error shape.
 So a 401, 403, 404 or 422 is always the route's own answer, and the OpenAPI document is
 the route's. A 200 here is the same body, byte for byte, as the route's
-(:func:`segmint.server.data.membership` and Starlette's ``JSONResponse`` encoding) with
+(:func:`segmint.server.serving.render_answer`) with
 the same headers, the security headers included: this middleware sits outside the whole
 Starlette stack (``create_app`` wraps the stack it builds), where each layer it skips would
 cost more than the answer itself, so it adds those headers to its answers itself.
 The body comes from the index already rendered when it is (see
-:mod:`segmint.server.serving`), else it is rendered here.
+:meth:`segmint.server.serving.IndexEntry.answer`), else it is rendered then.
 
 Examples
 --------
@@ -38,15 +38,12 @@ True
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-
-from segmint.server.data import membership
 
 log = logging.getLogger("segmint.server")
 
@@ -75,11 +72,6 @@ def _target(scope: dict[str, Any]) -> tuple[str, str] | None:
     if len(items) != 1 or items[0][0] != "segmentation" or not items[0][1]:
         return None
     return customer_id, items[0][1]
-
-
-def render(content: Any) -> bytes:
-    """Starlette's ``JSONResponse.render``: the route's bytes for the same content."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
 
 
 class FastLookup:
@@ -122,18 +114,10 @@ class FastLookup:
             if principal is None or not principal.can(ROLE):
                 return None
             entry = self.state.index.get(name)
-            if entry is None:
-                return None
-            body = entry.body(customer_id)
-            if body is not None:
-                return body
-            why = entry.why(customer_id)
-            if why is None:
-                return None
-            return render({"customer_id": customer_id, "memberships": [membership(name, why)]})
+            return None if entry is None else entry.answer(customer_id)
         except Exception as exc:  # noqa: BLE001 - the route answers it, with its own error shape
             log.debug("fast look-up handed to the route: %s", type(exc).__name__)
             return None
 
 
-__all__ = ["PATH", "ROLE", "FastLookup", "render"]
+__all__ = ["PATH", "ROLE", "FastLookup"]

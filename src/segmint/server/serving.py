@@ -54,6 +54,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -70,7 +71,7 @@ from segmint.segment.reasons import Plan, cached_plan, explain_stored
 
 log = logging.getLogger("segmint.server")
 
-__all__ = ["IndexEntry", "NotRendered", "ServingIndex", "render_bodies"]
+__all__ = ["IndexEntry", "NotRendered", "ServingIndex", "render_answer", "render_bodies"]
 
 # The latest stored run of every segmentation, the same choice as the look-up's DuckDB path
 # (segment.service: the latest as_of, then the latest version run there). Fixed SQL of this
@@ -131,6 +132,14 @@ class IndexEntry:
             return None
         buffer, offsets = bodies
         return buffer[offsets[i]:offsets[i + 1]]
+
+    def answer(self, customer_id: str) -> bytes | None:
+        """The look-up's response body for ``customer_id``: rendered ahead when it is, else now; None when not in the run."""
+        body = self.body(customer_id)
+        if body is not None:
+            return body
+        why = self.why(customer_id)
+        return None if why is None else render_answer(self.name, customer_id, why)
 
     def why(self, customer_id: str) -> dict[str, Any] | None:
         """What :func:`segmint.segment.service.why` answers for this run, or None when the customer is not in it."""
@@ -358,14 +367,24 @@ class NotRendered(Exception):
     """The bodies of an entry were not rendered; the message says why (shown in the index's status)."""
 
 
+def render_answer(name: str, customer_id: str, why: Mapping[str, Any]) -> bytes:
+    """The route's response body for one customer and one segmentation: ``{"customer_id": ..., "memberships": [...]}``.
+
+    :func:`segmint.server.data.membership` encoded as Starlette's ``JSONResponse`` encodes it, so the
+    bytes are the route's own.
+    """
+    from segmint.server.data import membership
+
+    content = {"customer_id": customer_id, "memberships": [membership(name, why)]}
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+
+
 def render_bodies(entry: IndexEntry, budget: int, max_seconds: float = RENDER_SECONDS,
                   sample: int = 256) -> tuple[bytes, np.ndarray]:
     """Every customer's response body for ``entry``: (buffer, offsets).
 
-    The bodies are what the look-up route answers for one customer and one segmentation,
-    ``{"customer_id": ..., "memberships": [...]}``, rendered by
-    :func:`segmint.server.data.membership` and Starlette's ``JSONResponse`` encoding. Their
-    size and time are estimated from the first ``sample`` customers before the rest are
+    The bodies are what the look-up route answers for one customer and one segmentation
+    (:func:`render_answer`). Their size and time are estimated from the first ``sample`` customers before the rest are
     rendered (and the size checked again as the buffer grows).
 
     Raises
@@ -375,16 +394,13 @@ def render_bodies(entry: IndexEntry, budget: int, max_seconds: float = RENDER_SE
     """
     import time
 
-    from segmint.server.data import membership
-    from segmint.server.fastlookup import render
-
     n = len(entry.ids)
     parts: list[bytes] = []
     total = 0
     started = time.process_time()
     for i, raw in enumerate(entry.ids):
         customer_id = raw.decode("utf-8")
-        body = render({"customer_id": customer_id, "memberships": [membership(entry.name, entry.why(customer_id))]})
+        body = render_answer(entry.name, customer_id, entry.why(customer_id))
         parts.append(body)
         total += len(body)
         if i + 1 == min(n, sample):
