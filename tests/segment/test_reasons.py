@@ -20,17 +20,26 @@ from .test_service import AS_OF, LIFECYCLE, small_shop
 
 CLUSTER = {"features": ["recency_days", "monetary_total", "frequency"], "k": 2, "n_bootstrap": 1,
            "random_state": 0}
-SEGMENTATIONS = {
-    "life": LIFECYCLE,
-    "aud": {"kind": "audiences", "segments": {"big": "monetary_total >= 900", "recent": "recency_days < 35",
-                                              "vip_too": "in_segment('life', 'VIP') or not frequency > 3"}},
-    "bands": {"kind": "tiers", "feature": "monetary_total", "thresholds": [100, 500, 2000],
-              "missing": "No purchases"},
-    "groups": {"kind": "cluster", **CLUSTER},
-    "mixed": {"kind": "hybrid", "segments": [{"name": "Never", "where": "recency_days is null"},
-                                             {"name": "Buyers", "where": "frequency >= 1", "cluster": CLUSTER}],
-              "else": "Other"},
-}
+
+
+def every_kind(rules_name: str, rules: dict) -> dict:
+    """One segmentation of every kind: ``rules_name`` (rules, with a 'VIP' segment), audiences that
+    refer to it, tiers, a cluster and a hybrid (also used by tests/server/test_serving.py)."""
+    return {
+        rules_name: rules,
+        "aud": {"kind": "audiences", "segments": {
+            "big": "monetary_total >= 900", "recent": "recency_days < 35",
+            "vip_too": f"in_segment('{rules_name}', 'VIP') or not frequency > 3"}},
+        "bands": {"kind": "tiers", "feature": "monetary_total", "thresholds": [100, 500, 2000],
+                  "missing": "No purchases"},
+        "groups": {"kind": "cluster", **CLUSTER},
+        "mixed": {"kind": "hybrid", "segments": [{"name": "Never", "where": "recency_days is null"},
+                                                 {"name": "Buyers", "where": "frequency >= 1", "cluster": CLUSTER}],
+                  "else": "Other"},
+    }
+
+
+SEGMENTATIONS = every_kind("life", LIFECYCLE)
 CUSTOMERS = [f"C{i:02d}" for i in range(1, 14)]
 
 

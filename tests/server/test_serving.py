@@ -14,23 +14,12 @@ import shutil
 import pytest
 import yaml
 
+from ..segment.test_reasons import every_kind
 from .conftest import DATES, SEGMENTATION, bearer, wire
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:starlette.*")
 
-CLUSTER = {"features": ["recency_days", "monetary_total", "frequency"], "k": 2, "n_bootstrap": 1,
-           "random_state": 0}
-KINDS = {
-    **SEGMENTATION,  # value: rules
-    "aud": {"kind": "audiences", "segments": {"big": "monetary_total >= 900", "recent": "recency_days < 35",
-                                              "vip_too": "in_segment('value', 'VIP') or not frequency > 3"}},
-    "bands": {"kind": "tiers", "feature": "monetary_total", "thresholds": [100, 500, 2000],
-              "missing": "No purchases"},
-    "groups": {"kind": "cluster", **CLUSTER},
-    "mixed": {"kind": "hybrid", "segments": [{"name": "Never", "where": "recency_days is null"},
-                                             {"name": "Buyers", "where": "frequency >= 1", "cluster": CLUSTER}],
-              "else": "Other"},
-}
+KINDS = every_kind("value", SEGMENTATION["value"])  # value: the server shop's rules segmentation
 
 
 @pytest.fixture(scope="module")
