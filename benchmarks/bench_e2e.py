@@ -344,14 +344,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="e2e", help="results page name under benchmarks/results")
     ap.add_argument("--keep", action="store_true",
                     help="keep the last results of the sizes not measured now (rerun one size, keep the page)")
+    ap.add_argument("--render", action="store_true",
+                    help="measure nothing: rewrite the results page from the last run's saved figures (after "
+                         "editing benchmarks/e2e-notes.md, the analysis embedded in it)")
     args = ap.parse_args(argv)
+    saved = CACHE / f"e2e-{args.out}.json"
+    if args.render:
+        if not saved.exists():
+            sys.exit(f"no saved figures at {saved}: run the benchmark first")
+        results = json.loads(saved.read_text())
+        commands = sorted({r["command"] for r in results})
+        print(write_result(args.out, markdown(results, "`, then `".join(commands))))
+        return
     ensure_peers()
     if args.prepare_only:
         for n in args.customers:
             print(workspace(n, args.seed))
         return
     command = " ".join(["python benchmarks/bench_e2e.py", *(sys.argv[1:] if argv is None else argv)])
-    saved = CACHE / f"e2e-{args.out}.json"
     results = []
     if args.keep and saved.exists():
         results = [r for r in json.loads(saved.read_text()) if r["customers"] not in args.customers]

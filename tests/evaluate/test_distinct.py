@@ -84,3 +84,36 @@ def test_cluster_quality_and_separability_on_blobs():
     assert sep["balanced_accuracy"] > 0.99 and sep["chance"] == 0.5
     noise = separability(X, rng.permutation(y))
     assert noise["separability"] < 0.2
+
+
+def test_tests_over_other_columns_of_a_prepared_segmentation_match_a_fresh_preparation(small):
+    # Segmented.over reuses the alignment and segment codes (the scorecard's value test at a million
+    # customers); the answer must be the one of preparing the column with the labels from scratch.
+    from segmint.evaluate.inputs import prepare
+
+    f, labels = small
+    value = pd.DataFrame({"spend_x2": f["spend"].to_numpy() * 2}, index=f.index)
+    seg = prepare(f, labels)
+    seg.codes()
+    via_over = feature_tests(seg.over(value), None)
+    fresh = feature_tests(value, labels)
+    pd.testing.assert_frame_equal(via_over, fresh)
+    assert via_over.loc[0, "feature"] == "spend_x2" and via_over.loc[0, "significant"]
+
+
+def test_duplicate_ids_are_counted_once_per_index_and_forgotten_with_it():
+    import gc
+
+    from segmint.evaluate import inputs
+
+    unique = pd.Index([f"C{i:06d}" for i in range(20_000)], dtype="str")
+    twice = pd.Index([f"C{i % 10_000:06d}" for i in range(20_000)], dtype="str")
+    numbers = pd.Index(np.r_[np.arange(15_000), [3]])
+    for index, expected in ((unique, False), (twice, True), (numbers, True)):
+        assert inputs.has_duplicates(index) is expected
+        assert inputs._DUPLICATES[id(index)][1] is expected
+        assert inputs.has_duplicates(index) is expected  # remembered
+    held = len(inputs._DUPLICATES)
+    del unique, twice, numbers, index
+    gc.collect()
+    assert len(inputs._DUPLICATES) == held - 3

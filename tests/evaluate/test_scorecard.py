@@ -187,3 +187,36 @@ def test_fifty_thousand_customers_in_seconds():
     card = scorecard(features, labels)
     assert time.perf_counter() - start < 60  # about 5 s on a busy 2-core machine
     assert card.verdicts["distinct"] == "pass" and card.n_customers == 50_000
+
+
+def test_the_card_does_not_depend_on_the_refits_running_beside_it(monkeypatch):
+    # The bootstrap refits run on a second thread while the effect sizes are computed; run inline,
+    # they must give the same card, row for row.
+    import importlib
+    from concurrent.futures import Future
+
+    module = importlib.import_module("segmint.evaluate.scorecard")  # the package exports the function by that name
+
+    class Inline:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, *args, **kwargs):
+            done = Future()
+            done.set_result(fn(*args, **kwargs))
+            return done
+
+    features, labels = get_planted()
+    threaded = scorecard(features, labels, n_bootstrap=5, sample_size=1000)
+    monkeypatch.setattr(module, "ThreadPoolExecutor", Inline)
+    inline = scorecard(features, labels, n_bootstrap=5, sample_size=1000)
+    pd.testing.assert_frame_equal(threaded.segmentation, inline.segmentation)
+    pd.testing.assert_frame_equal(threaded.segments, inline.segments)
+    assert threaded.segmentation.metric.tolist().index("bootstrap_ari") > \
+        threaded.segmentation.metric.tolist().index("separability")

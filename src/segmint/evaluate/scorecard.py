@@ -31,6 +31,7 @@ Examples
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,18 +179,14 @@ def scorecard(features: pd.DataFrame, labels, catalog=None, labels_later: pd.Ser
     if info is not None:
         details["sample"] = info.to_dict()
 
-    effects = effect_sizes(work, work, alpha=t.alpha)
-    effects["d_equivalent"] = np.where(effects["kind"] == "categorical",
-                                       2 * effects["cramers_v"] / np.sqrt(np.clip(1 - effects["cramers_v"] ** 2,
-                                                                                  1e-9, None)),
-                                       effects["abs_effect"])
-    tests = feature_tests(work, work, alpha=t.alpha)
-    _distinct(b, work, effects, tests, sizes)
     # The model-based measures below fit small models on at most ``sample_size`` customers: there BLAS
     # threads wait on each other more than they work (the separability fits took 45 s instead of 0.8 s
-    # on a busy 2-core machine), so they run on one thread.
-    with threadpool_limits(1):
-        rows = None
+    # on a busy 2-core machine), so they run on one thread. The bootstrap refits of the stability check
+    # (about a second of tree fits whatever the base size) run on a second thread meanwhile, beside the
+    # effect sizes and tests: scikit-learn builds trees without holding the GIL, so on two cores they
+    # are nearly free. Their rows still come in the same place.
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=1) as pool:
+        rows = X = y = used = refits = None
         if not seg.overlapping:
             # The same customers as without ``max_rows`` (drawn from everyone, by segment codes: the same
             # draw as by labels, without comparing a million texts), so these measures do not move with the
@@ -197,8 +194,17 @@ def scorecard(features: pd.DataFrame, labels, catalog=None, labels_later: pd.Ser
             rows = stratified_rows(seg.codes(), sample_size, random_state=random_state)
             X, used = standardized(seg, rows, reference=work)
             y = seg.labels.to_numpy()[rows]
+            refits = pool.submit(bootstrap_agreement, X, y, n_bootstrap=n_bootstrap, random_state=random_state)
+        effects = effect_sizes(work, work, alpha=t.alpha)
+        effects["d_equivalent"] = np.where(effects["kind"] == "categorical",
+                                           2 * effects["cramers_v"] / np.sqrt(np.clip(1 - effects["cramers_v"] ** 2,
+                                                                                      1e-9, None)),
+                                           effects["abs_effect"])
+        tests = feature_tests(work, work, alpha=t.alpha)
+        _distinct(b, work, effects, tests, sizes)
+        if refits is not None:
             _cluster_measures(b, X, y, used, random_state)
-            _stability(b, seg, X, y, n_bootstrap, random_state)
+            _stability(b, seg, refits.result())
         else:
             for metric in ("silhouette", "separability"):
                 b.seg_row("distinct", metric, np.nan, "Needs one segment per customer; these audiences overlap.")
@@ -318,8 +324,8 @@ def _cluster_measures(b: _Builder, X: np.ndarray, y: np.ndarray, used: list[str]
               f"{sep['balanced_accuracy']:.2f} ({sep['chance']:.2f} by chance).")
 
 
-def _stability(b: _Builder, seg: Segmented, X: np.ndarray, y: np.ndarray, n_bootstrap: int, seed: int) -> None:
-    summary, jac = bootstrap_agreement(X, y, n_bootstrap=n_bootstrap, random_state=seed)
+def _stability(b: _Builder, seg: Segmented, refitted: tuple[dict[str, Any], pd.Series]) -> None:
+    summary, jac = refitted  # bootstrap_agreement's answer
     b.seg_row("stable", "bootstrap_ari", summary["bootstrap_ari"],
               f"Refitted on {summary['n_bootstrap']} bootstrap resamples, a decision tree re-assigns unseen "
               f"customers with adjusted Rand index {summary['bootstrap_ari']:.2f} "
@@ -427,7 +433,8 @@ def _profitable(b: _Builder, seg: Segmented, sizes, value_col: str, clv_col: str
         b.segment_row(s, "profitable", f"mean_{col}", mean,
                       f"'{s}' has mean {col} {mean:,.2f} (95% CI {lo:,.2f} to {hi:,.2f}).", (lo, hi))
     if not seg.overlapping:
-        tests = feature_tests(pd.DataFrame({col: x}, index=f.index), seg.labels)
+        value = seg.over(pd.DataFrame({col: x}, index=f.index))
+        tests = feature_tests(value, value)
         eps = float(tests["effect"].iloc[0]) if len(tests) else np.nan
         b.seg_row("profitable", "value_effect", eps,
                   f"Segments differ in {col} with epsilon-squared {eps:.2f} (Kruskal-Wallis; 0.08 is a medium "
