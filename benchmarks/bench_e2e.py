@@ -4,6 +4,8 @@
     python benchmarks/bench_e2e.py --runs 3 2                       # 3 runs at 200k, 2 at 1M (make bench)
     python benchmarks/bench_e2e.py --customers 200000 --runs 3      # the smaller shop only
     python benchmarks/bench_e2e.py --prepare-only --customers 1000000   # generate + ingest, nothing timed
+    python benchmarks/bench_e2e.py --render                         # the page again from the last figures
+                                                                    # (after editing e2e-notes.md)
 
 The shops come from :func:`segmint.datasets.write_shop` as Parquet files, cached in benchmarks/.cache
 (git-ignored) with the generator's source hash, and are ingested once into a cached segmint workspace (the

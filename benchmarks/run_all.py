@@ -16,14 +16,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["e2e", "ingest", "features", "clv", "kselect", "server", "generate"]
+ORDER = ["e2e", "profile", "ingest", "features", "clv", "kselect", "server", "generate"]
 COMMANDS = {
     "ingest": ["bench_ingest.py", "--customers", "200000", "--runs", "3"],
     "clv": ["bench_clv.py", "--sizes", "200000", "--repeats", "3"],
     "kselect": ["bench_kselect.py"],
     "features": ["bench_features.py"],
-    # the whole pipeline against the notebook users write: 3 runs a side at 200k customers, 2 at 1M
-    "e2e": ["bench_e2e.py", "--customers", "200000", "1000000", "--runs", "3", "2"],
+    # the whole pipeline against the notebook users write: 3 runs a side at 200k customers, 2 at 1M, and one
+    # more of segmint under cProfile at each size
+    "e2e": ["bench_e2e.py", "--customers", "200000", "1000000", "--runs", "3", "2", "--profile", "200000", "1000000"],
+    # DuckDB's own profile of the feature snapshot's largest query, on the 1M shop e2e cached
+    "profile": ["profile_features.py", "--customers", "1000000"],
     # look-ups from wrk (installed when missing) against `segmint serve` on the cached 200k shop; 1M-row export
     "server": ["bench_server.py", "--customers", "200000"],
 }
