@@ -235,8 +235,8 @@ def markdown(results: list[dict], command: str) -> str:
         "# End to end: `segmint run` vs the notebook pipeline",
         "",
         f"Command: `{command}` (part of `make bench`).  ",
-        f"Machine: {machine()}; 2 cores shared with other jobs, so CPU time (user + system) is given beside "
-        "wall time.  ",
+        f"Machine: {machine()}. CPU time (user + system) is given beside wall time: it moves less when other "
+        "jobs share the cores.  ",
         "Reference: `benchmarks/peers/notebook_pipeline.py` in benchmarks/.venv-peers: Python "
         f"{versions['python']}, pandas {versions['pandas']}, numpy {versions['numpy']}, Lifetimes "
         f"{versions['lifetimes']}, scikit-learn {versions['scikit-learn']}, pyarrow {versions['pyarrow']}.",

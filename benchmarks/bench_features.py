@@ -205,6 +205,9 @@ def markdown(results: list[dict]) -> str:
     if any(r["pandas"] is None for r in results):
         lines += ["At 1M customers the pandas reference is not run: its frames (~21M orders, ~65M events) "
                   "and intermediates exceed this machine's 24 GiB (the process was OOM-killed at 23 GB).", ""]
+    notes = HERE / "features-notes.md"
+    if notes.exists():  # measurements by hand beyond the default sizes, and what they showed
+        lines += [notes.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(lines)
 
 

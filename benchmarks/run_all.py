@@ -35,9 +35,9 @@ HEADER = """# Benchmarks
 
 segmint against the tools a user would otherwise use, measured in the same run on the same data, medians of
 several runs. Each section below is a page of `benchmarks/results/`, written by the benchmark named in it;
-`make bench` reruns them (`python benchmarks/run_all.py --collect` only rebuilds this page). Figures were taken
-on the project's 2-core development machine, often while other jobs ran on it: the ratios are more
-trustworthy than the absolute times.
+`make bench` reruns them (`python benchmarks/run_all.py --collect` only rebuilds this page). Figures are taken
+on the project's 2-core development machine; each page names its command and machine. Other jobs running at
+the same time slow both sides of a comparison: the ratios are more trustworthy than the absolute times.
 """
 
 
