@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
+import subprocess
+import sys
+from pathlib import Path
 
 import ibis
 import pyarrow as pa
@@ -338,6 +342,23 @@ def test_random_rules_explain_like_the_reference(tree, customer):
         assert values == {f: row[f] for f in parse(text).features()}
 
 
+def _spark_compiler() -> None:
+    """Make Ibis' Spark compiler usable: PySpark installed, and Ibis' pyspark backend loaded.
+
+    PySpark is installed by scripts/install-pyspark.sh when missing (it is not a dependency of segmint).
+    Loading the backend (``ibis.pyspark``, the first time) registers the options its compiler reads
+    (``ibis.options.pyspark``); without them, compiling a float literal fails.
+    """
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        script = Path(__file__).resolve().parents[2] / "scripts" / "install-pyspark.sh"
+        subprocess.run(["bash", str(script), sys.executable], check=True, timeout=900)
+        importlib.invalidate_caches()
+    assert ibis.pyspark.name == "pyspark"
+    assert ibis.options.pyspark is not None
+
+
 @pytest.mark.parametrize(
     "dialect", [pytest.param("pyspark", marks=pytest.mark.spark), "duckdb", "postgres", "snowflake"]
 )
@@ -346,7 +367,7 @@ def test_rules_compile_for_other_engines(dialect):
     from segmint.segment.rules import RuleSegmentation
 
     if dialect == "pyspark":
-        pytest.importorskip("pyspark")  # Ibis' Spark compiler reads options the pyspark backend registers
+        _spark_compiler()
 
     t = ibis.table(SCHEMA, name="features")
     rule = (
