@@ -33,3 +33,28 @@ def test_temporal_agreement_counts_leavers_and_joiners():
     assert summary["customers_only_earlier"] == 1 and summary["customers_only_later"] == 1
     y = per.set_index("segment").loc["y"]
     assert y["stayed"] == 2 and y["retention"] == pytest.approx(2 / 3) and y["jaccard"] == pytest.approx(2 / 4)
+
+
+def test_temporal_agreement_equals_the_sets_of_customers_it_counts():
+    # The per-segment figures are counted, not built from sets of ids; they must be the set answers, with
+    # customers at one date only, unlabelled ones, a segment that empties and one that appears.
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(3)
+    ids = np.array([f"C{i:05d}" for i in range(3000)])
+    before = pd.Series(rng.choice(["x", "y", "z", None], len(ids), p=[0.4, 0.3, 0.2, 0.1]), index=ids)
+    later_ids = np.r_[ids[rng.random(len(ids)) < 0.9], [f"N{i}" for i in range(300)]]
+    after = pd.Series(rng.choice(["x", "y", "w"], len(later_ids)), index=later_ids)
+    summary, per = temporal_agreement(before, after)
+
+    a, b = before.dropna(), after.dropna()
+    both = a.index.intersection(b.index)
+    assert summary["temporal_ari"] == pytest.approx(adjusted_rand_score(a.loc[both], b.loc[both]), abs=1e-12)
+    assert (summary["customers_both"], summary["customers_only_earlier"], summary["customers_only_later"]) == (
+        len(both), len(a.index.difference(b.index)), len(b.index.difference(a.index)))
+    for row in per.itertuples():
+        was, now = set(a.index[a == row.segment]), set(b.index[b == row.segment])
+        assert (row.earlier, row.later, row.stayed) == (len(was), len(now), len(was & now))
+        assert row.retention == pytest.approx(len(was & now) / len(was))
+        assert row.jaccard == pytest.approx(len(was & now) / len(was | now))
+    assert set(per.segment) == {"x", "y", "z"} and per.set_index("segment").loc["z", "later"] == 0
