@@ -72,7 +72,7 @@ def _same(a, b, path="") -> None:
 
 def _computed(ws, name, cid):
     version, when = service._run(ws, name)
-    doc, _ = service._stored_doc(ws, name, version)
+    doc, _ = service.stored_model(ws, name, version)
     return service._why_computed(ws, name, doc, version, when, cid)
 
 

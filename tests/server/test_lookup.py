@@ -22,7 +22,7 @@ def test_lookup_reads_stored_reasons_without_the_snapshot(client, tokens, shop, 
 
     cid = _some_customer(shop)
     version, when = service._run(shop, "value")
-    doc, _ = service._stored_doc(shop, "value", version)
+    doc, _ = service.stored_model(shop, "value", version)
     expected = json.loads(json.dumps(service._why_computed(shop, "value", doc, version, when, cid), default=str))
 
     def no_snapshot(*args, **kwargs):  # the stored path must not load the feature snapshot

@@ -60,6 +60,7 @@ __all__ = [
     "members",
     "preview_rule",
     "run_segmentation",
+    "stored_model",
     "stored_run",
     "why",
 ]
@@ -490,7 +491,7 @@ _DOCS: dict[str, dict[str, Any]] = {}
 _DOCS_LOCK = threading.Lock()
 
 
-def _stored_doc(ws, name: str, version: int) -> tuple[dict[str, Any], str]:
+def stored_model(ws, name: str, version: int) -> tuple[dict[str, Any], str]:
     """A version's checked model document and its text, parsed once per process.
 
     A stored version's model never changes (a new model is a new version), so its text
@@ -554,7 +555,7 @@ def why(ws, name: str, customer_id: object, as_of: object = None, cache: RunCach
     if hit is None:
         generation = ms.writes()  # read before the tables: see RunCache
         version, when, stored = _run_info(ws, name, as_of, defined=False)
-        doc, text = _stored_doc(ws, name, version)
+        doc, text = stored_model(ws, name, version)
         hit = (version, when, stored, doc, text)
         if cache is not None:
             cache.put(key, generation, hit)

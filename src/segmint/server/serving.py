@@ -328,9 +328,9 @@ class ServingIndex:
 
     @staticmethod
     def _load(ws, name: str, version: int, as_of: dt.datetime, stored_at, generation: int) -> IndexEntry | None:
-        from segmint.segment.service import _stored_doc
+        from segmint.segment.service import stored_model
 
-        doc, text = _stored_doc(ws, name, version)
+        doc, text = stored_model(ws, name, version)
         table = ws.store.con.con.execute(_ROWS, [name, version, as_of]).fetch_arrow_table()
         ids_arr = table.column("customer_id").combine_chunks()
         if len(ids_arr) and pc.any(pc.match_substring(ids_arr, "\x00")).as_py():
