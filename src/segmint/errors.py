@@ -47,25 +47,35 @@ class FitError(SegmintError, RuntimeError):
     """A model cannot be fitted to the data, or its optimiser did not converge."""
 
 
-class NotFittedError(SegmintError, AttributeError):
-    """A model was used before ``fit``.
-
-    Also registered with scikit-learn's ``NotFittedError`` hierarchy where available.
-    """
-
-
 class ModelVersionError(SegmintError, ValueError):
     """A saved model comes from a version or format this segmint cannot read."""
 
 
-try:  # make ``except sklearn.exceptions.NotFittedError`` catch ours too
-    from sklearn.exceptions import NotFittedError as _SkNotFitted
+def _not_fitted_error() -> type:
+    """``NotFittedError``: a model was used before ``fit``; also scikit-learn's ``NotFittedError``.
 
-    class NotFittedError(SegmintError, _SkNotFitted):  # type: ignore[no-redef]  # noqa: F811
-        """A model was used before ``fit``."""
+    Built on first use (see :func:`__getattr__`): deriving from scikit-learn's class means importing
+    scikit-learn, a second of every command's start, which `segmint --help`, `status` or `ingest`
+    never need.
+    """
+    try:  # make ``except sklearn.exceptions.NotFittedError`` catch ours too
+        from sklearn.exceptions import NotFittedError as sklearn_not_fitted
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        sklearn_not_fitted = AttributeError
 
-except ImportError:  # pragma: no cover - scikit-learn is a dependency
-    pass
+    class NotFittedError(SegmintError, sklearn_not_fitted):
+        """A model was used before ``fit`` (also scikit-learn's ``NotFittedError``)."""
+
+    NotFittedError.__module__, NotFittedError.__qualname__ = __name__, "NotFittedError"
+    return NotFittedError
+
+
+def __getattr__(name: str) -> type:
+    # PEP 562: ``NotFittedError`` is made once, on first access, then kept as a module attribute.
+    if name == "NotFittedError":
+        cls = globals()["NotFittedError"] = _not_fitted_error()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def did_you_mean(name: str, choices: Iterable[str], n: int = 1) -> str:

@@ -125,3 +125,14 @@ def test_bad_map_syntax(run, workspace, tmp_path):
     src.write_text("order_id,customer_id,ordered_at,amount\n")
     r = run("ingest", "orders", str(src), "-w", str(workspace), "--map", "order_id")
     assert r.returncode == 1 and "canonical=source" in r.stderr
+
+
+def test_the_command_line_starts_without_scikit_learn():
+    # Importing scikit-learn takes about a second; commands that fit nothing (help, status, ingest, token)
+    # must not pay it. segmint.errors builds NotFittedError (a scikit-learn NotFittedError too) on first use.
+    code = ("import sys, segmint.cli, segmint.workspace, segmint.errors; "
+            "print('sklearn' in sys.modules); "
+            "from segmint.errors import NotFittedError; import sklearn.exceptions; "
+            "print(issubclass(NotFittedError, sklearn.exceptions.NotFittedError))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
