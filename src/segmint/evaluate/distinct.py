@@ -142,7 +142,8 @@ def _numeric_effects(seg: Segmented, col: str) -> list[list]:
     if n < 3 or nanstd(xv) == 0:
         return []
     total, total_sq = xv.sum(), (xv ** 2).sum()
-    n_in, s_in, q_in, r_in = _segment_sums(seg, ok, xv, ranks)
+    n_in, s_in, q_in, r_in = (seg.segment_sums(rows=ok), seg.segment_sums(xv, ok), seg.segment_sums(xv ** 2, ok),
+                              seg.segment_sums(ranks, ok))
     rows = []
     for i, s in enumerate(seg.segments):
         n1 = int(n_in[i])
@@ -164,21 +165,6 @@ def _numeric_effects(seg: Segmented, col: str) -> list[list]:
     return rows
 
 
-def _segment_sums(seg: Segmented, ok: np.ndarray, xv: np.ndarray, ranks: np.ndarray):
-    """Per segment: count, sum, sum of squares and rank sum of the finite values ``xv`` (rows ``ok``).
-
-    A partition takes one ``np.bincount`` per sum for all segments; overlapping audiences a mask each.
-    """
-    if seg.overlapping:
-        masks = [seg.members[s].to_numpy()[ok] for s in seg.segments]
-        return (np.array([m.sum() for m in masks], float), np.array([xv[m].sum() for m in masks]),
-                np.array([(xv[m] ** 2).sum() for m in masks]), np.array([ranks[m].sum() for m in masks]))
-    k = len(seg.segments)
-    codes = seg.codes()[ok]
-    return (np.bincount(codes, minlength=k).astype(float), np.bincount(codes, xv, minlength=k),
-            np.bincount(codes, xv ** 2, minlength=k), np.bincount(codes, ranks, minlength=k))
-
-
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and their categories (as text), missing values as a category of their own."""
     # Factorise the values as they are and turn only the few categories into text: converting every
@@ -191,8 +177,9 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, labels
 
 
-def _contingency(groups: np.ndarray, codes: np.ndarray, n_groups: int, n_codes: int) -> np.ndarray:
-    table = np.bincount(groups * n_codes + codes, minlength=n_groups * n_codes).reshape(n_groups, n_codes)
+def _contingency(seg: Segmented, codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Segments x the value codes some customer has."""
+    table = seg.crosstab(codes, n_codes)
     return table[:, table.sum(axis=0) > 0]
 
 
@@ -202,14 +189,9 @@ def _categorical_effects(seg: Segmented, col: str) -> list[list]:
         return []
     rows = []
     everyone = np.bincount(codes, minlength=len(uniques))
-    inside = (np.bincount(seg.codes() * len(uniques) + codes, minlength=len(seg.segments) * len(uniques))
-              .reshape(len(seg.segments), -1) if not seg.overlapping else None)
+    inside = seg.crosstab(codes, len(uniques))
     for i, s in enumerate(seg.segments):
-        if inside is None:
-            m = seg.members[s].to_numpy()
-            row = np.bincount(codes[m], minlength=len(uniques))
-        else:
-            row = inside[i]
+        row = inside[i]
         n1 = int(row.sum())
         if n1 < 2 or len(codes) - n1 < 2:
             continue
@@ -232,16 +214,13 @@ def feature_tests(features: pd.DataFrame, labels, catalog=None, alpha: float = 0
     cols = ["feature", "family", "kind", "test", "statistic", "effect", "p_value", "q_value", "significant"]
     if seg.overlapping or len(seg.segments) < 2:
         return pd.DataFrame(columns=cols)
-    group = seg.codes()
-    n_groups = len(seg.segments)
     rows = []
     for col in seg.numeric():
         x, ok, r, ties = _column(seg, col)
         n = int(ok.sum())
         if n < 3 or nanstd(x) == 0:
             continue
-        counts = np.bincount(group[ok], minlength=n_groups).astype(float)
-        sums = np.bincount(group[ok], r, minlength=n_groups)
+        counts, sums = seg.segment_sums(rows=ok), seg.segment_sums(r, ok)
         present = counts > 0
         h = 12 / (n * (n + 1)) * float((sums[present] ** 2 / counts[present]).sum()) - 3 * (n + 1)
         h /= 1 - ties / (n ** 3 - n)
@@ -249,7 +228,7 @@ def feature_tests(features: pd.DataFrame, labels, catalog=None, alpha: float = 0
         rows.append([col, "numeric", "kruskal-wallis", h, h / (n - 1), float(stats.chi2.sf(h, df))])
     for col in seg.categorical():
         codes, uniques = _codes(seg.features[col])
-        table = _contingency(group, codes, n_groups, len(uniques))
+        table = _contingency(seg, codes, len(uniques))
         if min(table.shape) < 2:
             continue
         chi2, p, _, _ = stats.chi2_contingency(table, correction=False)

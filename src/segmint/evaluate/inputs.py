@@ -90,6 +90,29 @@ class Segmented:
             self.cache["codes"] = np.argmax(self.members.to_numpy(bool), axis=1).astype(np.intp)
         return self.cache["codes"]
 
+    def segment_sums(self, weights: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+        """Per segment, in :attr:`segments` order: its customers, or the sum of ``weights`` over them.
+
+        ``rows``, a boolean mask over the customers, keeps some of them; ``weights`` then holds
+        their values only. A partition takes one ``np.bincount`` for every segment (see
+        :meth:`codes`); overlapping audiences a mask each.
+        """
+        if self.overlapping:
+            masks = [self.members[s].to_numpy(bool) for s in self.segments]
+            if rows is not None:
+                masks = [m[rows] for m in masks]
+            return np.array([m.sum() if weights is None else weights[m].sum() for m in masks], float)
+        codes = self.codes() if rows is None else self.codes()[rows]
+        return np.bincount(codes, weights, minlength=len(self.segments)).astype(float)
+
+    def crosstab(self, codes: np.ndarray, n_codes: int) -> np.ndarray:
+        """Customers per segment (rows, in :attr:`segments` order) and value code (columns ``0..n_codes-1``)."""
+        if self.overlapping:
+            return np.vstack([np.bincount(codes[self.members[s].to_numpy(bool)], minlength=n_codes)
+                              for s in self.segments])
+        k = len(self.segments)
+        return np.bincount(self.codes() * n_codes + codes, minlength=k * n_codes).reshape(k, n_codes)
+
     def over(self, frame: pd.DataFrame) -> Segmented:
         """The same customers and segments over other numeric columns (``frame``: these rows, in this order).
 

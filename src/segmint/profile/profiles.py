@@ -206,13 +206,7 @@ def _aggregate(x: np.ndarray, how: str) -> float:
 def _group_sums(seg: Segmented, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per segment (in ``seg.segments`` order): the sum of the finite values of ``x`` and their count."""
     ok = ~np.isnan(x)  # what nansum and nanmean count
-    if seg.overlapping:
-        masks = [seg.members[s].to_numpy(bool) & ok for s in seg.segments]
-        return np.array([x[m].sum() for m in masks], float), np.array([m.sum() for m in masks], float)
-    k = len(seg.segments)
-    codes = seg.codes()
-    return (np.bincount(codes, weights=np.where(ok, x, 0.0), minlength=k),
-            np.bincount(codes, weights=ok, minlength=k))
+    return seg.segment_sums(x[ok], ok), seg.segment_sums(rows=ok)
 
 
 def _group_aggregate(seg: Segmented, x: np.ndarray, how: str) -> np.ndarray:
@@ -316,7 +310,7 @@ def _mix(seg: Segmented, sizes: pd.Series, small: list[str], min_size: int, top_
             per_segment = np.column_stack([_group_aggregate(seg, a, "mean") for a in columns])
         else:
             codes, text = _text_codes(values)
-            table = _code_counts(seg, codes, len(text))
+            table = seg.crosstab(codes, len(text))
             # everyone's mix (audiences overlap, so it is not the sum of theirs)
             pop = pd.Series(np.bincount(codes, minlength=len(text)) / max(n, 1), index=text)
         for i, s in enumerate(seg.segments):
@@ -348,14 +342,6 @@ def _text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     merged, text = pd.factorize(np.asarray(labels, dtype=object))  # values that read the same are one category
     codes = merged[codes]  # code -1 (missing) picks "(missing)", the last label
     return codes, np.asarray(text, dtype=object)
-
-
-def _code_counts(seg: Segmented, codes: np.ndarray, k: int) -> np.ndarray:
-    """Customers per segment (rows, in ``seg.segments`` order) and code (columns)."""
-    if seg.overlapping:
-        return np.vstack([np.bincount(codes[seg.members[s].to_numpy(bool)], minlength=k) for s in seg.segments])
-    g = len(seg.segments)
-    return np.bincount(seg.codes() * k + codes, minlength=g * k).reshape(g, k)
 
 
 def _value_counts(seg: Segmented, segment: str, codes: np.ndarray, counts: np.ndarray, text: np.ndarray) -> pd.Series:
