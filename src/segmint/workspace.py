@@ -379,19 +379,20 @@ class Workspace:
 
         features, labels, catalog = self._prepared(name, as_of)
         later = self.stored_run(name, compare_as_of).labels if compare_as_of is not None else None
-        v = self.config.validation
-        return scorecard(features, labels, catalog=catalog, labels_later=later,
-                         min_segment_size=self.config.privacy.min_segment_size, max_rows=v.max_rows,
-                         random_state=v.random_state)
+        return scorecard(features, labels, catalog=catalog, labels_later=later, **self._judged_with())
 
     def profile(self, name: str, as_of: Any = None):
         """Per-segment profile of the stored run against the population (small segments suppressed)."""
         from segmint.profile import profile
 
         features, labels, catalog = self._prepared(name, as_of)
+        return profile(features, labels, catalog=catalog, **self._judged_with())
+
+    def _judged_with(self) -> dict[str, Any]:
+        """The scorecard's and the profile's settings from ``segmint.yaml``: small cells, sample cap and seed."""
         v = self.config.validation
-        return profile(features, labels, catalog=catalog, min_segment_size=self.config.privacy.min_segment_size,
-                       max_rows=v.max_rows, random_state=v.random_state)
+        return {"min_segment_size": self.config.privacy.min_segment_size, "max_rows": v.max_rows,
+                "random_state": v.random_state}
 
     def personas(self, name: str, as_of: Any = None):
         """A persona card per segment (name, who, how they buy, what they respond to, actions)."""
@@ -413,14 +414,10 @@ class Workspace:
         features, labels, result, catalog = self._labelled(name, as_of)
         if self._frame_cache is not None:  # the run's prepared data (and sample) that validate and profile used
             features, labels, catalog = self._prepared(name, as_of)  # kept: no second read
-        mss = self.config.privacy.min_segment_size
-        v = self.config.validation
         if card is None:
-            card = scorecard(features, labels, catalog=catalog, min_segment_size=mss, max_rows=v.max_rows,
-                             random_state=v.random_state)
+            card = scorecard(features, labels, catalog=catalog, **self._judged_with())
         if prof is None:
-            prof = profile(features, labels, catalog=catalog, min_segment_size=mss, max_rows=v.max_rows,
-                           random_state=v.random_state)
+            prof = profile(features, labels, catalog=catalog, **self._judged_with())
         sel = (result.selection or {}).get("all") if isinstance(result.selection, dict) else None
         migrations = self._latest_migrations(name, result.as_of)
         path = Path(path or self.path / "reports" / f"{name}.html")
