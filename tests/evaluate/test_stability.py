@@ -58,3 +58,14 @@ def test_temporal_agreement_equals_the_sets_of_customers_it_counts():
         assert row.retention == pytest.approx(len(was & now) / len(was))
         assert row.jaccard == pytest.approx(len(was & now) / len(was | now))
     assert set(per.segment) == {"x", "y", "z"} and per.set_index("segment").loc["z", "later"] == 0
+
+
+def test_temporal_agreement_refuses_a_customer_labelled_twice():
+    from segmint.errors import DataError
+
+    once = pd.Series(["x", "y", "y"], index=["C1", "C2", "C3"])
+    twice = pd.Series(["x", "y", "x"], index=["C1", "C2", "C2"])
+    with pytest.raises(DataError, match=r"labels_later: 1 customer ids appear more than once \('C2'\)"):
+        temporal_agreement(once, twice)
+    with pytest.raises(DataError, match=r"^labels: 1 customer ids"):
+        temporal_agreement(twice, once)

@@ -33,6 +33,9 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestCentroid
 from sklearn.tree import DecisionTreeClassifier
 
+from segmint.errors import DataError, examples
+from segmint.evaluate.inputs import has_duplicates
+
 
 def _surrogate(kind: str, seed: int):
     if kind == "centroid":
@@ -109,6 +112,11 @@ def temporal_agreement(labels: pd.Series, labels_later: pd.Series) -> tuple[dict
         ``segment, earlier, later, stayed, retention, jaccard`` (customers missing at the
         later date count as having left).
 
+    Raises
+    ------
+    DataError
+        A customer id appears more than once in either labelling.
+
     Examples
     --------
     >>> a = pd.Series(["x", "x", "y", "y"], index=[1, 2, 3, 4])
@@ -117,6 +125,11 @@ def temporal_agreement(labels: pd.Series, labels_later: pd.Series) -> tuple[dict
     >>> seg[["segment", "retention", "jaccard"]].to_dict("records")
     [{'segment': 'x', 'retention': 0.5, 'jaccard': 0.5}, {'segment': 'y', 'retention': 1.0, 'jaccard': 0.6666666666666666}]
     """
+    for what, given in (("labels", labels), ("labels_later", labels_later)):
+        if has_duplicates(given.index):  # the counts below need one label per customer
+            dup = given.index[given.index.duplicated()].unique()
+            raise DataError(f"{what}: {len(dup)} customer ids appear more than once ({examples(dup)}); "
+                            "give one label per customer")
     a = labels.dropna().astype(str)
     b = labels_later.dropna().astype(str)
     both = a.index.intersection(b.index)
