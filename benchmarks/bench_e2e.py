@@ -334,6 +334,12 @@ def markdown(results: list[dict], command: str) -> str:
     return "\n".join(lines)
 
 
+def write_page(name: str, results: list[dict]) -> Path:
+    """The results page from the saved figures of each size (with the commands that measured them)."""
+    commands = sorted({r["command"] for r in results})
+    return write_result(name, markdown(results, "`, then `".join(commands)))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, nargs="+", default=[200_000, 1_000_000])
@@ -355,8 +361,7 @@ def main(argv: list[str] | None = None) -> None:
         if not saved.exists():
             sys.exit(f"no saved figures at {saved}: run the benchmark first")
         results = json.loads(saved.read_text())
-        commands = sorted({r["command"] for r in results})
-        print(write_result(args.out, markdown(results, "`, then `".join(commands))))
+        print(write_page(args.out, results))
         return
     ensure_peers()
     if args.prepare_only:
@@ -373,8 +378,7 @@ def main(argv: list[str] | None = None) -> None:
         results.sort(key=lambda r: r["customers"])
         # written after each size, so a stopped run keeps what it measured
         saved.write_text(json.dumps(results, indent=1, default=str))
-        commands = sorted({r["command"] for r in results})
-        path = write_result(args.out, markdown(results, "`, then `".join(commands)))
+        path = write_page(args.out, results)
     print(path.read_text())
 
 
