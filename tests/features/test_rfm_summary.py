@@ -11,13 +11,10 @@ import pytest
 from segmint.errors import ConfigError, DataError, UnknownNameError
 from segmint.features.summary import rfm_summary
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-needs_data = pytest.mark.skipif(not (DATA / "cdnow_sample.txt").exists(), reason="shared/data not present")
 
-
-def load_cdnow_sample() -> pd.DataFrame:
+def load_cdnow_sample(data: Path) -> pd.DataFrame:
     tx = pd.read_csv(
-        DATA / "cdnow_sample.txt", sep=r"\s+", header=None,
+        data / "cdnow_sample.txt", sep=r"\s+", header=None,
         names=["master_id", "id", "date", "cds", "dollars"], dtype={"date": str},
     )
     tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
@@ -64,11 +61,10 @@ def random_log(n=400, seed=1, hours=False):
     })
 
 
-@needs_data
-def test_cdnow_sample_matches_published_summary():
-    tx = load_cdnow_sample()
+def test_cdnow_sample_matches_published_summary(shared_data):
+    tx = load_cdnow_sample(shared_data)
     got = rfm_summary(tx, "id", "date", observation_period_end="1997-09-30", freq="D", freq_multiplier=7)
-    pub = pd.read_csv(DATA / "cdnow_customers_summary.csv", index_col="ID")
+    pub = pd.read_csv(shared_data / "cdnow_customers_summary.csv", index_col="ID")
     assert list(got.index) == list(pub.index)
     np.testing.assert_array_equal(got["frequency"], pub["frequency"])
     np.testing.assert_array_equal(got["recency"].round(2), pub["recency"])

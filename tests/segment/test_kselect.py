@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,8 +12,6 @@ from sklearn.metrics import adjusted_rand_score
 
 from segmint.segment.cluster import ClusterSegmenter
 from segmint.segment.kselect import adjusted_rand, choose_k, quality_scores, select_k
-
-MALL = Path("/work/shared/data/mall_customers.csv")
 
 
 def _row(k, sil, ch, db, stab=None):
@@ -118,8 +114,8 @@ def test_auto_k_finds_blobs(centers, std, seed):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
-def test_mall_customers_has_five_groups(seed):
-    df = pd.read_csv(MALL)
+def test_mall_customers_has_five_groups(seed, shared_data):
+    df = pd.read_csv(shared_data / "mall_customers.csv")
     seg = ClusterSegmenter(["annual_income_thousands", "spending_score"], random_state=seed).fit(df)
     assert seg.k_ == 5, seg.selection_reason_
     table = seg.selection_
