@@ -3,8 +3,9 @@
 :func:`render_report` writes a single file with the overview and sizes, the scorecard,
 the profile heatmap, persona cards, a 2-D projection of customers, distributions of
 the main KPIs, the k-selection plot (clusterings), a migration Sankey (when history
-exists) and the small-cell note. Plotly.js is read from the installed ``plotly``
-package and inlined, so nothing is fetched when the file is opened.
+exists) and the small-cell note. Plotly.js is inlined, so nothing is fetched when the
+file is opened: a partial bundle of the trace types the report draws (1.4 MB, shipped with
+segmint), or the whole library of the installed ``plotly`` package when a figure needs another.
 
 The file is deterministic: the same inputs and ``random_state`` give the same bytes
 (no timestamp is written unless ``subtitle`` carries one).
@@ -35,14 +36,30 @@ from segmint.report import plots
 RULES_PER_SEGMENT = 2
 
 
+#: Trace types in the partial Plotly.js bundle shipped for reports (scripts/build-report-plotly.sh builds it).
+BUNDLE_TRACES = frozenset({"bar", "box", "heatmap", "sankey", "scatter"})
+
+
 @functools.cache
-def plotly_js() -> str:
-    """The minified Plotly.js bundled with the installed ``plotly`` package (read once per process)."""
+def plotly_js(full: bool = False) -> str:
+    """Minified Plotly.js to inline in a report (read once per process).
+
+    By default the partial bundle shipped with segmint (the trace types in :data:`BUNDLE_TRACES`,
+    ~1.4 MB); ``full=True`` gives the whole library of the installed ``plotly`` package (~4.8 MB),
+    for a figure of another type.
+    """
+    if not full:
+        return resources.files("segmint.report").joinpath("static", "plotly-report.min.js").read_text(encoding="utf-8")
     try:
         from plotly.offline import get_plotlyjs
     except ImportError as exc:  # pragma: no cover - plotly is a dependency of the report
         raise ImportError("the HTML report needs plotly: pip install plotly") from exc
     return get_plotlyjs()
+
+
+def trace_types(figures: dict[str, dict[str, Any]]) -> set[str]:
+    """The trace types the figures draw (Plotly's default type is scatter)."""
+    return {trace.get("type", "scatter") for fig in figures.values() for trace in fig.get("data", [])}
 
 
 def _template(name: str) -> str:
@@ -141,9 +158,10 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame, l
     nav = " ".join(f'<a href="#{sid}">{e(head)}</a>' for sid, head, _ in sections)
     from segmint import __version__
 
+    full_plotly = not trace_types(figures) <= BUNDLE_TRACES  # a figure of a type the partial bundle lacks
     page = Template(_template("report.html")).substitute(
         title=e(title), subtitle=e(subtitle or f"{profile.n_customers:,} customers in {len(profile.segments)} segments"),
-        nav=nav, body=body, css=_template("report.css"), plotly=plotly_js(), version=e(__version__),
+        nav=nav, body=body, css=_template("report.css"), plotly=plotly_js(full_plotly), version=e(__version__),
         figures="{" + ",".join(f'"{k}":{plots.to_json(v)}' for k, v in figures.items()) + "}",
     )
     path = Path(path)
