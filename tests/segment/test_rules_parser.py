@@ -200,3 +200,38 @@ def test_non_text_rule_is_rejected():
 def test_tokenizer_positions():
     toks = tokenize("ab >= 'x y'")
     assert [(t.kind, t.pos) for t in toks] == [("ident", 0), ("op", 3), ("string", 6), ("eof", 11)]
+
+
+# ---------------------------------------------------------------------------- limits (issue 15, Low)
+@pytest.mark.parametrize("rule, message", [
+    ("(" * 300 + "x > 1" + ")" * 300, "nests more than 64 levels"),
+    ("not " * 995 + "x > 1", "nests more than 64 levels"),
+    ("-" * 200 + "x > 1", "nests more than 64 levels"),
+    (" + ".join(["x"] * 100) + " > 0", "nests more than 64 levels"),
+    ("x > 12345678901234567890123456789012345", "too large: at most 9,223,372,036,854,775,807"),
+    ("x > 1e999999", "1e999999 is too large"),
+    ("x < -1e999999", "1e999999 is too large"),
+    (" and ".join(["x > 0"] * 1000), "rule too large"),
+    ("x" * 30_000, "at most 20,000 characters"),
+])
+def test_rules_past_the_limits_are_refused_with_a_clear_error(rule, message):
+    with pytest.raises(ConfigError, match=message):
+        parse(rule)
+
+
+def test_rules_within_the_limits_parse_and_compile():
+    import ibis
+    import pandas as pd
+
+    from segmint.segment.rule_compile import compile as compile_rule
+    from segmint.segment.rule_parser import MAX_DEPTH, MAX_NODES
+
+    t = ibis.memtable(pd.DataFrame({"customer_id": ["a", "b"], "x": [1.0, 2.0]}))
+    deepest = "(" * (MAX_DEPTH - 1) + "x > 1" + ")" * (MAX_DEPTH - 1)
+    longest_chain = " + ".join(["x"] * MAX_DEPTH) + " > 100"
+    widest = " and ".join(["x > 0"] * ((MAX_NODES - 1) // 3))  # And + (Compare, Name, Literal) per condition
+    nots = "not " * (MAX_DEPTH - 1) + "x > 1"  # an odd number of nots: x <= 1
+    for rule, expected in [(deepest, [False, True]), (longest_chain, [False, True]), (widest, [True, True]),
+                           (nots, [True, False]), ("x > 9223372036854775807", [False, False])]:
+        out = t.select(held=compile_rule(rule, t)).to_pandas()["held"].tolist()
+        assert out == expected, rule[:40]

@@ -342,10 +342,14 @@ def to_ibis(node: Expr, table: ir.Table, segment_resolver: SegmentResolver | Non
         return ~go(node.operand)
     if isinstance(node, And | Or):
         parts = [go(i) for i in node.items]
-        out = parts[0]
-        for p in parts[1:]:
-            out = (out & p) if isinstance(node, And) else (out | p)
-        return out
+        # Pairwise, so a rule of n conditions nests log2(n) deep rather than n (a left fold of ~1,000
+        # conditions overflowed Python's recursion limit inside the SQL compiler); AND and OR are
+        # associative in SQL's three-valued logic, so the answer is the same.
+        while len(parts) > 1:
+            pairs = [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+            joined = [(a & b) if isinstance(node, And) else (a | b) for a, b in pairs]
+            parts = joined + parts[len(pairs) * 2:]
+        return parts[0]
     raise ConfigError(f"unsupported rule node {node!r}")  # pragma: no cover
 
 

@@ -58,6 +58,9 @@ __all__ = [
     "Neg",
     "Not",
     "Or",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_RULE_CHARS",
     "parse",
 ]
 
@@ -376,11 +379,40 @@ def _describe(tok: Token) -> str:
     return f"{tok.kind} {tok.text!r}" if tok.kind != "op" else repr(tok.text)
 
 
+#: Limits that keep a rule within what the parser and the engine's SQL compiler handle (both recurse over
+#: the tree), with errors that say which was passed instead of a RecursionError.
+MAX_RULE_CHARS = 20_000
+#: Nesting: parentheses, ``not``, unary minus, and each operator of an arithmetic chain (``a + b + c``
+#: nests two deep: the engine nests it so).
+MAX_DEPTH = 64
+#: Conditions, names and values in one rule (a rule of 1,000 conditions compiles in a few seconds).
+MAX_NODES = 2_000
+#: The largest whole number a rule may hold: the engine's 64-bit integers.
+MAX_INT = 2**63 - 1
+
+
 class _Parser:
     def __init__(self, source: str):
+        if len(source) > MAX_RULE_CHARS:
+            raise ConfigError(f"a rule may have at most {MAX_RULE_CHARS:,} characters; this one has "
+                              f"{len(source):,}. Split it into several segments or use in_segment(...)")
         self.source = source
         self.tokens = tokenize(source)
+        if len(self.tokens) > MAX_NODES * 3:  # cheap bound before any recursion
+            raise self._too_big(len(self.tokens), "tokens", MAX_NODES * 3)
         self.i = 0
+        self.depth = 0
+
+    def _too_big(self, n: int, what: str, limit: int) -> ConfigError:
+        return ConfigError(f"rule too large: {n:,} {what}, at most {limit:,} allowed. Split it into several "
+                           "segments (in_segment(...) combines them)")
+
+    def nest(self, tok: Token) -> None:
+        """Count one more level of nesting at ``tok``; refuse past :data:`MAX_DEPTH`."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _error(self.source, tok.pos, f"the rule nests more than {MAX_DEPTH} levels deep "
+                                               "(parentheses, 'not', '-' or a long arithmetic chain); simplify it")
 
     # -- token helpers
     @property
@@ -432,8 +464,10 @@ class _Parser:
 
     def not_expr(self) -> Expr:
         if self.at("keyword", "not"):
-            self.take()
-            return Not(self.not_expr())
+            self.nest(self.take())
+            node = Not(self.not_expr())
+            self.depth -= 1
+            return node
         return self.predicate()
 
     def predicate(self) -> Expr:
@@ -517,32 +551,48 @@ class _Parser:
         return tok.text[1:-1].replace(quote * 2, quote)
 
     def sum(self) -> Expr:
-        node = self.product()
-        while self.at("op", "+", "-"):
-            op = self.take().text
-            node = BinOp(op, node, self.product())
-        return node
+        return self._chain(self.product, ("+", "-"))
 
     def product(self) -> Expr:
-        node = self.unary()
-        while self.at("op", "*", "/"):
-            op = self.take().text
-            node = BinOp(op, node, self.unary())
+        return self._chain(self.unary, ("*", "/"))
+
+    def _chain(self, operand, ops: tuple[str, ...]) -> Expr:
+        """A left-associative chain ``a op b op c``: each operator nests the tree one level deeper."""
+        start = self.depth
+        node = operand()
+        while self.at("op", *ops):
+            tok = self.take()
+            self.nest(tok)
+            node = BinOp(tok.text, node, operand())
+        self.depth = start
         return node
 
     def unary(self) -> Expr:
         if self.at("op", "-"):
-            self.take()
+            tok = self.take()
             if self.at("number"):  # fold "-5" into the literal -5
                 value = self._number(self.take())
                 return Literal(-value)
-            return Neg(self.unary())
+            self.nest(tok)
+            node = Neg(self.unary())
+            self.depth -= 1
+            return node
         return self.primary()
 
-    @staticmethod
-    def _number(tok: Token) -> int | float:
+    def _number(self, tok: Token) -> int | float:
         text = tok.text
-        return float(text) if any(c in text for c in ".eE") else int(text)
+        if any(c in text for c in ".eE"):
+            value = float(text)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise _error(self.source, tok.pos, f"the number {text} is too large (a rule's numbers must be "
+                                                   "finite, below about 1.8e308)")
+            return value
+        value = int(text)
+        if value > MAX_INT:
+            raise _error(self.source, tok.pos, f"the whole number {text[:24]}{'...' if len(text) > 24 else ''} "
+                                               f"is too large: at most {MAX_INT:,} (write it with a decimal "
+                                               "point, e.g. 1e30, for a larger value)")
+        return value
 
     def primary(self) -> Expr:
         tok = self.tok
@@ -580,9 +630,10 @@ class _Parser:
                 raise self.fail("an operator; the only functions are in_segment(...) and segment(...)")
             return Name(tok.text)
         if tok.kind == "op" and tok.text == "(":
-            self.take()
+            self.nest(self.take())
             node = self.or_expr()
             self.expect("op", ")", "')'")
+            self.depth -= 1
             return node
         raise self.fail("a feature name, a value or '('")
 
@@ -620,4 +671,19 @@ Compare(op='<', left=Name(name='b'), right=Literal(value=2))))
     """
     if not isinstance(source, str):
         raise ConfigError(f"a rule must be text, got {type(source).__name__}: {source!r}")
-    return _Parser(source).rule()
+    parser = _Parser(source)
+    tree = parser.rule()
+    nodes = _count_nodes(tree)
+    if nodes > MAX_NODES:
+        raise parser._too_big(nodes, "conditions, names and values", MAX_NODES)
+    return tree
+
+
+def _count_nodes(tree: Expr) -> int:
+    """Nodes of the tree, counted without recursion."""
+    count, stack = 0, [tree]
+    while stack:
+        node = stack.pop()
+        count += 1
+        stack.extend(node.children())
+    return count
