@@ -42,6 +42,13 @@ def test_unknown_kind_suggests_the_closest():
         parse_definition("x", {"segments": {"a": "x > 1"}})
 
 
+@pytest.mark.parametrize("kind", [["rules"], {"rules": 1}, 3, True])
+def test_a_kind_that_is_not_a_word_is_a_config_error(kind):
+    # a YAML `kind: [rules]` crashed with "TypeError: unhashable type" (issue 15, Low)
+    with pytest.raises(ConfigError, match="'kind' must be one word, one of rules"):
+        parse_definition("x", {"kind": kind, "segments": {"a": "x > 1"}})
+
+
 @pytest.mark.parametrize("raw, message", [
     ({**RULES, "segmens": []}, "unknown key 'segmens' at the top; did you mean 'segments'"),
     ({**RULES, "els": "x"}, "unknown key 'els' at the top; did you mean 'else'"),

@@ -273,6 +273,9 @@ def parse_definition(name: str, raw: Any, source: str = "segmint.yaml") -> Defin
     kind = raw.get("kind")
     if kind is None:
         raise ConfigError(f"{where}: missing 'kind'; use one of {', '.join(KINDS)}")
+    if not isinstance(kind, str):  # e.g. `kind: [rules]` in YAML: a list is no kind (and cannot be hashed)
+        raise ConfigError(f"{where}: 'kind' must be one word, one of {', '.join(KINDS)}; got a "
+                          f"{type(kind).__name__}: {kind!r}")
     if kind not in KINDS:
         raise ConfigError(f"{where}: unknown kind {kind!r}; {did_you_mean(str(kind), KINDS)}")
     model = KINDS[kind]
