@@ -154,11 +154,16 @@ def test_failed_logins_back_off_per_client(make_client, tokens):
     client = make_client(failed_logins_allowed=3, backoff_base_s=30)
     for _ in range(3):
         assert _login(client, "smt_wrong").status_code == 401
-    blocked = _login(client, tokens["admin"])  # even the right token must wait now
+    blocked = _login(client, "smt_wrong-again")  # a further wrong token must wait
     assert blocked.status_code == 429
-    api = client.get("/api/v1/me", headers=bearer(tokens["admin"]))
+    api = client.get("/api/v1/me", headers=bearer("smt_wrong-again"))
     assert api.status_code == 429 and int(api.headers["retry-after"]) > 0
     assert api.json()["error"]["code"] == "too_many_attempts"
+    # ...but the right token still works from the same address: one guesser behind a NAT must not lock out
+    # everyone behind it (issue 15, Low)
+    assert client.get("/api/v1/me", headers=bearer(tokens["admin"])).status_code == 200
+    assert _login(client, tokens["analyst"]).status_code in (200, 303)
+    assert client.get("/api/v1/me", headers=bearer("smt_wrong")).status_code == 429  # the backoff holds
 
 
 def test_secrets_never_logged(client, tokens, caplog):
@@ -169,3 +174,16 @@ def test_secrets_never_logged(client, tokens, caplog):
     client.post("/api/v1/tokens", json={"name": "x1", "role": "viewer"}, headers=bearer(tokens["admin"]))
     text = caplog.text
     assert not any(s in text for s in tokens.values()) and "smt_" not in text
+
+
+def test_backoff_forgets_failures_after_a_quiet_spell(monkeypatch):
+    from segmint.server import auth
+
+    clock = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    b = auth.Backoff(allowed=2, base_s=10, max_s=60)
+    b.fail("1.2.3.4"), b.fail("1.2.3.4")
+    assert b.wait_s("1.2.3.4") == 10 and b.wait_s("5.6.7.8") == 0  # per address
+    clock[0] += 61  # longer than the longest wait: the old failures no longer count
+    b.fail("1.2.3.4")
+    assert b.wait_s("1.2.3.4") == 0

@@ -10,7 +10,9 @@
 * A verified token is cached in memory (by its SHA-256 digest) until any token is revoked,
   so a request with a known token costs a dictionary look-up, not a table read.
 * Failed logins (the form or a bad bearer token) are counted per client address; past
-  :attr:`Settings.failed_logins_allowed` the client must wait, doubling each time (429).
+  :attr:`Settings.failed_logins_allowed` a wrong token from that address gets 429 and must wait,
+  doubling each time. A valid token is always accepted, so one guesser cannot lock out the
+  others behind the same address.
 
 Every route declares the least role it needs with :func:`role`; the authorisation
 matrix test reads those declarations from the app's route table.
@@ -129,12 +131,11 @@ class Backoff:
             if len(self._fails) > 10_000:  # bound memory under a spray of addresses
                 cutoff = time.monotonic() - self.max_s
                 self._fails = {k: v for k, v in self._fails.items() if v[1] > cutoff}
-            n, _ = self._fails.get(client, (0, 0.0))
-            self._fails[client] = (n + 1, time.monotonic())
-
-    def succeed(self, client: str) -> None:
-        with self._lock:
-            self._fails.pop(client, None)
+            n, last = self._fails.get(client, (0, 0.0))
+            now = time.monotonic()
+            if n and now - last > self.max_s:  # quiet for longer than the longest wait: start counting again
+                n = 0
+            self._fails[client] = (n + 1, now)
 
 
 class TokenCache:
@@ -215,7 +216,9 @@ class Auth:
             if scheme.lower() != "bearer" or not secret:
                 raise LoginRequired(401, "use the header 'Authorization: Bearer <token>'",
                                     headers={"WWW-Authenticate": "Bearer"})
-            self.backoff.check(client)
+            # A valid token works even from an address in backoff (one guesser behind a NAT must not lock
+            # out everyone behind it); the backoff answers the *wrong* tokens. Tokens carry 256 random bits,
+            # so checking each guess gives a guesser nothing; the backoff limits how fast failures are answered.
             if cached_only:
                 info = self.cache.get("d:" + hash_token(secret)) if secret.startswith(PREFIX) else None
                 if info is None:
@@ -223,9 +226,11 @@ class Auth:
             else:
                 info = self._verify(secret)
             if info is None:
+                self.backoff.check(client)
                 self.backoff.fail(client)
                 raise LoginRequired(401, "the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
-            self.backoff.succeed(client)
+            # No reset of the address's failures: a valid token of one caller must not wipe out the count
+            # of another's guesses from the same address (it needs no reset to work).
             return Principal(info.token_id, info.name, info.role, "token")
         session = self.sessions.get(request.cookies.get(self.settings.cookie_name))
         if session is not None:
@@ -241,12 +246,11 @@ class Auth:
     def login(self, request: Request, secret: str) -> tuple[TokenInfo, str, Session]:
         """Exchange a token for a session (the dashboard's login form)."""
         client = _client(request)
-        self.backoff.check(client)
         info = self._verify(secret.strip())
-        if info is None:
+        if info is None:  # as in authenticate: only a wrong token meets the backoff
+            self.backoff.check(client)
             self.backoff.fail(client)
             raise ApiError(401, "the token is unknown or revoked")
-        self.backoff.succeed(client)
         sid, session = self.sessions.create(info.token_id)
         return info, sid, session
 
