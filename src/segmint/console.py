@@ -14,9 +14,11 @@ from typing import Any, Iterator
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+# No emoji codes: user text such as a CSV line "root:x:0:0" must print as written, not with ":x:" as an emoji.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 def print_json(obj: Any) -> None:
@@ -34,11 +36,13 @@ def _default(o: Any) -> Any:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]], justify: dict[str, str] | None = None) -> Table:
-    t = Table(title=title, title_justify="left", header_style="bold")
+    """A table of plain text: cells and title are never read as Rich markup (they hold user text: ids,
+    segment names, paths; ``[/x]`` in a segment name would otherwise fail to print or vanish)."""
+    t = Table(title=Text(title), title_justify="left", header_style="bold")
     for c in columns:
-        t.add_column(c, justify=(justify or {}).get(c, "left"))
+        t.add_column(Text(c), justify=(justify or {}).get(c, "left"))
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        t.add_row(*[Text("" if v is None else str(v)) for v in r])
     return t
 
 
@@ -53,7 +57,8 @@ def status(message: str) -> Iterator[None]:
 
 
 def info(message: str) -> None:
-    err.print(message)
+    """A message on stderr, printed as written (no markup: messages carry user text)."""
+    err.print(message, markup=False)
 
 
 def error(message: str) -> None:
