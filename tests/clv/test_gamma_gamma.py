@@ -9,7 +9,7 @@ from scipy.optimize import check_grad
 
 from segmint.clv import GammaGamma
 from segmint.clv._base import collapse, read_columns
-from segmint.errors import FitError
+from segmint.errors import DataError, FitError
 from segmint.features.summary import rfm_summary
 
 
@@ -73,7 +73,7 @@ def test_unfittable_spend_is_named(spend):
         GammaGamma().fit(zero)
     negative = spend.copy()
     negative.loc[1, "monetary_value"] = -5.0
-    with pytest.raises(FitError, match=r"'monetary_value' is negative in 1 of 2357 rows \(index 1\)"):
+    with pytest.raises(DataError, match=r"'monetary_value' is negative in 1 of 2357 rows \(index 1\)"):
         GammaGamma().fit(negative)
 
 
