@@ -126,5 +126,5 @@ def check_matrix(X: Any, who: str, what: str, *, numeric: bool = True) -> np.nda
             input_name="X",
             estimator=who,
         )
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:  # sparse input is a TypeError there; one class for all
         raise DataError(f"{what}: {exc}") from exc
