@@ -27,24 +27,24 @@ ESTIMATORS = [BetaGeo(), ParetoNBD(), GammaGamma(), Preprocessor(), ClusterSegme
 #: What each check that a CLV model refuses fits on: (rows, columns, how the check draws them).
 CLV_DRAWS = {
     "check_fit_score_takes_y": (30, 3, "random floats"),
-    "check_estimators_overwrite_params": (21, 2, "make_blobs (negative floats, shifted)"),
+    "check_estimators_overwrite_params": (21, 2, "make_blobs points"),
     "check_dont_overwrite_parameters": (20, 3, "random floats"),
-    "check_estimators_fit_returns_self": (21, 2, "make_blobs (negative floats, shifted)"),
-    "check_readonly_memmap_input": (21, 2, "make_blobs (negative floats, shifted)"),
+    "check_estimators_fit_returns_self": (21, 2, "make_blobs points"),
+    "check_readonly_memmap_input": (21, 2, "make_blobs points"),
     "check_n_features_in_after_fitting": (15, 4, "random normal floats"),
     "check_positive_only_tag_during_fit": (150, 4, "the iris data"),
     "check_estimators_dtypes": (20, 5, "random floats in float32/int32/int64"),
     "check_dtype_object": (56, 10, "random floats as objects"),
-    "check_pipeline_consistency": (30, 3, "make_blobs (shifted)"),
-    "check_estimators_nan_inf": (10, 3, "NaN and inf (refused as it should) and then random floats"),
-    "check_estimators_pickle": (30, 3, "make_blobs (shifted)"),
+    "check_pipeline_consistency": (30, 3, "make_blobs points"),
+    "check_estimators_nan_inf": (10, 3, "random floats (after refusing NaN and inf, as it should)"),
+    "check_estimators_pickle": (30, 3, "make_blobs points"),
     "check_f_contiguous_array_estimator": (20, 3, "random floats"),
     "check_methods_sample_order_invariance": (20, 3, "random floats"),
     "check_methods_subset_invariance": (20, 3, "random floats"),
     "check_fit2d_1sample": (1, 10, "random floats"),
     "check_dict_unchanged": (20, 3, "random floats"),
     "check_fit_idempotent": (80, 2, "random normal floats"),
-    "check_fit_check_is_fitted": (100, 2, "make_blobs"),
+    "check_fit_check_is_fitted": (100, 2, "make_blobs points"),
     "check_n_features_in": (100, 2, "random floats"),
     "check_fit2d_predict1d": (20, 3, "random floats"),
 }
@@ -72,11 +72,11 @@ def clv_reason(model, check: str) -> str:
     rows, width, drawn = CLV_DRAWS[check]
     name, columns = type(model).__name__, model._columns
     if width != len(columns):
-        return (f"the check fits a {rows}x{width} array of {drawn}; {name} reads exactly {len(columns)} "
+        return (f"the check fits {drawn} in a {rows}x{width} array; {name} reads exactly {len(columns)} "
                 f"columns ({', '.join(columns)}), so any other width is refused")
     order = ", with 0 <= recency <= T" if "T" in columns else " and monetary_value > 0"
     return (f"the check fits {drawn} in {width} columns; {name} needs frequency to be a whole number "
-            f"of repeat purchases{order}, and random floats are not")
+            f"of repeat purchases{order}; these are not")
 
 
 def expected_failed_checks(estimator) -> dict[str, str]:
@@ -250,3 +250,13 @@ def test_parameter_errors_come_from_the_declared_limits(make, message):
                       "monetary_value": [10.0, 20.0, 0.0]})
     with pytest.raises(ConfigError, match=message):
         make().fit(X)
+
+
+def test_docs_examples_run():
+    """docs/estimators.md's examples, run as written."""
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "estimators.md"
+    failures, tried = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert tried > 0 and failures == 0
