@@ -56,14 +56,15 @@ def _one_blas_thread():
     return _controller.limit(limits=1, user_api="blas")
 
 
-def read_columns(X, columns: tuple[str, ...], error: type[Exception], what: str) -> dict[str, np.ndarray]:
-    """Return the named columns of ``X`` as float arrays, or raise ``error`` naming what is wrong.
+def read_columns(X, columns: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
+    """Return the named columns of ``X`` as float arrays, or raise a DataError naming what is wrong.
 
     ``X`` is a DataFrame holding the columns (others are ignored), or a 2-D array whose columns
     are ``columns`` in that order (so scikit-learn's array-based tools can call us). A missing
-    column is an :class:`~segmint.errors.UnknownNameError` and an array of the wrong shape
-    (sparse, complex, 1-D, too few or many columns) a :class:`~segmint.errors.DataError`,
-    whatever ``error`` is.
+    column is an :class:`~segmint.errors.UnknownNameError`; everything else (an array of the
+    wrong shape, NaN, negative values, recency > T...) a :class:`~segmint.errors.DataError`.
+    ``fit`` and the predictions both read their input here, so the same input gets the same
+    error from both.
     """
     if isinstance(X, pd.DataFrame):
         index = X.index
@@ -89,13 +90,13 @@ def read_columns(X, columns: tuple[str, ...], error: type[Exception], what: str)
         try:
             out[c] = np.asarray(v, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise error(f"{what}: column {c!r} is not numeric ({exc})") from exc
+            raise DataError(f"{what}: column {c!r} is not numeric ({exc})") from exc
     if len(index) == 0:
-        raise error(f"{what}: the frame has no rows")
+        raise DataError(f"{what}: the frame has no rows")
 
     def check(bad: np.ndarray, column: str, problem: str, fix: str) -> None:
         if bad.any():
-            raise error(
+            raise DataError(
                 f"{what}: column {column!r} {problem} in {int(bad.sum())} of {len(bad)} rows "
                 f"(index {examples(index[bad])}); {fix}"
             )
@@ -272,7 +273,7 @@ class CLVModel(ValidatedParams, BaseEstimator):
             The data do not identify the model, or the optimiser did not converge.
         """
         name = type(self).__name__
-        data = self._prepare(read_columns(X, self._columns, DataError, f"{name}.fit"))
+        data = self._prepare(read_columns(X, self._columns, f"{name}.fit"))
         uniq, weights = collapse(data)
         wsum = float(weights.sum())
         # One BLAS thread: the vectors are short and the problem has 3-4 parameters, so BLAS
@@ -373,7 +374,7 @@ class CLVModel(ValidatedParams, BaseEstimator):
         return np.array([self.params_[p] for p in self._param_names])
 
     def _read(self, X, method: str) -> dict[str, np.ndarray]:
-        return read_columns(X, self._columns, DataError, f"{type(self).__name__}.{method}")
+        return read_columns(X, self._columns, f"{type(self).__name__}.{method}")
 
     @staticmethod
     def _wrap(X, values: np.ndarray, name: str):
