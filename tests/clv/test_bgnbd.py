@@ -70,7 +70,7 @@ def test_probability_alive(fitted, cdnow_summary):
 
 def test_analytic_gradient_matches_numeric(cdnow_summary):
     model = BetaGeo()
-    data, w = collapse(read_columns(cdnow_summary, model._columns, FitError, "t"))
+    data, w = collapse(read_columns(cdnow_summary, model._columns, "t"))
     data = model._precompute(data, w)
     for theta in (np.log([0.5, 3.0, 1.2, 2.0]), np.log([2.0, 10.0, 0.3, 5.0])):
         err = check_grad(lambda t: model._objective(t, data, w, w.sum())[0],
@@ -111,13 +111,15 @@ def test_penalizer_shrinks(cdnow_summary):
 @pytest.mark.parametrize(
     "change, error, message",
     [
-        (lambda X: X.assign(T=X["T"].where(X.index != 3, np.nan)), FitError, r"'T' is NaN .* in 1 of 2357 rows \(index 3\)"),
-        (lambda X: X.assign(frequency=X["frequency"] * -1), FitError, r"'frequency' is negative in \d+ of"),
-        (lambda X: X.assign(recency=X["recency"] + 100), FitError, "'recency' is greater than T"),
-        (lambda X: X.assign(frequency=X["frequency"] + 0.5), FitError, "not a whole number"),
+        # Input that cannot be read as frequency/recency/T is a DataError, as in the predictions.
+        (lambda X: X.assign(T=X["T"].where(X.index != 3, np.nan)), DataError, r"'T' is NaN .* in 1 of 2357 rows \(index 3\)"),
+        (lambda X: X.assign(frequency=X["frequency"] * -1), DataError, r"'frequency' is negative in \d+ of"),
+        (lambda X: X.assign(recency=X["recency"] + 100), DataError, "'recency' is greater than T"),
+        (lambda X: X.assign(frequency=X["frequency"] + 0.5), DataError, "not a whole number"),
+        # Valid input that does not identify the model is a FitError (predictions need no repeat buyers).
         (lambda X: X.assign(frequency=0, recency=0.0), FitError, "no repeat buyers"),
         (lambda X: X.rename(columns={"recency": "recncy"}), UnknownNameError, "did you mean 'recncy'"),
-        (lambda X: X.iloc[:0], FitError, "no rows"),
+        (lambda X: X.iloc[:0], DataError, "no rows"),
     ],
 )
 def test_unfittable_data_is_named(cdnow_summary, change, error, message):

@@ -8,12 +8,6 @@ import pandas as pd
 import pytest
 import sklearn.exceptions
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
 
 import segmint
 from segmint.clv import BetaGeo, GammaGamma, ParetoNBD
@@ -30,16 +24,7 @@ def data(cdnow_transactions):
                        freq="D", freq_multiplier=7)
 
 
-# scikit-learn's full check_estimator feeds random arrays (negative values, any number of
-# columns) that a frequency/recency/T model must refuse, so the contract checks that apply
-# to a frame-based estimator are run one by one.
-@pytest.mark.parametrize("Model", MODELS)
-def test_sklearn_parameter_checks(Model):
-    name = Model.__name__
-    check_parameters_default_constructible(name, Model())
-    check_no_attributes_set_in_init(name, Model())
-    check_get_params_invariance(name, Model())
-    check_set_params(name, Model())
+# scikit-learn's own estimator checks run on every model in tests/test_estimator_checks.py.
 
 
 @pytest.mark.parametrize("Model", MODELS)

@@ -9,7 +9,7 @@ from scipy.optimize import check_grad
 
 from segmint.clv import GammaGamma
 from segmint.clv._base import collapse, read_columns
-from segmint.errors import FitError
+from segmint.errors import DataError, FitError
 from segmint.features.summary import rfm_summary
 
 
@@ -56,7 +56,7 @@ def test_expected_spend(fitted, spend):
 
 def test_analytic_gradient_matches_numeric(spend):
     model = GammaGamma()
-    data = model._prepare(read_columns(spend, model._columns, FitError, "t"))
+    data = model._prepare(read_columns(spend, model._columns, "t"))
     data, w = collapse(data)
     for theta in (np.log([2.0, 3.0, 20.0]), np.log([8.0, 5.0, 10.0])):
         err = check_grad(lambda t: model._objective(t, data, w, w.sum())[0],
@@ -73,7 +73,7 @@ def test_unfittable_spend_is_named(spend):
         GammaGamma().fit(zero)
     negative = spend.copy()
     negative.loc[1, "monetary_value"] = -5.0
-    with pytest.raises(FitError, match=r"'monetary_value' is negative in 1 of 2357 rows \(index 1\)"):
+    with pytest.raises(DataError, match=r"'monetary_value' is negative in 1 of 2357 rows \(index 1\)"):
         GammaGamma().fit(negative)
 
 
@@ -98,7 +98,7 @@ def test_fast_total_equals_the_per_row_sum(spend):
     # fit() sums the log-likelihood by distinct frequency with the constant terms taken out;
     # it must equal the plain per-row sum, value and gradient.
     model = GammaGamma()
-    data, w = collapse(model._prepare(read_columns(spend, model._columns, FitError, "t")))
+    data, w = collapse(model._prepare(read_columns(spend, model._columns, "t")))
     pre = model._precompute(data, w)
     for params in ([2.0, 3.0, 20.0], [8.0, 5.0, 10.0], [6.25, 3.74, 15.44]):
         params = np.array(params)

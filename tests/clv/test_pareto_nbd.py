@@ -9,7 +9,7 @@ from scipy.integrate import quad
 from scipy.special import gammaln
 
 from segmint.clv import BetaGeo, ParetoNBD
-from segmint.errors import FitError
+from segmint.errors import DataError, FitError
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_s_equal_one_is_the_limit():
 def test_errors(cdnow_summary):
     with pytest.raises(FitError, match="no repeat buyers"):
         ParetoNBD().fit(cdnow_summary.assign(frequency=0, recency=0.0))
-    with pytest.raises(FitError, match="'recency' is greater than T"):
+    with pytest.raises(DataError, match="'recency' is greater than T"):
         ParetoNBD().fit(cdnow_summary.assign(recency=cdnow_summary["T"] + 1))
 
 

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from segmint.errors import ConfigError, FitError, NotFittedError
+from segmint.errors import ConfigError, DataError, FitError, NotFittedError
 from segmint.segment.cluster import ClusterSegmenter
 
 CORNERS = [[-8.0, -8.0], [8.0, 8.0], [-8.0, 8.0], [8.0, -8.0]]
@@ -104,11 +104,15 @@ def test_estimator_contract_and_errors():
     assert clone(seg).get_params() == seg.get_params()
     with pytest.raises(NotFittedError):
         seg.predict(df)
-    with pytest.raises(ConfigError, match="did you mean 'kmeans'"):
+    # The messages are generated from ClusterSegmenter._parameter_constraints.
+    with pytest.raises(ConfigError, match="'algorithm' parameter of ClusterSegmenter .* Did you mean 'kmeans'"):
         ClusterSegmenter(["a"], algorithm="kmean").fit(df)
-    with pytest.raises(ConfigError, match="k_range"):
+    with pytest.raises(ConfigError, match=r"'k_range' parameter .* must be a \(low, high\) pair with low <= high, "
+                                          r"each an int in the range \[2, inf\)\. Got \(1, 3\)"):
         ClusterSegmenter(["a"], k_range=(1, 3)).fit(df)
-    with pytest.raises(ConfigError, match="positive integer"):
+    with pytest.raises(ConfigError, match=r"'k' parameter .* must be an int in the range \[1, inf\) or a str among "
+                                          r"\{'auto'\}\. Got 'many' instead\.$"):
         ClusterSegmenter(["a"], k="many").fit(df)
-    with pytest.raises(FitError, match="k=80"):
+    # Too few rows for the segments asked for is a property of the data.
+    with pytest.raises(DataError, match=r"k=80 segments on 60 sample\(s\)"):
         ClusterSegmenter(["a"], k=80).fit(df)

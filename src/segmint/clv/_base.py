@@ -5,7 +5,9 @@ log-likelihood with its gradient in the natural parameters (or a faster weighted
 total); this module does the rest the same way for all of them:
 
 - checks the frame (missing columns, NaN, negative values, recency > T...) and
-  names the column, the number of bad rows and a few example indices;
+  names the column, the number of bad rows and a few example indices, with the same
+  error class (:class:`~segmint.errors.DataError`) in ``fit`` and in the predictions;
+- declares the settings' limits as data (``_parameter_constraints``), checked once per fit;
 - collapses identical rows into weights, which is where the speed comes from: a
   million customers summarised in weeks have only a few thousand distinct
   (frequency, recency, T) (in days fewer rows collapse; BG/NBD then also sums its
@@ -18,15 +20,18 @@ total); this module does the rest the same way for all of them:
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval
 from threadpoolctl import ThreadpoolController
 
 import segmint
+from segmint._estimator import ValidatedParams, check_matrix
 from segmint.errors import (
-    ConfigError,
     DataError,
     FitError,
     ModelVersionError,
@@ -51,11 +56,15 @@ def _one_blas_thread():
     return _controller.limit(limits=1, user_api="blas")
 
 
-def read_columns(X, columns: tuple[str, ...], error: type[Exception], what: str) -> dict[str, np.ndarray]:
-    """Return the named columns of ``X`` as float arrays, or raise ``error`` naming what is wrong.
+def read_columns(X, columns: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
+    """Return the named columns of ``X`` as float arrays, or raise a DataError naming what is wrong.
 
     ``X`` is a DataFrame holding the columns (others are ignored), or a 2-D array whose columns
-    are ``columns`` in that order (so scikit-learn's array-based tools can call us).
+    are ``columns`` in that order (so scikit-learn's array-based tools can call us). A missing
+    column is an :class:`~segmint.errors.UnknownNameError`; everything else (an array of the
+    wrong shape, NaN, negative values, recency > T...) a :class:`~segmint.errors.DataError`.
+    ``fit`` and the predictions both read their input here, so the same input gets the same
+    error from both.
     """
     if isinstance(X, pd.DataFrame):
         index = X.index
@@ -67,11 +76,12 @@ def read_columns(X, columns: tuple[str, ...], error: type[Exception], what: str)
             )
         raw = {c: X[c] for c in columns}
     else:
-        arr = np.asarray(X)
-        if arr.ndim != 2 or arr.shape[1] != len(columns):
+        arr = check_matrix(X, what.split(".")[0], what)
+        if arr.shape[1] != len(columns):
             raise DataError(
-                f"{what}: expected a DataFrame with columns {', '.join(columns)} "
-                f"or a 2-D array with {len(columns)} columns in that order, got shape {arr.shape}"
+                f"{what}: X has {arr.shape[1]} feature(s), but {what.split('.')[0]} is expecting "
+                f"{len(columns)} features as input ({', '.join(columns)} in that order); "
+                f"or pass a DataFrame with those columns"
             )
         index = pd.RangeIndex(arr.shape[0])
         raw = {c: arr[:, i] for i, c in enumerate(columns)}
@@ -80,13 +90,13 @@ def read_columns(X, columns: tuple[str, ...], error: type[Exception], what: str)
         try:
             out[c] = np.asarray(v, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise error(f"{what}: column {c!r} is not numeric ({exc})") from exc
+            raise DataError(f"{what}: column {c!r} is not numeric ({exc})") from exc
     if len(index) == 0:
-        raise error(f"{what}: the frame has no rows")
+        raise DataError(f"{what}: the frame has no rows")
 
     def check(bad: np.ndarray, column: str, problem: str, fix: str) -> None:
         if bad.any():
-            raise error(
+            raise DataError(
                 f"{what}: column {column!r} {problem} in {int(bad.sum())} of {len(bad)} rows "
                 f"(index {examples(index[bad])}); {fix}"
             )
@@ -143,15 +153,24 @@ def collapse(data: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.nda
     return {c: uniq[c].to_numpy(dtype=float)[order] for c in data}, counts.to_numpy(dtype=float)[order]
 
 
-class CLVModel(BaseEstimator):
+class CLVModel(ValidatedParams, BaseEstimator):
     """Base of the CLV estimators: fitting, standard errors, checks and JSON.
 
     Subclasses set ``_param_names``, ``_columns`` and implement ``_loglik``,
     ``_initial`` (and may override ``_prepare`` to filter rows).
+
+    ``n_features_in_`` is the number of columns the model reads (``len(_columns)``) and
+    ``feature_names_in_`` their names when fitted on a DataFrame: a frame's other columns
+    are ignored, by fit and by the predictions alike.
     """
 
     _param_names: tuple[str, ...] = ()
     _columns: tuple[str, ...] = ()
+    _parameter_constraints: dict[str, list] = {
+        "penalizer_coef": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
     # True where ``_loglik`` returns an analytic gradient; else central differences are used.
     _analytic_gradient = True
 
@@ -223,14 +242,14 @@ class CLVModel(BaseEstimator):
             out[i] = (up - down) / (2 * h)
         return out
 
-    def _check_settings(self) -> None:
-        if not (np.isfinite(self.penalizer_coef) and self.penalizer_coef >= 0):
-            raise ConfigError(f"penalizer_coef must be >= 0, got {self.penalizer_coef!r}")
-        if not self.tol > 0:
-            raise ConfigError(f"tol must be > 0, got {self.tol!r}")
-        if int(self.max_iter) < 1:
-            raise ConfigError(f"max_iter must be >= 1, got {self.max_iter!r}")
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # frequency, recency, T and spend are never negative (read_columns refuses them).
+        tags.input_tags.positive_only = True
+        tags.target_tags.required = False
+        return tags
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the model to a frame with columns ``frequency, recency, T`` (see the class).
 
@@ -243,10 +262,18 @@ class CLVModel(BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ConfigError
+            A setting is outside its limits (``_parameter_constraints``).
+        DataError
+            ``X`` cannot be read as the model's columns (the predictions raise the same).
+        FitError
+            The data do not identify the model, or the optimiser did not converge.
         """
-        self._check_settings()
         name = type(self).__name__
-        data = self._prepare(read_columns(X, self._columns, FitError, f"{name}.fit"))
+        data = self._prepare(read_columns(X, self._columns, f"{name}.fit"))
         uniq, weights = collapse(data)
         wsum = float(weights.sum())
         # One BLAS thread: the vectors are short and the problem has 3-4 parameters, so BLAS
@@ -284,9 +311,18 @@ class CLVModel(BaseEstimator):
         self.convergence_message_ = str(res.message)
         self.n_samples_ = int(wsum)
         self.n_unique_rows_ = len(weights)
+        self._set_inputs(X)
         with np.errstate(all="ignore"), _one_blas_thread():
             self.standard_errors_ = self._standard_errors(res.x, uniq, weights, wsum, np.asarray(res.jac))
         return self
+
+    def _set_inputs(self, X) -> None:
+        """Record what scikit-learn records of the input: the columns read, by name for a frame."""
+        self.n_features_in_ = len(self._columns)
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(self._columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
 
     def _minimize(self, theta0, data, weights, wsum, max_iter, tol):
         return minimize(
@@ -338,7 +374,7 @@ class CLVModel(BaseEstimator):
         return np.array([self.params_[p] for p in self._param_names])
 
     def _read(self, X, method: str) -> dict[str, np.ndarray]:
-        return read_columns(X, self._columns, DataError, f"{type(self).__name__}.{method}")
+        return read_columns(X, self._columns, f"{type(self).__name__}.{method}")
 
     @staticmethod
     def _wrap(X, values: np.ndarray, name: str):
@@ -406,6 +442,9 @@ class CLVModel(BaseEstimator):
         model.convergence_message_ = str(doc.get("convergence_message", ""))
         model.n_samples_ = int(doc.get("n_samples", 0))
         model.n_unique_rows_ = int(doc.get("n_unique_rows", 0))
+        # A loaded model reads its columns from a frame by name (or an array's in that order).
+        model.n_features_in_ = len(cls._columns)
+        model.feature_names_in_ = np.asarray(cls._columns, dtype=object)
         return model
 
 

@@ -30,6 +30,9 @@ Algorithms
 Labels are ``"cluster_1"``, ``"cluster_2"``... in order of decreasing size (ties: by the
 first coordinate of the centre), so repeated fits give the same ids.
 
+With the default ``features=()`` every column of the input is a feature, so
+``ClusterSegmenter()`` clusters any numeric array or frame.
+
 Examples
 --------
 >>> import pandas as pd
@@ -46,19 +49,22 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.cluster import HDBSCAN, KMeans
 from sklearn.mixture import GaussianMixture
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from segmint.errors import ConfigError, FitError, NotFittedError, did_you_mean
+from segmint._estimator import Pair, ValidatedParams
+from segmint.errors import DataError, FitError, NotFittedError
 from segmint.segment import model as docs
 from segmint.segment.assign import assign_ids, segment_scores, squared_norms
 from segmint.segment.kselect import quality_scores, select_k
-from segmint.segment.preprocess import Preprocessor
+from segmint.segment.preprocess import PARAMETER_CONSTRAINTS, Preprocessor, as_frame
 
 ALGORITHMS = ("kmeans", "gmm", "hdbscan")
 KIND = "cluster"
@@ -77,13 +83,14 @@ STABILITY_INIT_BUDGET_ROWS = 30_000
 _PRE_PARAMS = ("log_skewed", "winsorize", "scaling", "categorical_weight")
 
 
-class ClusterSegmenter(BaseEstimator):
+class ClusterSegmenter(ValidatedParams, BaseEstimator):
     """Cluster customers into segments, choosing ``k`` by evidence.
 
     Parameters
     ----------
-    features : dict of str to str, or list of str
-        Features and their kinds (see :class:`~segmint.segment.preprocess.Preprocessor`).
+    features : dict of str to str, or list of str, default ()
+        Features and their kinds (see :class:`~segmint.segment.preprocess.Preprocessor`);
+        empty: every column of the input.
     algorithm : {"kmeans", "gmm", "hdbscan"}, default "kmeans"
     k : "auto" or int, default "auto"
         Number of segments, or ``"auto"`` to choose it over ``k_range`` (ignored by hdbscan).
@@ -122,7 +129,27 @@ class ClusterSegmenter(BaseEstimator):
     selection_reason_ : str
     centroids_ : ndarray (kmeans), means_ / precisions_cholesky_ / weights_ (gmm),
     exemplars_ / exemplar_segments_ / noise_radius_ (hdbscan)
+    n_features_in_ : int
+        Number of features read.
+    feature_names_in_ : ndarray of str
+        Their names, when fitted on a DataFrame (its other columns are ignored).
     """
+
+    _parameter_constraints: dict[str, list] = {
+        **{p: PARAMETER_CONSTRAINTS[p] for p in ("features", *_PRE_PARAMS)},
+        "algorithm": [StrOptions(set(ALGORITHMS))],
+        "k": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "k_range": [Pair(Interval(Integral, 2, None, closed="left"))],
+        "sample_size": [Interval(Integral, 1, None, closed="left")],
+        "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
+        "stability_threshold": [Interval(Real, 0, 1, closed="both")],
+        "n_init": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "refine": ["boolean"],
+        "min_cluster_size": [Interval(Integral, 2, None, closed="left"), None],
+        "n_exemplars": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "label_prefix": [str],
+    }
 
     def __init__(
         self,
@@ -163,19 +190,18 @@ class ClusterSegmenter(BaseEstimator):
         self.label_prefix = label_prefix
 
     # ------------------------------------------------------------------ checks
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # the preprocessor fills missing values
+        tags.input_tags.string = True  # categorical features are text
+        return tags
+
     def _k_values(self) -> list[int]:
-        if self.algorithm not in ALGORITHMS:
-            raise ConfigError(
-                f"algorithm={self.algorithm!r} is unknown; {did_you_mean(str(self.algorithm), ALGORITHMS)}"
-            )
+        """Candidate k (the settings were checked against ``_parameter_constraints`` by fit)."""
         if self.k == "auto":
             lo, hi = (int(v) for v in self.k_range)
-            if not 2 <= lo <= hi:
-                raise ConfigError(f"k_range={self.k_range!r} must be (low, high) with 2 <= low <= high")
             return list(range(lo, hi + 1))
-        if isinstance(self.k, (int, np.integer)) and not isinstance(self.k, bool) and self.k >= 1:
-            return [int(self.k)]
-        raise ConfigError(f"k={self.k!r} must be 'auto' or a positive integer")
+        return [int(self.k)]
 
     def _make_model(self, k: int, seed: int, bootstrap: bool) -> Any:
         if self.algorithm == "gmm":
@@ -208,10 +234,23 @@ class ClusterSegmenter(BaseEstimator):
         return KMeans(n_clusters=len(centres), init=centres, n_init=1, random_state=0)
 
     # -------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: pd.DataFrame, y: Any = None) -> ClusterSegmenter:
-        """Preprocess, choose ``k`` and fit on a bounded sample of ``X``; returns self."""
+        """Preprocess, choose ``k`` and fit on a bounded sample of ``X``; returns self.
+
+        Raises
+        ------
+        ConfigError
+            A setting is outside its limits (``_parameter_constraints``).
+        UnknownNameError, DataError
+            ``X`` lacks a feature, or cannot be read (:meth:`predict` raises the same), or has
+            too few rows for the largest ``k``.
+        FitError
+            HDBSCAN finds no cluster, or needs more rows than there are.
+        """
         k_values = self._k_values()
-        X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=list(self.features))
+        fitted_on_frame = isinstance(X, pd.DataFrame)
+        X = as_frame(X, list(self.features) or None, type(self).__name__)
         n = len(X)
         rng = np.random.default_rng(self.random_state)
         sampled = n > self.sample_size
@@ -220,8 +259,16 @@ class ClusterSegmenter(BaseEstimator):
         pre = Preprocessor(self.features, **{p: getattr(self, p) for p in _PRE_PARAMS}).fit(Xs)
         Z = pre.transform(Xs)
         if self.algorithm != "hdbscan" and len(Z) < max(k_values) + 1:
-            raise FitError(f"cannot fit k={max(k_values)} segments on {len(Z)} rows; lower k or k_range")
+            raise DataError(
+                f"ClusterSegmenter.fit: cannot fit k={max(k_values)} segments on {len(Z)} sample(s) (rows); "
+                f"it needs at least k + 1 = {max(k_values) + 1}: lower k or k_range"
+            )
         self.preprocessor_ = pre
+        self.n_features_in_ = pre.n_features_in_
+        if fitted_on_frame:
+            self.feature_names_in_ = np.asarray(list(pre.kinds_), dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self._fit_rows = len(Z)
         self.n_samples_fit_ = len(Z)
         seed = int(rng.integers(0, 2**31 - 1))
@@ -337,6 +384,8 @@ class ClusterSegmenter(BaseEstimator):
     def predict_ids(self, X: pd.DataFrame) -> np.ndarray:
         """Segment ids (0-based; -1 for HDBSCAN noise) for every row of ``X``."""
         self._check_fitted()
+        if not isinstance(X, pd.DataFrame):  # a frame is read by column name, as in fit
+            X = as_frame(X, list(self.preprocessor_.params_), type(self).__name__)
         return assign_ids(self.algorithm, self.params_, self.preprocessor_.transform(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -397,6 +446,8 @@ class ClusterSegmenter(BaseEstimator):
         seg.selection_ = pd.DataFrame(doc["selection"]["table"])
         seg.selection_reason_ = doc["selection"]["reason"]
         seg.n_samples_fit_ = int(doc["n_samples_fit"])
+        seg.n_features_in_ = seg.preprocessor_.n_features_in_
+        seg.feature_names_in_ = seg.preprocessor_.feature_names_in_
         return seg
 
     def to_json(self, indent: int | None = 1) -> str:

@@ -61,6 +61,7 @@ k=3 has the best mean rank 1.00 over silhouette, calinski_harabasz, davies_bould
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import (
     calinski_harabasz_score,
     davies_bouldin_score,
@@ -198,7 +200,11 @@ def bootstrap_stability(
     """
     labels = []
     for b, rows in enumerate(resamples):
-        with _threads_for(len(rows)):
+        with _threads_for(len(rows)), warnings.catch_warnings():
+            # A bootstrap resample repeats rows, so on small data it can hold fewer distinct points
+            # than k, and k-means warns that it found fewer clusters. That is no fault to report:
+            # such a k splits each resample differently, which is what the ARI below measures.
+            warnings.filterwarnings("ignore", "Number of distinct clusters", ConvergenceWarning)
             fitted = make_model(b).fit(X[rows])
             labels.append(fitted.predict(X[reference]))
         if models is not None:

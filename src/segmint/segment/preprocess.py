@@ -24,6 +24,10 @@ weighs about as much as one numeric feature, whatever its number of levels.
 Every learned parameter is a float, a bool or a string, so :meth:`Preprocessor.to_dict`
 is JSON and :mod:`segmint.segment.assign` can replay the same steps in the engine.
 
+With the default ``features=()`` every column of the input is a feature (a NumPy array's
+columns are named ``x0``, ``x1``... as scikit-learn names them), so ``Preprocessor()`` fits
+any numeric array, and scikit-learn's estimator checks run on it.
+
 Examples
 --------
 >>> import pandas as pd
@@ -43,13 +47,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 
+from segmint._estimator import Pair, ValidatedParams, check_matrix
 from segmint.errors import ConfigError, DataError, NotFittedError, UnknownNameError, did_you_mean
 
 KINDS = ("numeric", "boolean", "categorical")
@@ -85,14 +92,69 @@ def as_category(series: pd.Series) -> pd.Series:
     return series.astype("string")
 
 
-class Preprocessor(TransformerMixin, BaseEstimator):
+#: The settings' limits, shared with :class:`~segmint.segment.cluster.ClusterSegmenter` (which passes them on).
+PARAMETER_CONSTRAINTS: dict[str, list] = {
+    "features": [Mapping, list, tuple, np.ndarray],
+    "log_skewed": ["boolean"],
+    "skew_threshold": [Interval(Real, None, None, closed="neither")],
+    "winsorize": [Pair(Interval(Real, 0, 1, closed="both"), strict=True), None],
+    "scaling": [StrOptions({"robust", "standard"}), None],
+    "categorical_weight": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+    "max_categories": [Interval(Integral, 1, None, closed="left")],
+}
+
+
+def array_names(n: int) -> list[str]:
+    """Names of a NumPy array's columns, as scikit-learn names them: ``x0``, ``x1``..."""
+    return [f"x{i}" for i in range(n)]
+
+
+def as_frame(X: Any, names: Sequence[str] | None, who: str) -> pd.DataFrame:
+    """``X`` as a DataFrame holding the columns ``names`` (None: all of an array's columns, ``x0``...).
+
+    A frame is returned as it is (its other columns are ignored by the callers), after checking
+    that it has every name (:class:`~segmint.errors.UnknownNameError` otherwise). Anything else is
+    read as an array whose columns are ``names`` in that order (a
+    :class:`~segmint.errors.DataError` when it is sparse, complex, empty or of another width).
+
+    Examples
+    --------
+    >>> list(as_frame(np.ones((2, 2)), None, "Preprocessor").columns)
+    ['x0', 'x1']
+    >>> as_frame(np.ones((2, 2)), ["a"], "Preprocessor")
+    Traceback (most recent call last):
+    ...
+    segmint.errors.DataError: X has 2 features, but Preprocessor is expecting 1 features as input (a in that order); or pass a DataFrame with those columns
+    """
+    if not isinstance(X, pd.DataFrame):
+        arr = check_matrix(X, who, who, numeric=False)
+        if names is None:
+            names = array_names(arr.shape[1])
+        if arr.shape[1] != len(names):
+            raise DataError(
+                f"X has {arr.shape[1]} features, but {who} is expecting {len(names)} features "
+                f"as input ({', '.join(map(str, names))} in that order); or pass a DataFrame with those columns"
+            )
+        # An object array of numbers holds numbers (as scikit-learn reads it); text stays text.
+        return pd.DataFrame(arr, columns=list(names)).infer_objects()
+    missing = [n for n in names or () if n not in X.columns]
+    if missing:
+        raise UnknownNameError(
+            f"feature {missing[0]!r} is not a column of the input ({len(X)} rows); "
+            + did_you_mean(missing[0], map(str, X.columns))
+        )
+    return X
+
+
+class Preprocessor(ValidatedParams, TransformerMixin, BaseEstimator):
     """Per-feature-type preprocessing for clustering (scikit-learn transformer).
 
     Parameters
     ----------
-    features : dict of str to str, or list of str
+    features : dict of str to str, or list of str, default ()
         Feature names and their kind (``"numeric"``, ``"boolean"``, ``"categorical"``);
-        with a list, kinds are inferred from the dtypes seen in :meth:`fit`.
+        with a list, kinds are inferred from the dtypes seen in :meth:`fit`; empty: every
+        column of the input, kinds inferred (an array's columns are ``x0``, ``x1``...).
     log_skewed : bool, default True
         Apply ``log(1 + x)`` to non-negative numeric features whose skewness (after
         winsorising) exceeds ``skew_threshold``.
@@ -117,7 +179,14 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         decision, centre, scale, levels, weight).
     feature_names_out_ : list of str
         Output column names.
+    n_features_in_ : int
+        Number of features read.
+    feature_names_in_ : ndarray of str
+        Their names, when fitted on a DataFrame (the frame's other columns are ignored, in
+        fit and in transform).
     """
+
+    _parameter_constraints = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -138,55 +207,51 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         self.max_categories = max_categories
 
     # ------------------------------------------------------------------ checks
-    def _check_settings(self) -> None:
-        if self.scaling not in SCALINGS:
-            raise ConfigError(f"scaling={self.scaling!r} is not one of {SCALINGS}")
-        if self.winsorize is not None:
-            lo, hi = self.winsorize
-            if not 0.0 <= lo < hi <= 1.0:
-                raise ConfigError(
-                    f"winsorize={self.winsorize!r} must be (low, high) with 0 <= low < high <= 1"
-                )
-        weight = self.categorical_weight
-        if weight != "auto" and not (isinstance(weight, (int, float)) and weight > 0):
-            raise ConfigError(f"categorical_weight={weight!r} must be a positive number or 'auto'")
-        if int(self.max_categories) < 1:
-            raise ConfigError(f"max_categories={self.max_categories!r} must be at least 1")
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values are filled
+        tags.input_tags.string = True  # categorical features are text
+        return tags
 
-    def _frame(self, X: Any, names: Sequence[str]) -> pd.DataFrame:
-        if not isinstance(X, pd.DataFrame):
-            arr = np.asarray(X)
-            if arr.ndim != 2 or arr.shape[1] != len(names):
-                raise DataError(f"expected a DataFrame with columns {list(names)}, got {type(X).__name__}")
-            X = pd.DataFrame(arr, columns=list(names))
-        missing = [n for n in names if n not in X.columns]
-        if missing:
-            raise UnknownNameError(
-                f"feature {missing[0]!r} is not a column of the input ({len(X)} rows); "
-                + did_you_mean(missing[0], map(str, X.columns))
-            )
-        return X
+    def _frame(self, X: Any, names: Sequence[str] | None) -> pd.DataFrame:
+        return as_frame(X, names, type(self).__name__)
 
-    def _resolve_kinds(self, X: pd.DataFrame) -> dict[str, str]:
+    def _resolve_kinds(self, X: Any) -> tuple[dict[str, str], pd.DataFrame]:
+        """The kind of every feature, and ``X`` as a frame holding them."""
         if isinstance(self.features, Mapping):
             kinds = {str(k): str(v) for k, v in self.features.items()}
             for name, kind in kinds.items():
                 if kind not in KINDS:
                     raise ConfigError(f"feature {name!r} has kind {kind!r}; {did_you_mean(kind, KINDS)}")
+            X = self._frame(X, list(kinds))
         else:
             names = [str(n) for n in self.features]
-            X = self._frame(X, names)
-            kinds = {n: _infer_kind(X[n]) for n in names}
+            if not names and isinstance(X, pd.DataFrame):
+                # Every column of the frame; names as text, as the fitted model stores them.
+                X = X.rename(columns=str)
+                names = list(X.columns)
+            X = self._frame(X, names or None)
+            kinds = {n: _infer_kind(X[n]) for n in (names or X.columns)}
         if not kinds:
-            raise ConfigError("Preprocessor needs at least one feature")
-        return kinds
+            raise ConfigError("Preprocessor needs at least one feature (the input has no column)")
+        return kinds, X
 
     # -------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: pd.DataFrame, y: Any = None) -> Preprocessor:
-        """Learn fill values, clip bounds, log decisions, scales and levels from ``X``."""
-        self._check_settings()
-        kinds = self._resolve_kinds(X)
-        X = self._frame(X, list(kinds))
+        """Learn fill values, clip bounds, log decisions, scales and levels from ``X``.
+
+        Raises
+        ------
+        ConfigError
+            A setting is outside its limits, or a feature's kind is unknown.
+        UnknownNameError
+            A feature is not a column of ``X`` (:meth:`transform` raises the same).
+        DataError
+            ``X`` is empty, sparse or of the wrong shape, or a feature has no usable value.
+        """
+        X_in = X
+        kinds, X = self._resolve_kinds(X)
         if len(X) == 0:
             raise DataError("cannot fit preprocessing on an empty table (0 rows)")
         weight = (
@@ -215,8 +280,16 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         self.kinds_ = kinds
         self.params_ = params
         self.feature_names_out_ = self._names_out()
-        self.n_features_in_ = len(kinds)
+        self._set_inputs(X_in, list(kinds))
         return self
+
+    def _set_inputs(self, X: Any, names: list[str]) -> None:
+        """Record ``n_features_in_``, and ``feature_names_in_`` for a frame, as scikit-learn does."""
+        self.n_features_in_ = len(names)
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
 
     def _fit_numeric(self, name: str, series: pd.Series) -> dict[str, Any]:
         raw = pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
@@ -338,6 +411,9 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         pre.params_ = {name: dict(p) for name, p in doc["params"].items()}
         pre.feature_names_out_ = pre._names_out()
         pre.n_features_in_ = len(pre.kinds_)
+        # The document names the features; a loaded model reads them from a frame by name (and
+        # an array's columns in that order), whatever it was fitted on.
+        pre.feature_names_in_ = np.asarray(list(pre.kinds_), dtype=object)
         return pre
 
 
