@@ -126,12 +126,12 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def scorecard(features: pd.DataFrame, labels, catalog=None, labels_later: pd.Series | None = None,
+def scorecard(features: pd.DataFrame | None = None, labels=None, catalog=None, labels_later: pd.Series | None = None,
               consent_column: str = "marketing_consent", value_column: str = "monetary_total",
               clv_column: str = "predicted_clv_12m", thresholds: Thresholds = DEFAULT_THRESHOLDS,
               random_state: int = 0, *, n_bootstrap: int = 20, sample_size: int = 5000,
               contact_columns: Sequence[str] | None = None, min_segment_size: int = 10,
-              max_rows: int | None = None) -> Scorecard:
+              max_rows: int | None = None, prepared: Segmented | None = None) -> Scorecard:
     """Score a segmentation on the six criteria.
 
     Parameters
@@ -164,8 +164,11 @@ def scorecard(features: pd.DataFrame, labels, catalog=None, labels_later: pd.Ser
         With more customers than this, effect sizes, tests and the model-based measures are
         computed on a stratified sample of ``max_rows`` customers (seeded by ``random_state``;
         recorded in :attr:`Scorecard.sample`). None: every customer, however many.
+    prepared : Segmented, optional
+        ``features``, ``labels`` and ``catalog`` already aligned by :func:`~segmint.evaluate.inputs.prepare`
+        (give it instead of them): the workspace prepares a run once for its scorecard, profile and report.
     """
-    seg = prepare(features, labels, catalog)
+    seg = prepared if prepared is not None else prepare(features, labels, catalog)
     t = thresholds
     n = len(seg.features)
     sizes = seg.members.sum().astype(int)
