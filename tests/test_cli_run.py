@@ -247,3 +247,32 @@ def test_segment_inside_keep_features_hands_its_run_to_validate(shop_ws, monkeyp
     assert reads == []  # the run just made, not read back
     assert card.n_customers == len(result.labels)
     assert result.labels.equals(real(shop_ws.segment_context(), "rfm", AS_OF).labels)  # what reading it back gives
+
+
+def _strict(text: str):
+    """JSON as a strict parser reads it: a bare NaN or Infinity is an error."""
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_segment_json_is_strict_json_when_the_model_is_fitted_and_when_it_is_reused(shop_ws, capsys):
+    (shop_ws.path / "segments" / "run.yaml").write_text(SEGMENTS.replace("    k: 3\n", "    k: auto\n"
+                                                                         "    k_range: [2, 5]\n"
+                                                                         "    stability_threshold: 0.99\n"))
+    path = str(shop_ws.path)
+    shop_ws.close()
+    outs = []
+    for _ in range(2):
+        code, out, err = _main(["segment", "behaviour", "-w", path, "--as-of", AS_OF, "--json"], capsys)
+        assert code in (0, None), err
+        outs.append(_strict(out))
+    assert outs[0]["fitted"] and not outs[1]["fitted"]  # fitted, then the stored model reused
+    assert outs[0]["selection"] == outs[1]["selection"]
+    assert "$float" not in json.dumps(outs)
+    code, out, err = _main(["segment", "behaviour", "-w", path, "--as-of", AS_OF], capsys)
+    assert code in (0, None), err
+    assert "Choosing k" in out and "$float" not in out and " nan " not in out
+    failed = [r["k"] for r in outs[1]["selection"]["all"]["table"] if r["passes_gate"] is False]
+    assert ("failed gate" in out) == bool(failed)

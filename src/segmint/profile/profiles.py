@@ -263,7 +263,7 @@ def _means(seg: Segmented, small: list[str]) -> pd.DataFrame:
 def _differentiators(seg: Segmented, means: pd.DataFrame, small: list[str], top_n: int) -> pd.DataFrame:
     cols = ["segment", "rank", "feature", "family", "kind", "direction", "effect", "magnitude", "segment_mean",
             "population_mean", "index", "top_value", "q_value"]
-    effects = effect_sizes(seg, seg)
+    effects = effect_sizes(prepared=seg)
     effects = effects[effects.significant & (effects.magnitude != "negligible") & ~effects.segment.isin(small)]
     if effects.empty:
         return pd.DataFrame(columns=cols)
