@@ -18,8 +18,8 @@ AsOfOpt = typer.Option(None, "--as-of", help="Date (YYYY-MM-DD); default: the la
 def _num(v: Any) -> str:
     if v is None:
         return ""
-    if isinstance(v, float) and v != v:  # NaN: no value (a k that failed the stability gate has no rank)
-        return "-"
+    if isinstance(v, float) and v != v:  # NaN: no value (a k that failed the stability gate has no rank;
+        return "-"                       # the line under the table names those k)
     if isinstance(v, float):
         return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
     return str(v)
@@ -78,18 +78,10 @@ def _print_result(result) -> None:
         table = sel["table"]
         cols = [c for c in ("k", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "stability",
                             "mean_rank", "noise_fraction") if c in table.columns]
-        trows = [[(_rank(r) if c == "mean_rank" else _num(r[c])) if c != "k" else int(r[c]) for c in cols]
-                 for r in table.to_dict(orient="records")]
+        trows = [[_num(r[c]) if c != "k" else int(r[c]) for c in cols] for r in table.to_dict(orient="records")]
         where = "" if scope == "all" else f" inside {scope}"
         console.out.print(console.table(f"Choosing k{where}", cols, trows, {c: "right" for c in cols}))
         console.out.print(f"Chosen k={sel['k']}{where}: {sel['reason']}")
-
-
-def _rank(row: dict[str, Any]) -> str:
-    """The mean rank of a candidate k, or why it has none."""
-    if row.get("passes_gate") is False:
-        return "failed gate"
-    return _num(row["mean_rank"])
 
 
 @app.command()

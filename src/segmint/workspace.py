@@ -476,7 +476,7 @@ class Workspace:
         """Tables with row counts and date ranges, and quarantine counts by reason."""
         from segmint.status import workspace_status
 
-        return workspace_status(self)
+        return workspace_status(self.store, self.path, self.config.name)
 
 
 @dataclass

@@ -29,12 +29,15 @@ def test_a_k_that_failed_the_gate_has_a_null_rank_in_json():
     assert [r["mean_rank"] for r in rows] == [1.0, None] and rows[1]["passes_gate"] is False
 
 
-def test_the_console_says_failed_gate_not_the_models_encoding(capsys):
+def test_the_console_shows_a_dash_for_a_k_without_rank_not_the_models_encoding(capsys):
     from segmint.cli_segments import _print_result
 
     _print_result(_result(SELECTION))
     out = capsys.readouterr().out
-    assert "failed gate" in out and "$float" not in out and "nan" not in out
+    rows = [[c.strip() for c in line.strip("│ ").split("│")] for line in out.splitlines() if line.startswith("│")]
+    by_k = {r[0]: r for r in rows}
+    assert by_k["3"][-1] == "-" and by_k["2"][-1] == "1.000"  # mean_rank, the last column
+    assert "$float" not in out and "nan" not in out
 
 
 def test_migration_json_and_links():
