@@ -6,7 +6,7 @@ import ibis
 import numpy as np
 import pyarrow as pa
 
-from segmint.segment import explain_run, runs
+from segmint.segment import runs
 from segmint.segment.definitions import parse_definition
 from segmint.segment.hybrid import fit_hybrid, hybrid_expression, hybrid_segments
 

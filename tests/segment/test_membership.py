@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from segmint.errors import DataError
-from segmint.segment import explain_run, runs
+from segmint.segment import runs
 
 from .test_service import AS_OF, set_segmentations, small_shop
 

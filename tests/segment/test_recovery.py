@@ -17,7 +17,6 @@ import yaml
 from sklearn.metrics import adjusted_rand_score
 
 from segmint.datasets import BEHAVIOURAL_PERSONAS, make_shop
-from segmint.segment import explain_run, runs
 
 from .test_service import set_segmentations
 

@@ -7,7 +7,6 @@ import json
 import ibis
 import pandas as pd
 import pyarrow as pa
-import pytest
 
 from segmint.segment.results import History, Migration, RulePreview, SegmentationResult, Why
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from segmint.errors import ConfigError, DataError, ModelVersionError, UnknownNameError
-from segmint.segment import explain_run, runs
+from segmint.segment import runs
 
 AS_OF = dt.date(2024, 7, 1)
 LIFECYCLE = {"kind": "rules", "segments": [

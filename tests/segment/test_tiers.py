@@ -8,7 +8,6 @@ import pyarrow as pa
 import pytest
 
 from segmint.errors import ConfigError, UnknownNameError
-from segmint.segment import explain_run, runs
 from segmint.segment.definitions import parse_definition
 from segmint.segment.tiers import describe_band, fit_tiers, tier_expression
 

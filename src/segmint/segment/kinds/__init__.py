@@ -47,9 +47,10 @@ def _builtins() -> None:
         return
     with _LOCK:
         if not _loaded:
-            _loaded = True
             for module in BUILTIN_MODULES:
                 importlib.import_module(f"{__name__}.{module}")
+            # set last: another thread waits on the lock until every built-in kind is registered
+            _loaded = True
 
 
 def register(kind: SegmentationKind, replace: bool = False) -> SegmentationKind:
