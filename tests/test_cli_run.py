@@ -94,17 +94,17 @@ def test_run_is_documented():
 
 
 def _count_calls(monkeypatch, function: str) -> list[str]:
-    """The segmentation names ``segment.service.<function>`` is called with, from now on."""
-    from segmint.segment import service
+    """The segmentation names ``segment.runs.<function>`` is called with, from now on."""
+    from segmint.segment import runs
 
     calls: list[str] = []
-    real = getattr(service, function)
+    real = getattr(runs, function)
 
-    def counting(ws, name, *args, **kwargs):
+    def counting(ctx, name, *args, **kwargs):
         calls.append(name)
-        return real(ws, name, *args, **kwargs)
+        return real(ctx, name, *args, **kwargs)
 
-    monkeypatch.setattr(service, function, counting)
+    monkeypatch.setattr(runs, function, counting)
     return calls
 
 
@@ -145,18 +145,18 @@ def test_stored_run_of_an_edited_definition_is_not_reused(shop_ws, monkeypatch):
 
 
 def test_keep_features_loads_the_snapshot_once(shop_ws, monkeypatch):
-    from segmint.segment import service
+    from segmint.segment import context
 
     shop_ws.segment("rfm", AS_OF)
     shop_ws.segment("lifecycle", AS_OF)
     loads: list[object] = []
-    real = service.features_at
+    real = context.features_at
 
-    def counting(ws, as_of=None):
+    def counting(ctx, as_of=None):
         loads.append(as_of)
-        return real(ws, as_of)
+        return real(ctx, as_of)
 
-    monkeypatch.setattr(service, "features_at", counting)
+    monkeypatch.setattr(context, "features_at", counting)
     with shop_ws.keep_features():
         outside = len(loads)
         for name in ("rfm", "lifecycle"):
@@ -208,7 +208,7 @@ def test_kept_and_fresh_results_are_the_same(shop_ws):
     fresh_card, fresh_prof = shop_ws.validate("rfm", AS_OF), shop_ws.profile("rfm", AS_OF)
     with shop_ws.keep_features():
         kept_card, kept_prof = shop_ws.validate("rfm", AS_OF), shop_ws.profile("rfm", AS_OF)
-        seg = shop_ws._prepared("rfm", AS_OF)[0]
+        seg = shop_ws._judged("rfm", AS_OF).prepared
         # the stored labels (by customer id) were brought to the features' order, not the features copied
         assert seg.features is shop_ws._features_frame(seg_as_of := shop_ws.stored_run("rfm", AS_OF).as_of)
         assert seg.labels.index.equals(shop_ws._features_frame(seg_as_of).index)
@@ -235,9 +235,9 @@ def test_segmenting_again_inside_keep_features_is_not_hidden_by_the_kept_run(sho
 
 
 def test_segment_inside_keep_features_hands_its_run_to_validate(shop_ws, monkeypatch):
-    from segmint.segment import service
+    from segmint.segment import runs
 
-    real = service.stored_run
+    real = runs.stored_run
     reads = _count_calls(monkeypatch, "stored_run")
     with shop_ws.keep_features():
         result = shop_ws.segment("rfm", AS_OF)
@@ -246,4 +246,31 @@ def test_segment_inside_keep_features_hands_its_run_to_validate(shop_ws, monkeyp
         shop_ws.report("rfm", None, AS_OF)
     assert reads == []  # the run just made, not read back
     assert card.n_customers == len(result.labels)
-    assert result.labels.equals(real(shop_ws, "rfm", AS_OF).labels)  # what reading it back gives
+    assert result.labels.equals(real(shop_ws.segment_context(), "rfm", AS_OF).labels)  # what reading it back gives
+
+
+def _strict(text: str):
+    """JSON as a strict parser reads it: a bare NaN or Infinity is an error."""
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_segment_json_is_strict_json_when_the_model_is_fitted_and_when_it_is_reused(shop_ws, capsys):
+    (shop_ws.path / "segments" / "run.yaml").write_text(SEGMENTS.replace("    k: 3\n", "    k: auto\n"
+                                                                         "    k_range: [2, 5]\n"
+                                                                         "    stability_threshold: 0.99\n"))
+    path = str(shop_ws.path)
+    shop_ws.close()
+    outs = []
+    for _ in range(2):
+        code, out, err = _main(["segment", "behaviour", "-w", path, "--as-of", AS_OF, "--json"], capsys)
+        assert code in (0, None), err
+        outs.append(_strict(out))
+    assert outs[0]["fitted"] and not outs[1]["fitted"]  # fitted, then the stored model reused
+    assert outs[0]["selection"] == outs[1]["selection"]
+    assert "$float" not in json.dumps(outs)
+    code, out, err = _main(["segment", "behaviour", "-w", path, "--as-of", AS_OF], capsys)
+    assert code in (0, None), err
+    assert "Choosing k" in out and "$float" not in out and " nan " not in out

@@ -10,9 +10,6 @@ import typer
 from segmint import console
 from segmint.cli import JsonOpt, WorkspaceOpt, app, open_workspace
 
-#: Features whose distribution the summary shows, when present.
-SUMMARY_FEATURES = ("recency_days", "frequency", "monetary_total", "tenure_days", "email_open_rate",
-                    "probability_alive", "predicted_clv_12m")
 
 
 @app.command()
@@ -27,32 +24,14 @@ def features(
     if list_:
         _print_catalog(as_json)
         return
-    from segmint.features.snapshot import load_features, snapshot
-
     with open_workspace(workspace) as ws:
         with console.status("Computing features..."):
-            info = snapshot(ws.store, as_of, ws.config.features)
-            info["distributions"] = distributions(load_features(ws.store, info["as_of"]))
+            info = ws.snapshot_features(as_of)
+            info["distributions"] = ws.feature_distributions(info["as_of"])
     if as_json:
         console.print_json(info)
         return
     _print_summary(info)
-
-
-def distributions(table) -> dict[str, dict[str, Any]]:
-    """Count, nulls, mean and quartiles of a few headline features, computed in the engine."""
-    names = [c for c in SUMMARY_FEATURES if c in table.columns]
-    aggs = {}
-    for c in names:
-        col = table[c].cast("float64")
-        aggs.update({f"{c}__n": col.count(), f"{c}__mean": col.mean(), f"{c}__min": col.min(),
-                     f"{c}__p25": col.quantile(0.25), f"{c}__p50": col.quantile(0.5),
-                     f"{c}__p75": col.quantile(0.75), f"{c}__max": col.max()})
-    if not aggs:
-        return {}
-    row = table.aggregate(**aggs).to_pyarrow().to_pylist()[0]
-    return {c: {stat: row[f"{c}__{stat}"] for stat in ("n", "mean", "min", "p25", "p50", "p75", "max")}
-            for c in names}
 
 
 def _num(v: Any) -> str:

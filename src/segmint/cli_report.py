@@ -85,7 +85,7 @@ def run(
     stages: list[dict] = []
     summary: dict[str, dict] = {}
     with open_workspace(workspace) as ws, _StageProgress() as progress:
-        names = [item["name"] for item in ws.segmentations()]
+        names = [item.name for item in ws.segmentations()]
         progress.plan(1 + len(names) * (4 if reports else 3))
         with progress.stage("features", stages) as rec:
             info = ws.snapshot_features(as_of)

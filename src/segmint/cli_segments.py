@@ -1,8 +1,7 @@
-"""``segmint segment``, ``why``, ``members``, ``diff`` and ``history``: thin wrappers over the segment service."""
+"""``segmint segment``, ``why``, ``members``, ``diff`` and ``history``: thin wrappers over the Workspace."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ AsOfOpt = typer.Option(None, "--as-of", help="Date (YYYY-MM-DD); default: the la
 def _num(v: Any) -> str:
     if v is None:
         return ""
+    if isinstance(v, float) and v != v:  # NaN: no value (a k that failed the stability gate has no rank;
+        return "-"                       # the line under the table names those k)
     if isinstance(v, float):
         return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
     return str(v)
@@ -44,23 +45,21 @@ def segment(
         else:
             console.out.print(template_yaml(template), markup=False, end="")
         return
-    from segmint.segment import service
-
     with open_workspace(workspace) as ws:
         if list_:
-            items = service.list_segmentations(ws)
+            items = ws.segmentations()
             if as_json:
-                console.print_json(items)
+                console.print_json([i.to_dict() for i in items])
                 return
-            rows = [[i["name"], i["kind"], ", ".join(map(str, i["versions"])), i["last_as_of"] or "never",
-                     i["description"] or ""] for i in items]
+            rows = [[i.name, i.kind, ", ".join(map(str, i.versions)), i.last_as_of or "never",
+                     i.description or ""] for i in items]
             console.out.print(console.table("Segmentations", ["name", "kind", "versions", "last run", "description"],
                                             rows))
             return
         if name is None:
             raise ConfigError("give a segmentation NAME to run, or --list, or --template rfm")
         with console.status(f"Running segmentation {name}..."):
-            result = service.run_segmentation(ws, name, as_of=as_of, refit=refit)
+            result = ws.segment(name, as_of=as_of, refit=refit)
     if as_json:
         console.print_json(result.to_dict())
         return
@@ -94,10 +93,8 @@ def why(
     as_json: bool = JsonOpt,
 ) -> None:
     """Explain a customer's segment: rule conditions held or failed, or cluster distances."""
-    from segmint.segment import service
-
     with open_workspace(workspace) as ws:
-        info = service.why(ws, name, customer_id, as_of=as_of)
+        info = ws.why(name, customer_id, as_of=as_of).to_dict()
     if as_json:
         console.print_json(info)
         return
@@ -136,13 +133,12 @@ def members(
     as_json: bool = JsonOpt,
 ) -> None:
     """Export the members of a segmentation (or of one segment) to a file."""
-    from segmint.segment import service
     from segmint.segment.export import format_of, write_members
 
     if output is not None:
         format_of(output)  # a bad extension fails before any work
     with open_workspace(workspace) as ws:
-        table = service.members(ws, name, segment_name, as_of=as_of, version=version)
+        table = ws.members(name, segment_name, as_of=as_of, version=version)
         if output is None:
             rows = table.to_pyarrow().to_pylist()
             if as_json:
@@ -171,7 +167,6 @@ def diff(
     as_json: bool = JsonOpt,
 ) -> None:
     """Who moved between two dates (--from/--to) or two definition versions (--from-version/--to-version)."""
-    from segmint.segment import service
     from segmint.segment.export import write_members
 
     dates, vers = (from_, to), (from_version, to_version)
@@ -181,27 +176,23 @@ def diff(
         raise ConfigError("give both --from-version and --to-version")
     with open_workspace(workspace) as ws:
         if from_version is not None:
-            info = service.diff_versions(ws, name, from_version, to_version, as_of=as_of)
+            info = ws.diff_versions(name, from_version, to_version, as_of=as_of)
         else:
-            info = service.diff(ws, name, from_, to)
-        written = write_members(info["moved"], output) if output is not None else None
-        moved_preview = info["moved"].limit(20).to_pyarrow().to_pylist()
-    if as_json:
-        out = {k: v for k, v in info.items() if k not in ("matrix", "changes", "moved")}
-        out["matrix"] = None if info["matrix"] is None else json.loads(info["matrix"].to_json(orient="index"))
-        out["changes"] = info["changes"].to_dict(orient="records")
-        out["moved_sample"] = moved_preview
+            info = ws.diff(name, from_, to)
+        written = write_members(info.moved, output) if output is not None else None
+        out = info.to_dict() if as_json else None  # reads the first movers: while the workspace is open
+    if out is not None:
         if written is not None:
             out["moved_file"] = {"file": str(output), "rows": written}
         console.print_json(out)
         return
-    console.out.print(info["summary"], markup=False)
-    if info["matrix"] is not None:
-        m = info["matrix"]
+    console.out.print(info.summary, markup=False)
+    if info.matrix is not None:
+        m = info.matrix
         rows = [[idx, *[console.fmt_int(int(v)) for v in r]] for idx, r in zip(m.index, m.to_numpy())]
         console.out.print(console.table("Migration (rows: from, columns: to)", ["from \\ to", *map(str, m.columns)],
                                         rows, {str(c): "right" for c in m.columns}))
-    ch = info["changes"]
+    ch = info.changes
     rows = [[r.segment, *(console.fmt_int(int(getattr(r, c))) for c in ("before", "after", "stayed", "entered", "left"))]
             for r in ch.itertuples()]
     console.out.print(console.table("Per segment", ["segment", "before", "after", "stayed", "entered", "left"], rows))
@@ -217,14 +208,8 @@ def history(
     as_json: bool = JsonOpt,
 ) -> None:
     """Segment sizes per run date, with how many customers entered and left each segment."""
-    from segmint.segment import service
-
     with open_workspace(workspace) as ws:
-        df = service.history(ws, name, version=version)
-    records = [{"as_of": r["as_of"].date().isoformat() if r["as_of"].time().isoformat() == "00:00:00"
-                else r["as_of"].isoformat(), "segment": r["segment"],
-                **{c: (None if r[c] is None else int(r[c])) for c in ("size", "entered", "left")}}
-               for r in df.astype(object).where(df.notna(), None).to_dict(orient="records")]
+        records = ws.segment_history(name, version=version).to_records()
     if as_json:
         console.print_json(records)
         return

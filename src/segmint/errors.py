@@ -43,6 +43,18 @@ class UnknownNameError(SegmintError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class SnapshotMissing(DataError):
+    """No feature snapshot is stored at the date asked for (and the caller did not want one computed).
+
+    ``as_of`` is the date (ISO text), ``available`` the dates that have one, newest first.
+    """
+
+    def __init__(self, message: str, as_of: str, available: list[str]) -> None:
+        super().__init__(message)
+        self.as_of = as_of
+        self.available = available
+
+
 class FitError(SegmintError, RuntimeError):
     """A model cannot be fitted to the data, or its optimiser did not converge."""
 

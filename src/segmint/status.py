@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from segmint.contracts import CONTRACTS
 from segmint.ingest.checks import describe_reason
+
+if TYPE_CHECKING:
+    from segmint.store import Store
 
 #: The time column that gives each table its date range.
 TIME_COLUMNS = {"orders": "ordered_at", "order_items": "ordered_at", "events": "occurred_at",
                 "responses": "answered_at", "customers": "signup_at"}
 
 
-def workspace_status(ws) -> dict[str, Any]:
-    """Summarise the store of ``ws`` as a JSON-ready dict."""
-    store = ws.store
+def workspace_status(store: Store, path: str | os.PathLike, name: str) -> dict[str, Any]:
+    """Summarise ``store`` (of the workspace at ``path``, called ``name``) as a JSON-ready dict."""
     tables = []
     for name in CONTRACTS:
         t = store.table(name)
@@ -40,8 +43,8 @@ def workspace_status(ws) -> dict[str, Any]:
     ]
     runs = store.table("ingest_runs").order_by("started_at").execute()
     return {
-        "workspace": str(ws.path),
-        "name": ws.config.name,
+        "workspace": str(path),
+        "name": name,
         "tables": tables,
         "quarantine_rows": int(q.count().execute()),
         "quarantine": quarantine,

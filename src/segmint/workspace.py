@@ -21,7 +21,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from segmint.config import Config, render_default_yaml
 from segmint.errors import ConfigError, WorkspaceError
@@ -29,7 +30,22 @@ from segmint.ingest.coerce import ParseOptions
 from segmint.ingest.pipeline import IngestOptions, ingest
 from segmint.ingest.presets import preset as get_preset
 from segmint.ingest.report import IngestReport
+from segmint.segment.model_cache import ModelDocs
 from segmint.store import Store
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+    from segmint.evaluate.inputs import Segmented
+    from segmint.evaluate.scorecard import Scorecard
+    from segmint.frame_cache import FrameCache
+    from segmint.profile.personas import Persona
+    from segmint.profile.profiles import Profile
+    from segmint.segment.context import SegmentContext
+    from segmint.segment.definitions import Definition
+    from segmint.segment.explain_run import RunCache
+    from segmint.segment.results import History, Migration, RulePreview, SegmentationInfo, SegmentationResult, Why
 
 CONFIG_FILE = "segmint.yaml"
 STATE_DIR = ".segmint"
@@ -47,7 +63,8 @@ class Workspace:
         self.config = config
         self.read_only = read_only
         self._store: Store | None = None
-        self._frame_cache: dict[Any, Any] | None = None  # see keep_features()
+        self._kept: FrameCache | None = None  # see keep_features()
+        self._models = ModelDocs()  # parsed model documents; shared by the server's per-thread copies
 
     # -- creation ------------------------------------------------------------------------
     @classmethod
@@ -165,7 +182,7 @@ class Workspace:
         )
 
     # -- features ------------------------------------------------------------------------
-    def features(self, as_of: Any = None, store: bool = True):
+    def features(self, as_of: Any = None, store: bool = True) -> pd.DataFrame:
         """Customer features as of ``as_of`` (default: the day after the last order), as a DataFrame.
 
         With ``store=True`` the snapshot is also saved in the ``features`` table, keyed by as_of.
@@ -186,150 +203,166 @@ class Workspace:
 
         return list_snapshots(self.store)
 
+    def feature_distributions(self, as_of: Any = None) -> dict[str, dict[str, Any]]:
+        """Count, mean, min, quartiles and max of a few headline features of the stored snapshot at ``as_of``."""
+        from segmint.features.snapshot import load_features
+        from segmint.features.distributions import distributions
+
+        return distributions(load_features(self.store, as_of))
+
     # -- segments ------------------------------------------------------------------------
-    # Thin wrappers: the logic lives in segmint.segment.service (docs/segments.md).
-    def segment(self, name: str, as_of: Any = None, refit: bool = False):
+    # Thin wrappers: the logic lives in segmint.segment.runs, .inspect, .explain_run and .preview, which
+    # take a SegmentContext (store, feature settings, definitions), not the workspace (docs/segments.md).
+    def segment_context(self) -> SegmentContext:
+        """What the segment modules need from this workspace: its store, feature settings, definitions, model cache."""
+        from segmint.segment.context import SegmentContext
+        from segmint.segment.definitions import load_definitions
+
+        return SegmentContext(self.store, self.config.features,
+                              lambda: load_definitions(self.path, self.config.segmentations), self._models)
+
+    def definitions(self) -> dict[str, Definition]:
+        """Every segmentation definition by name (segmint.yaml, then segments/*.yaml)."""
+        return self.segment_context().definitions()
+
+    def segment(self, name: str, as_of: Any = None, refit: bool = False) -> SegmentationResult:
         """Run the segmentation ``name`` as of ``as_of``; returns labels, model, sizes and version."""
-        from segmint.segment import service
+        from segmint.segment import runs
 
-        if self._frame_cache is None:
-            return service.run_segmentation(self, name, as_of, refit)
-        # Inside keep_features(): let go of the runs kept so far (memory), and keep this one, which is the
-        # stored run validate, profile and report would otherwise read back (see _kept_run).
-        for key in [k for k in self._frame_cache if isinstance(k, tuple) and k[0] in ("run", "prepared")]:
-            del self._frame_cache[key]
-        result = service.run_segmentation(self, name, as_of, refit)
-        self._frame_cache[("run", name, None if as_of is None else str(as_of))] = result
-        return result
+        ctx = self.segment_context()
+        if self._kept is None:
+            return runs.run_segmentation(ctx, name, as_of, refit)
+        # Inside keep_features(): the run made is the one validate, profile and report would read back.
+        return self._kept.made_run(name, as_of, lambda: runs.run_segmentation(ctx, name, as_of, refit))
 
-    def segmentations(self):
+    def segmentations(self) -> list[SegmentationInfo]:
         """The defined segmentations with their kinds and stored versions."""
-        from segmint.segment import service
+        from segmint.segment import inspect
 
-        return service.list_segmentations(self)
+        return inspect.list_segmentations(self.segment_context())
 
-    def members(self, name: str, segment: str | None = None, as_of: Any = None, version: int | None = None):
-        """Members of a segmentation (or one segment) as an Ibis table."""
-        from segmint.segment import service
+    def members(self, name: str, segment: str | None = None, as_of: Any = None,
+                version: int | None = None) -> ir.Table:
+        """Members of a segmentation (or one segment) as an Ibis table: ``customer_id``, ``segment``."""
+        from segmint.segment import inspect
 
-        return service.members(self, name, segment, as_of, version)
+        return inspect.members(self.segment_context(), name, segment, as_of, version)
 
-    def segment_history(self, name: str, version: int | None = None):
+    def segment_history(self, name: str, version: int | None = None) -> History:
         """Segment sizes per as_of with who entered and left."""
-        from segmint.segment import service
+        from segmint.segment import inspect
 
-        return service.history(self, name, version)
+        return inspect.history(self.segment_context(), name, version)
 
     history = segment_history
 
-    def diff(self, name: str, from_as_of: Any, to_as_of: Any, version: int | None = None):
+    def diff(self, name: str, from_as_of: Any, to_as_of: Any, version: int | None = None) -> Migration:
         """Migration matrix and moved customers between two as_of dates."""
-        from segmint.segment import service
+        from segmint.segment import inspect
 
-        return service.diff(self, name, from_as_of, to_as_of, version)
+        return inspect.diff(self.segment_context(), name, from_as_of, to_as_of, version)
 
-    def diff_versions(self, name: str, v1: int, v2: int, as_of: Any = None):
+    def diff_versions(self, name: str, v1: int, v2: int, as_of: Any = None) -> Migration:
         """What changing a definition from version v1 to v2 does to memberships."""
-        from segmint.segment import service
+        from segmint.segment import inspect
 
-        return service.diff_versions(self, name, v1, v2, as_of)
+        return inspect.diff_versions(self.segment_context(), name, v1, v2, as_of)
 
-    def why(self, name: str, customer_id: str, as_of: Any = None):
-        """Why one customer is in the segment they are in."""
-        from segmint.segment import service
+    def why(self, name: str, customer_id: str, as_of: Any = None, cache: RunCache | None = None) -> Why:
+        """Why one customer is in the segment they are in.
 
-        return service.why(self, name, customer_id, as_of)
+        ``cache`` (a :class:`~segmint.segment.explain_run.RunCache`) remembers which run and model a
+        repeated look-up reads: the server keeps one.
+        """
+        from segmint.segment import explain_run
 
-    def attrition(self, name: str, as_of: Any = None):
+        return explain_run.why(self.segment_context(), name, customer_id, as_of, cache=cache)
+
+    def attrition(self, name: str, as_of: Any = None) -> dict[str, pd.DataFrame]:
         """Per rule segment: how many customers each condition keeps."""
-        from segmint.segment import service
+        from segmint.segment import explain_run
 
-        return service.attrition(self, name, as_of)
+        return explain_run.attrition(self.segment_context(), name, as_of)
 
-    def preview_rule(self, where: str, as_of: Any = None):
-        """Size and condition attrition of a rule, without saving anything."""
-        from segmint.segment import service
+    def preview_rule(self, where: str, as_of: Any = None, compute_snapshot: bool = True) -> RulePreview:
+        """Size and condition attrition of a rule, without saving anything.
 
-        return service.preview_rule(self, where, as_of)
+        ``compute_snapshot=False`` (the server) reads only stored snapshots: ``as_of=None`` means the
+        latest, and a date without one raises :class:`~segmint.errors.SnapshotMissing`.
+        """
+        from segmint.segment import preview
+
+        return preview.preview_rule(self.segment_context(), where, as_of, compute_snapshot)
+
+    def stored_model(self, name: str, version: int) -> tuple[dict[str, Any], str]:
+        """A stored version's checked model document and its JSON text (parsed once per workspace)."""
+        return self._models.get(self.store, name, version)
 
     # -- validation, profiles, report ----------------------------------------------------
-    def stored_run(self, name: str, as_of: Any = None):
+    def stored_run(self, name: str, as_of: Any = None) -> SegmentationResult:
         """The stored run of ``name`` at ``as_of``, read back; segmented (and stored) first only when missing.
 
-        See :func:`segmint.segment.service.stored_run`.
+        See :func:`segmint.segment.runs.stored_run`.
         """
-        from segmint.segment import service
+        from segmint.segment import runs
 
-        return service.stored_run(self, name, as_of)
+        return runs.stored_run(self.segment_context(), name, as_of)
 
-    def _labelled(self, name: str, as_of: Any = None):
+    def _labelled(self, name: str, as_of: Any = None) -> tuple[pd.DataFrame, Any, SegmentationResult, dict]:
         """(features indexed by customer_id, labels, segmentation result, catalog) for ``name``.
 
         Reads the stored run (see :meth:`stored_run`): validating, profiling and reporting a segmentation
-        never segments it again.
+        never segments it again. Inside :meth:`keep_features` the run is read once per (name, as_of):
+        reading a million memberships back takes seconds.
         """
         from segmint.features.catalog import catalog_for
 
-        result = self._kept_run(name, as_of)
+        if self._kept is None:
+            result = self.stored_run(name, as_of)
+        else:
+            result = self._kept.run(name, as_of, lambda: self.stored_run(name, as_of))
         features = self._features_frame(result.as_of)
         catalog = {n: (f.family, getattr(f, "kind", None), f.description)
                    for n, f in catalog_for(self.store.table("features")).items() if n in features.columns}
         return features, result.labels, result, catalog
 
-    def _kept_run(self, name: str, as_of: Any = None):
-        """:meth:`stored_run`, read once per (name, as_of) inside :meth:`keep_features`.
+    def _features_frame(self, as_of: str) -> pd.DataFrame:
+        """The stored feature snapshot at ``as_of`` as a DataFrame indexed by customer_id (read once when kept)."""
+        if self._kept is not None:
+            return self._kept.frame(as_of, lambda: self._read_features_frame(as_of))
+        return self._read_features_frame(as_of)
 
-        Reading a million memberships back takes seconds; validate, profile and report of one run share
-        them. :meth:`segment` lets go of the kept runs (a new run may replace one, and they hold memory) and
-        keeps the run it makes, which is what :meth:`stored_run` would read back.
-        """
-        if self._frame_cache is None:
-            return self.stored_run(name, as_of)
-        key = ("run", name, None if as_of is None else str(as_of))
-        if key not in self._frame_cache:
-            self._frame_cache[key] = self.stored_run(name, as_of)
-        return self._frame_cache[key]
+    def _read_features_frame(self, as_of: str) -> pd.DataFrame:
+        from segmint.segment import context
 
-    def _features_frame(self, as_of: str):
-        """The stored feature snapshot at ``as_of`` as a DataFrame indexed by customer_id."""
-        from segmint.segment.service import features_at
-
-        if self._frame_cache is not None and as_of in self._frame_cache:
-            return self._frame_cache[as_of]
-        table, _ = features_at(self, as_of)
+        table, _ = context.features_at(self.segment_context(), as_of)
         # Read in batches (a third less peak memory than one result at a million customers, measured), and
         # free each Arrow column once converted (self_destruct), so the frame is not held twice while built.
         arrow = table.drop("as_of").to_pyarrow_batches(chunk_size=100_000).read_all()
         frame = arrow.to_pandas(self_destruct=True, split_blocks=True).set_index("customer_id")
         del arrow
-        if self._frame_cache is not None:
-            self._frame_cache[as_of] = frame
         return frame
 
-    def _prepared(self, name: str, as_of: Any = None):
-        """(features, labels, catalog) for validate and profile of the stored run of ``name``.
+    def _judged(self, name: str, as_of: Any = None) -> Judged:
+        """The stored run of ``name`` ready for the scorecard, profile and report.
 
-        Inside :meth:`keep_features` they come back as one prepared :class:`~segmint.evaluate.inputs.Segmented`
-        (passed as features and labels), kept per run, so the scorecard and the profile of a segmentation
-        align the data and compute effect sizes once.
+        Inside :meth:`keep_features` the run comes back prepared (:func:`~segmint.evaluate.inputs.prepare`),
+        kept per run, so the scorecard and the profile of a segmentation align the data and compute
+        effect sizes once; outside, features and labels as they are.
         """
-        from segmint.evaluate.inputs import prepare
-
         features, labels, result, catalog = self._labelled(name, as_of)
-        if self._frame_cache is None:
-            return features, labels, catalog
-        key = ("prepared", name, result.version, result.as_of)
-        if key not in self._frame_cache:
-            labels = self._in_frame_order(result.as_of, features, labels)
-            # keep one prepared run: each holds its membership matrix and the sample with its statistics,
-            # and `segmint run` is done with a segmentation before it starts the next
-            for old in [k for k in self._frame_cache if isinstance(k, tuple) and k[0] == "prepared"]:
-                del self._frame_cache[old]
-            self._frame_cache[key] = prepare(features, labels, catalog)
-        seg = self._frame_cache[key]
-        return seg, seg, None
+        if self._kept is None:
+            return Judged(result, features, labels, catalog)
 
-    def _in_frame_order(self, as_of: str, features, labels):
+        def build():
+            from segmint.evaluate.inputs import prepare
+
+            return prepare(features, self._in_frame_order(result.as_of, features, labels), catalog)
+
+        seg = self._kept.prepared((name, result.version, result.as_of), build)
+        return Judged(result, features, labels, catalog, prepared=seg)
+
+    def _in_frame_order(self, as_of: str, features: pd.DataFrame, labels: Any) -> Any:
         """``labels`` (a Series) in the order of the kept features frame, indexed by it, when both hold the same customers.
 
         Every stored run of a snapshot lists the same customers in the same order (by id): their positions in
@@ -341,8 +374,7 @@ class Workspace:
 
         if not isinstance(labels, pd.Series) or len(labels) != len(features):
             return labels
-        key = ("positions", as_of)
-        at = self._frame_cache.get(key)
+        at = self._kept.positions(as_of)
         if at is not None:
             taken = labels.take(at)
             if taken.index.equals(features.index):
@@ -350,26 +382,28 @@ class Workspace:
         at = _positions(labels.index, features.index)
         if at is None or has_duplicates(labels.index):
             return labels  # prepare() aligns (or explains what does not line up)
-        self._frame_cache[key] = at
+        self._kept.keep_positions(as_of, at)
         return labels.take(at).set_axis(features.index)
 
     @contextmanager
-    def keep_features(self) -> Iterator["Workspace"]:
+    def keep_features(self) -> Iterator[Workspace]:
         """Within the block, validate, profile and report load each as_of's features frame once.
 
-        They also share the prepared segmentation of each stored run (see :meth:`_prepared`).
+        They also share the prepared segmentation of each stored run (see :class:`~segmint.frame_cache.FrameCache`).
 
         ``segmint run`` validates, profiles and reports every segmentation on the same snapshot; a
         million customers' frame takes seconds to load. Outside the block nothing is kept, so a later
         snapshot of the same as_of is always read afresh; inside it, do not recompute the snapshot.
         """
-        self._frame_cache = {}
+        from segmint.frame_cache import FrameCache
+
+        self._kept = FrameCache()
         try:
             yield self
         finally:
-            self._frame_cache = None
+            self._kept = None
 
-    def validate(self, name: str, as_of: Any = None, compare_as_of: Any = None):
+    def validate(self, name: str, as_of: Any = None, compare_as_of: Any = None) -> Scorecard:
         """The scorecard of a segmentation: distinct, stable, substantial, reachable, explainable, profitable.
 
         Scores the stored run at ``as_of`` (and at ``compare_as_of`` for temporal stability); a run
@@ -377,16 +411,16 @@ class Workspace:
         """
         from segmint.evaluate import scorecard
 
-        features, labels, catalog = self._prepared(name, as_of)
+        j = self._judged(name, as_of)
         later = self.stored_run(name, compare_as_of).labels if compare_as_of is not None else None
-        return scorecard(features, labels, catalog=catalog, labels_later=later, **self._judged_with())
+        return scorecard(*j.inputs(), labels_later=later, prepared=j.prepared, **self._judged_with())
 
-    def profile(self, name: str, as_of: Any = None):
+    def profile(self, name: str, as_of: Any = None) -> Profile:
         """Per-segment profile of the stored run against the population (small segments suppressed)."""
         from segmint.profile import profile
 
-        features, labels, catalog = self._prepared(name, as_of)
-        return profile(features, labels, catalog=catalog, **self._judged_with())
+        j = self._judged(name, as_of)
+        return profile(*j.inputs(), prepared=j.prepared, **self._judged_with())
 
     def _judged_with(self) -> dict[str, Any]:
         """The scorecard's and the profile's settings from ``segmint.yaml``: small cells, sample cap and seed."""
@@ -394,14 +428,14 @@ class Workspace:
         return {"min_segment_size": self.config.privacy.min_segment_size, "max_rows": v.max_rows,
                 "random_state": v.random_state}
 
-    def personas(self, name: str, as_of: Any = None):
+    def personas(self, name: str, as_of: Any = None) -> list[Persona]:
         """A persona card per segment (name, who, how they buy, what they respond to, actions)."""
         from segmint.profile import personas
 
         return personas(self.profile(name, as_of))
 
-    def report(self, name: str, path: Any = None, as_of: Any = None, *, card: Any = None,
-               prof: Any = None) -> Path:
+    def report(self, name: str, path: Any = None, as_of: Any = None, *, card: Scorecard | None = None,
+               prof: Profile | None = None) -> Path:
         """Write the self-contained HTML report of the stored run of ``name``; returns its path.
 
         ``card`` and ``prof``, when given, are that run's :meth:`validate` and :meth:`profile` results,
@@ -411,29 +445,29 @@ class Workspace:
         from segmint.profile import personas, profile
         from segmint.report import render_report
 
-        features, labels, result, catalog = self._labelled(name, as_of)
-        if self._frame_cache is not None:  # the run's prepared data (and sample) that validate and profile used
-            features, labels, catalog = self._prepared(name, as_of)  # kept: no second read
+        j = self._judged(name, as_of)  # inside keep_features: the prepared run validate and profile used
         if card is None:
-            card = scorecard(features, labels, catalog=catalog, **self._judged_with())
+            card = scorecard(*j.inputs(), prepared=j.prepared, **self._judged_with())
         if prof is None:
-            prof = profile(features, labels, catalog=catalog, **self._judged_with())
-        sel = (result.selection or {}).get("all") if isinstance(result.selection, dict) else None
+            prof = profile(*j.inputs(), prepared=j.prepared, **self._judged_with())
+        result = j.result
+        sel = result.selection.get("all")
         migrations = self._latest_migrations(name, result.as_of)
         path = Path(path or self.path / "reports" / f"{name}.html")
+        features, labels = (None, None) if j.prepared is not None else (j.features, j.labels)
         return render_report(path, f"{self.config.name}: {name}", features, labels, card, prof, personas(prof),
                              selection=None if sel is None else sel.get("table"),
                              chosen_k=None if sel is None else sel.get("k"), migrations=migrations,
-                             subtitle=f"as of {result.as_of}")
+                             subtitle=f"as of {result.as_of}", prepared=j.prepared)
 
-    def _latest_migrations(self, name: str, as_of: Any):
+    def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
         try:
-            hist = self.segment_history(name)
+            hist = self.segment_history(name).frame
             dates = sorted({str(d) for d in hist["as_of"]})
             if len(dates) < 2:
                 return None
-            return self.diff(name, dates[-2], dates[-1])["matrix"]
+            return self.diff(name, dates[-2], dates[-1]).matrix
         except Exception:  # noqa: BLE001 - history is optional decoration of the report
             return None
 
@@ -442,7 +476,23 @@ class Workspace:
         """Tables with row counts and date ranges, and quarantine counts by reason."""
         from segmint.status import workspace_status
 
-        return workspace_status(self)
+        return workspace_status(self.store, self.path, self.config.name)
+
+
+@dataclass
+class Judged:
+    """A stored run as the scorecard, profile and report take it: its features, labels and catalog,
+    or (inside :meth:`Workspace.keep_features`) all three already prepared."""
+
+    result: SegmentationResult
+    features: pd.DataFrame
+    labels: Any
+    catalog: dict
+    prepared: Segmented | None = None
+
+    def inputs(self) -> tuple[Any, Any, Any]:
+        """``(features, labels, catalog)`` for a callee, or three Nones when it takes ``prepared`` instead."""
+        return (None, None, None) if self.prepared is not None else (self.features, self.labels, self.catalog)
 
 
 def _positions(index, targets):

@@ -95,7 +95,7 @@ def test_tests_over_other_columns_of_a_prepared_segmentation_match_a_fresh_prepa
     value = pd.DataFrame({"spend_x2": f["spend"].to_numpy() * 2}, index=f.index)
     seg = prepare(f, labels)
     seg.codes()
-    via_over = feature_tests(seg.over(value), None)
+    via_over = feature_tests(prepared=seg.over(value))
     fresh = feature_tests(value, labels)
     pd.testing.assert_frame_equal(via_over, fresh)
     assert via_over.loc[0, "feature"] == "spend_x2" and via_over.loc[0, "significant"]

@@ -41,3 +41,14 @@ def test_overlapping_audiences_are_refused():
 @pytest.mark.parametrize("value,text", [(12345.6, "12,346"), (-0.25, "-0.25"), (7.0, "7")])
 def test_fmt_number(value, text):
     assert fmt_number(value) == text
+
+
+def test_explain_refuses_audiences_with_a_segmint_error_naming_the_fix():
+    from segmint.errors import DataError
+    from segmint.evaluate import explain
+
+    f = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}, index=list("abcd"))
+    audiences = pd.DataFrame({"big": [True, False, True, False], "new": [True, True, False, False]},
+                             index=list("abcd"))
+    with pytest.raises(DataError, match=r"overlapping audiences.*labels\[audience\]"):
+        explain(f, audiences)

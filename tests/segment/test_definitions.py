@@ -128,10 +128,10 @@ def test_definitions_merge_yaml_and_segment_files(ws):
     from segmint.workspace import Workspace
 
     w = Workspace.open(ws.path)
-    assert list(load_definitions(w)) == ["life", "value", "rfm"]
+    assert list(load_definitions(w.path, w.config.segmentations)) == ["life", "value", "rfm"]
     (ws.path / "segments" / "c.yaml").write_text(yaml.safe_dump({"life": {"kind": "rfm"}}))
     with pytest.raises(ConfigError, match=r"'life' is defined twice: in segmint.yaml and in segments/c.yaml"):
-        load_definitions(w)
+        load_definitions(w.path, w.config.segmentations)
     (ws.path / "segments" / "c.yaml").write_text(yaml.safe_dump({"other": {"kind": "rulz"}}))
     with pytest.raises(ConfigError, match=r"segmentation 'other' \(segments/c.yaml\): unknown kind"):
-        load_definitions(w)
+        load_definitions(w.path, w.config.segmentations)

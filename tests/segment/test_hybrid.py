@@ -6,7 +6,7 @@ import ibis
 import numpy as np
 import pyarrow as pa
 
-from segmint.segment import service
+from segmint.segment import runs
 from segmint.segment.definitions import parse_definition
 from segmint.segment.hybrid import fit_hybrid, hybrid_expression, hybrid_segments
 
@@ -48,7 +48,7 @@ def test_hybrid_model_applies_to_new_customers():
            "tenure_days": [30.0, 500.0, 500.0]}
     import pandas as pd
 
-    out = service.apply_model(doc, pd.DataFrame(new)).to_pyarrow()["segment"].to_pylist()
+    out = runs.apply_model(doc, pd.DataFrame(new)).to_pyarrow()["segment"].to_pylist()
     inner = t.select(s=hybrid_expression(doc, t)).to_pyarrow()["s"].to_pylist()
     assert out[0] == "New" and out[2] == "Lost" and out[1] in inner and out[1].startswith("Active/")
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from segmint.errors import DataError
-from segmint.segment import service
+from segmint.segment import runs
 
 from .test_service import AS_OF, set_segmentations, small_shop
 
@@ -24,14 +24,14 @@ def shop(ws):
 
 
 def _labels(ws, as_of):
-    return service.members(ws, "life", as_of=as_of).to_pyarrow().to_pandas().set_index("customer_id")["segment"]
+    return ws.members("life", as_of=as_of).to_pyarrow().to_pandas().set_index("customer_id")["segment"]
 
 
 def test_history_records_who_entered_and_left(shop):
-    service.run_segmentation(shop, "life", as_of=EARLIER)
-    service.run_segmentation(shop, "life", as_of=AS_OF)
+    shop.segment("life", as_of=EARLIER)
+    shop.segment("life", as_of=AS_OF)
     before, after = _labels(shop, EARLIER), _labels(shop, AS_OF)
-    hist = service.history(shop, "life").set_index(["as_of", "segment"])
+    hist = shop.history("life").frame.set_index(["as_of", "segment"])
     for seg in ("Recent", "Big", "Other"):
         now = hist.loc[(pd.Timestamp(AS_OF), seg)]
         in_before, in_after = set(before[before == seg].index), set(after[after == seg].index)
@@ -41,38 +41,38 @@ def test_history_records_who_entered_and_left(shop):
 
 
 def test_diff_between_dates_matches_pandas(shop):
-    service.run_segmentation(shop, "life", as_of=EARLIER)
-    service.run_segmentation(shop, "life", as_of=AS_OF)
+    shop.segment("life", as_of=EARLIER)
+    shop.segment("life", as_of=AS_OF)
     before, after = _labels(shop, EARLIER), _labels(shop, AS_OF)
-    info = service.diff(shop, "life", EARLIER, AS_OF)
+    info = shop.diff("life", EARLIER, AS_OF)
     joined = pd.concat([before.rename("a"), after.rename("b")], axis=1).fillna("(not in base)")
     expected = pd.crosstab(joined["a"], joined["b"])
-    assert info["matrix"].to_dict() == expected.to_dict()
-    moved = info["moved"].to_pyarrow().to_pandas()
+    assert info.matrix.to_dict() == expected.to_dict()
+    moved = info.moved.to_pyarrow().to_pandas()
     assert set(moved["customer_id"]) == set(joined.index[joined.a != joined.b])
-    assert info["moved_count"] == len(moved) and info["customers"] == len(joined)
-    assert info["summary"].startswith(f"{len(moved)} of {len(joined)} customers")
+    assert info.moved_count == len(moved) and info.customers == len(joined)
+    assert info.summary.startswith(f"{len(moved)} of {len(joined)} customers")
     with pytest.raises(DataError, match="no run as of 2024-01-01"):
-        service.diff(shop, "life", "2024-01-01", AS_OF)
+        shop.diff("life", "2024-01-01", AS_OF)
 
 
 def test_diff_between_versions_at_one_date(shop):
-    service.run_segmentation(shop, "life", as_of=AS_OF)
+    shop.segment("life", as_of=AS_OF)
     set_segmentations(shop, {"life": {**RULES, "segments": {"Recent": "recency_days <= 40",
                                                             "Big": "monetary_total >= 2000"}}})
-    v2 = service.run_segmentation(shop, "life", as_of=AS_OF)
+    v2 = shop.segment("life", as_of=AS_OF)
     assert v2.version == 2
-    info = service.diff_versions(shop, "life", 1, 2)
+    info = shop.diff_versions("life", 1, 2)
     # Big needs 2000 instead of 900: C06..C08 (900..1600) leave Big for Other.
-    assert info["matrix"].loc["Big", "Other"] == 3 and info["moved_count"] == 3
-    changes = info["changes"].set_index("segment")
+    assert info.matrix.loc["Big", "Other"] == 3 and info.moved_count == 3
+    changes = info.changes.set_index("segment")
     assert (changes.loc["Big", "left"], changes.loc["Other", "entered"]) == (3, 3)
-    assert "3 of 13 customers (23.1%) change segment; Big: 3 leave, 0 enter" in info["summary"]
+    assert "3 of 13 customers (23.1%) change segment; Big: 3 leave, 0 enter" in info.summary
     # A version without a run at a date is applied on the fly, nothing stored.
-    service.run_segmentation(shop, "life", as_of=EARLIER)
+    shop.segment("life", as_of=EARLIER)
     rows = shop.store.count("memberships")
-    info = service.diff_versions(shop, "life", 1, 2, as_of=EARLIER)
-    assert info["as_of"] == "2024-06-01" and shop.store.count("memberships") == rows
+    info = shop.diff_versions("life", 1, 2, as_of=EARLIER)
+    assert info.as_of == "2024-06-01" and shop.store.count("memberships") == rows
 
 
 def test_exclusive_runs_store_the_rows_the_join_back_stores(shop):
@@ -81,13 +81,15 @@ def test_exclusive_runs_store_the_rows_the_join_back_stores(shop):
     # and joined to the reasons) stores. No "else" here, so some customers have no segment.
     from segmint.segment import membership as ms
     from segmint.segment.reasons import reasons_table
-    from segmint.segment.service import _check_doc, features_at, label_table
+    from segmint.segment.context import features_at
+    from segmint.segment.kinds import check_doc
+    from segmint.segment.runs import label_table
 
     set_segmentations(shop, {"life": {k: v for k, v in RULES.items() if k != "else"}})
-    service.run_segmentation(shop, "life", as_of=AS_OF)
-    version, when = service._run(shop, "life", AS_OF)
-    doc = _check_doc(ms.model_text(shop.store, "life", version))
-    table = features_at(shop, AS_OF)[0]
+    shop.segment("life", as_of=AS_OF)
+    version, when = runs.run_of(shop.segment_context(), "life", AS_OF)
+    doc = check_doc(ms.model_text(shop.store, "life", version))
+    table = features_at(shop.segment_context(), AS_OF)[0]
     con = shop.store.con.con
     query = ('SELECT customer_id, segments, reasons FROM membership_reasons WHERE segmentation = ? '
              'ORDER BY customer_id')
@@ -102,5 +104,5 @@ def test_exclusive_runs_store_the_rows_the_join_back_stores(shop):
     assert con.execute(query, ["life"]).fetchall() == fast
     assert any(segments is None for _, segments, _ in fast)  # customers in no segment: stored as null
     assert {tuple(s) for _, s, _ in fast if s is not None} == {("Recent",), ("Big",)}
-    runs = con.execute("SELECT reasons, customers FROM segmentation_runs WHERE segmentation = ?", ["life"])
-    assert runs.fetchall() == [(True, sum(s is not None for _, s, _ in fast))]
+    stored_runs = con.execute("SELECT reasons, customers FROM segmentation_runs WHERE segmentation = ?", ["life"])
+    assert stored_runs.fetchall() == [(True, sum(s is not None for _, s, _ in fast))]

@@ -14,7 +14,7 @@ import pytest
 
 from segmint.errors import UnknownNameError
 from segmint.segment import membership as ms
-from segmint.segment import service
+from segmint.segment import explain_run, runs
 
 from .test_service import AS_OF, LIFECYCLE, small_shop
 
@@ -71,69 +71,69 @@ def _same(a, b, path="") -> None:
 
 
 def _computed(ws, name, cid):
-    version, when = service._run(ws, name)
-    doc, _ = service.stored_model(ws, name, version)
-    return service._why_computed(ws, name, doc, version, when, cid)
+    version, when = runs.run_of(ws.segment_context(), name)
+    doc, _ = ws.stored_model(name, version)
+    return explain_run.why_computed(ws.segment_context(), name, doc, version, when, cid).to_dict()
 
 
 @pytest.mark.parametrize("name", list(SEGMENTATIONS))
 def test_stored_reasons_equal_the_computed_explanation(shop, name):
-    service.run_segmentation(shop, name, as_of=AS_OF)
+    shop.segment(name, as_of=AS_OF)
     assert ms.find_runs(shop.store, name)[-1][2] is True  # this run stored its reasons
     assert shop.store.con.con.execute("SELECT count(*) FROM membership_reasons WHERE segmentation = ?",
                                       [name]).fetchone()[0] == len(CUSTOMERS)
     for cid in CUSTOMERS:
-        stored = service.why(shop, name, cid)
+        stored = shop.why(name, cid).to_dict()
         computed = _computed(shop, name, cid)
         _same(json.loads(json.dumps(stored, default=str)), json.loads(json.dumps(computed, default=str)),
               f"{name}/{cid}")
     with pytest.raises(UnknownNameError, match="'C99' is not in the feature snapshot"):
-        service.why(shop, name, "C99")
+        shop.why(name, "C99").to_dict()
 
 
 def test_reasons_of_a_customer_with_nulls(shop):
-    service.run_segmentation(shop, "life", as_of=AS_OF)
-    never = service.why(shop, "life", "C13")  # no orders: recency_days is null
+    shop.segment("life", as_of=AS_OF)
+    never = shop.why("life", "C13").to_dict()  # no orders: recency_days is null
     assert never["segments"] == ["Never"]
     vip = never["rules"][0]
     assert vip["held"] is False and vip["conditions"][2]["held"] is None  # unknown, not false
     assert vip["conditions"][2]["values"] == {"recency_days": None}
     assert never["rules"][3]["held"] is True
-    service.run_segmentation(shop, "bands", as_of=AS_OF)
-    assert service.why(shop, "bands", "C13")["tier"] == {"feature": "monetary_total", "value": 0.0,
+    shop.segment("bands", as_of=AS_OF)
+    assert shop.why("bands", "C13").to_dict()["tier"] == {"feature": "monetary_total", "value": 0.0,
                                                          "band": "monetary_total < 100",
                                                          "cuts": [100.0, 500.0, 2000.0]}
-    assert service.why(shop, "bands", "C05")["tier"]["band"] == "500 <= monetary_total < 2000"
+    assert shop.why("bands", "C05").to_dict()["tier"]["band"] == "500 <= monetary_total < 2000"
 
 
 def test_a_run_stored_without_reasons_is_still_explained(shop):
     """Runs written before reasons existed: no rows in membership_reasons, reasons flag false."""
-    service.run_segmentation(shop, "life", as_of=AS_OF)
-    expected = service.why(shop, "life", "C07")
+    shop.segment("life", as_of=AS_OF)
+    expected = shop.why("life", "C07").to_dict()
     con = shop.store.con.con
     con.execute("DELETE FROM membership_reasons")
     con.execute("UPDATE segmentation_runs SET reasons = false")
-    again = service.why(shop, "life", "C07")
+    again = shop.why("life", "C07").to_dict()
     assert again == expected
     assert [(c["condition"], c["held"]) for c in again["rules"][0]["conditions"][1:]] == [
         ("monetary_total >= 900", True), ("recency_days <= 60", False)]
 
 
 def test_an_older_store_gets_its_runs_table_from_the_memberships(shop):
-    service.run_segmentation(shop, "life", as_of=AS_OF)
-    service.run_segmentation(shop, "life", as_of="2024-06-01")
+    shop.segment("life", as_of=AS_OF)
+    shop.segment("life", as_of="2024-06-01")
     con = shop.store.con.con
     con.execute("DROP TABLE segmentation_runs")
     con.execute("DROP TABLE membership_reasons")
     runs = ms.find_runs(shop.store, "life")  # creates and fills the table
     assert [(v, r) for v, _, r in runs] == [(1, False), (1, False)]
-    assert service.list_segmentations(shop)[0]["runs"] == 2
-    assert service.why(shop, "life", "C07", as_of=AS_OF)["segments"] == ["Mid"]
+    assert [i.to_dict() for i in shop.segmentations()][0]["runs"] == 2
+    assert shop.why("life", "C07", as_of=AS_OF).to_dict()["segments"] == ["Mid"]
 
 
 def test_a_rerun_replaces_the_reasons(shop):
-    service.run_segmentation(shop, "life", as_of=AS_OF)
-    service.run_segmentation(shop, "life", as_of=AS_OF)
+    shop.segment("life", as_of=AS_OF)
+    shop.segment("life", as_of=AS_OF)
     con = shop.store.con.con
     assert con.execute("SELECT count(*) FROM membership_reasons").fetchone()[0] == len(CUSTOMERS)
     assert con.execute("SELECT count(*) FROM segmentation_runs").fetchone()[0] == 1

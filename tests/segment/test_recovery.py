@@ -17,7 +17,6 @@ import yaml
 from sklearn.metrics import adjusted_rand_score
 
 from segmint.datasets import BEHAVIOURAL_PERSONAS, make_shop
-from segmint.segment import service
 
 from .test_service import set_segmentations
 
@@ -65,12 +64,12 @@ def shop_ws(tmp_path_factory):
 def test_k_auto_recovers_the_planted_personas(seed, request, tmp_path, record_property):
     if seed == 0:  # shared with the tests below
         ws, truth = request.getfixturevalue("shop_ws")
-        result = service.run_segmentation(ws, "behaviour")
+        result = ws.segment("behaviour")
     else:
         ws, truth = generated_shop(tmp_path, seed)
         try:
             set_segmentations(ws, {"behaviour": demo_behaviour(seed)})
-            result = service.run_segmentation(ws, "behaviour")
+            result = ws.segment("behaviour")
         finally:
             ws.close()
     ari = adjusted_rand_score(truth.reindex(result.labels.index), result.labels)
@@ -87,8 +86,8 @@ def test_refit_is_reproducible(shop_ws):
     ws, _ = shop_ws
     # Refitting with the same data, definition and seed gives the same model and version. Both
     # sides are fresh fits: a stored model comes back with NaN as a float, a fresh one as {"$float": "nan"}.
-    result = service.run_segmentation(ws, "behaviour", refit=True)
-    again = service.run_segmentation(ws, "behaviour", refit=True)
+    result = ws.segment("behaviour", refit=True)
+    again = ws.segment("behaviour", refit=True)
     assert again.fitted and not again.new_version and again.version == result.version
     assert again.labels.equals(result.labels)
     assert again.model == result.model
@@ -99,11 +98,11 @@ def test_rfm_and_rules_on_the_generated_shop(shop_ws):
     from segmint.features import load_features
 
     ws, _ = shop_ws
-    rfm = service.run_segmentation(ws, "rfm")
+    rfm = ws.segment("rfm")
     f = load_features(ws.store, rfm.as_of).to_pyarrow().to_pandas().set_index("customer_id")
     assert rfm.labels.index.is_unique and set(rfm.labels.index) == set(f.index)
     assert sum(rfm.sizes.values()) == len(f)
-    life = service.run_segmentation(ws, "life")
+    life = ws.segment("life")
     m, r = f["monetary_total"], f["recency_days"]
     expected = pd.Series("Other", index=f.index)
     expected[(r.between(180, 365)).fillna(False).to_numpy(bool)] = "Lapsing"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from segmint.errors import ConfigError, DataError, ModelVersionError, UnknownNameError
-from segmint.segment import service
+from segmint.segment import runs
 
 AS_OF = dt.date(2024, 7, 1)
 LIFECYCLE = {"kind": "rules", "segments": [
@@ -62,7 +62,7 @@ def shop(ws):
 
 
 def test_rules_agree_with_a_pandas_reference_on_nulls_and_boundaries(shop):
-    result = service.run_segmentation(shop, "life", as_of=AS_OF)
+    result = shop.segment("life", as_of=AS_OF)
     f = features(shop)
     r, m = f["recency_days"], f["monetary_total"]
     # SQL logic: a comparison with a null is unknown and never selects, even under `not`.
@@ -79,59 +79,59 @@ def test_rules_agree_with_a_pandas_reference_on_nulls_and_boundaries(shop):
 
 
 def test_versions_follow_the_definition(shop):
-    first = service.run_segmentation(shop, "life", as_of=AS_OF)
-    again = service.run_segmentation(shop, "life", as_of=AS_OF)
+    first = shop.segment("life", as_of=AS_OF)
+    again = shop.segment("life", as_of=AS_OF)
     assert (first.new_version, again.new_version, again.version) == (True, False, 1)
     # Re-running at the same as_of and version replaces the run: no duplicate rows.
-    assert len(service.members(shop, "life").to_pyarrow()) == 13
+    assert len(shop.members("life").to_pyarrow()) == 13
     changed = {**LIFECYCLE, "segments": [{"name": "VIP", "where": "monetary_total >= 1000"}, *LIFECYCLE["segments"][1:]]}
     set_segmentations(shop, {"life": changed})
-    second = service.run_segmentation(shop, "life", as_of=AS_OF)
+    second = shop.segment("life", as_of=AS_OF)
     assert second.version == 2 and second.labels["C06"] == "Mid"
     set_segmentations(shop, {"life": {**changed, "description": "only words changed"}})
-    assert service.run_segmentation(shop, "life", as_of=AS_OF).version == 2
+    assert shop.segment("life", as_of=AS_OF).version == 2
     set_segmentations(shop, {"life": LIFECYCLE})
-    assert service.run_segmentation(shop, "life", as_of=AS_OF).version == 1
+    assert shop.segment("life", as_of=AS_OF).version == 1
     stored = shop.store.table("segmentations").order_by("version").to_pyarrow().to_pylist()
     assert [(r["name"], r["version"], r["kind"]) for r in stored] == [("life", 1, "rules"), ("life", 2, "rules")]
     assert json.loads(stored[1]["definition"])["segments"][0]["where"] == "monetary_total >= 1000"
 
 
 def test_a_failed_run_leaves_the_previous_state(shop, monkeypatch):
-    service.run_segmentation(shop, "life", as_of=AS_OF)
+    shop.segment("life", as_of=AS_OF)
     set_segmentations(shop, {"life": {**LIFECYCLE, "else": "Rest"}})
 
     def broken(doc, table, resolver=None):  # fails in the engine, after the old rows were deleted
         return table.select("customer_id", segment=table.customer_id.cast("int64").cast("string"))
 
-    monkeypatch.setattr(service, "label_table", broken)
+    monkeypatch.setattr(runs, "label_table", broken)
     with pytest.raises(Exception):  # noqa: B017 - the engine's own conversion error, whatever its class
-        service.run_segmentation(shop, "life", as_of=AS_OF)
+        shop.segment("life", as_of=AS_OF)
     assert shop.store.count("segmentations") == 1
     assert shop.store.count("memberships") == 13
 
 
 def test_unknown_names_get_suggestions(shop):
     with pytest.raises(UnknownNameError, match=r"no segmentation 'lfe'; did you mean 'life'\? defined: life, aud, rfm"):
-        service.run_segmentation(shop, "lfe")
+        shop.segment("lfe")
     set_segmentations(shop, {"bad": {"kind": "rules", "segments": {"A": "monetary_totl > 1"}}})
     with pytest.raises(UnknownNameError, match="did you mean 'monetary_total'"):
-        service.run_segmentation(shop, "bad", as_of=AS_OF)
+        shop.segment("bad", as_of=AS_OF)
     with pytest.raises(DataError, match="has not been run yet"):
-        service.members(shop, "bad")
+        shop.members("bad")
 
 
 def test_audiences_overlap_one_row_per_membership(shop):
-    result = service.run_segmentation(shop, "aud", as_of=AS_OF)
+    result = shop.segment("aud", as_of=AS_OF)
     assert list(result.labels.columns) == ["big", "recent", "vip_too"]
     assert result.labels.loc["C06"].tolist() == [True, False, True]
     assert result.sizes == {"big": 7, "recent": 3, "vip_too": 1}
-    rows = service.members(shop, "aud").to_pyarrow().to_pylist()
+    rows = shop.members("aud").to_pyarrow().to_pylist()
     assert len(rows) == 11 and {"customer_id": "C06", "segment": "vip_too"} in rows
 
 
 def test_rfm_template_labels_everyone_exactly_once(shop):
-    result = service.run_segmentation(shop, "rfm", as_of=AS_OF)
+    result = shop.segment("rfm", as_of=AS_OF)
     f = features(shop)
     assert sorted(result.labels.index) == sorted(f.index)  # one row per customer, none missing
     buyers = f["r_score"].notna()
@@ -160,40 +160,40 @@ def test_rfm_grid_is_complete_and_exclusive():
 
 
 def test_models_round_trip_and_apply_without_refitting(shop):
-    result = service.run_segmentation(shop, "life", as_of=AS_OF)
+    result = shop.segment("life", as_of=AS_OF)
     text = json.dumps(result.model)
     from segmint.features import load_features
 
-    applied = service.apply_model(text, load_features(shop.store, AS_OF)).to_pyarrow().to_pandas()
+    applied = runs.apply_model(text, load_features(shop.store, AS_OF)).to_pyarrow().to_pandas()
     assert applied.set_index("customer_id")["segment"].to_dict() == result.labels.to_dict()
     new = pd.DataFrame({"customer_id": ["N1", "N2"], "monetary_total": [5000.0, None],
                         "recency_days": [5.0, None]})
-    assert service.apply_model(result.model, new).to_pyarrow()["segment"].to_pylist() == ["VIP", "Never"]
+    assert runs.apply_model(result.model, new).to_pyarrow()["segment"].to_pylist() == ["VIP", "Never"]
     future = {**result.model, "format_version": 99}
     with pytest.raises(ModelVersionError, match="format version 99"):
-        service.apply_model(future, new)
+        runs.apply_model(future, new)
     with pytest.raises(ModelVersionError, match="newer major version"):
-        service.apply_model({**result.model, "segmint_version": "99.0.0"}, new)
+        runs.apply_model({**result.model, "segmint_version": "99.0.0"}, new)
     with pytest.raises(ConfigError, match="not a segmint model"):
-        service.apply_model({"kind": "rules"}, new)
+        runs.apply_model({"kind": "rules"}, new)
 
 
 def test_why_attrition_and_preview(shop):
-    service.run_segmentation(shop, "life", as_of=AS_OF)
-    info = service.why(shop, "life", "C07")
+    shop.segment("life", as_of=AS_OF)
+    info = shop.why("life", "C07").to_dict()
     assert info["segments"] == ["Mid"]
     vip = info["rules"][0]
     assert vip["held"] is False
     assert [(c["condition"], c["held"]) for c in vip["conditions"][1:]] == [
         ("monetary_total >= 900", True), ("recency_days <= 60", False)]
     assert vip["conditions"][1]["values"] == {"monetary_total": 1225.0}
-    never = service.why(shop, "life", "C13")["rules"]
+    never = shop.why("life", "C13").to_dict()["rules"]
     assert never[0]["conditions"][0]["held"] is False and never[2]["conditions"][0]["held"] is None
     with pytest.raises(UnknownNameError, match="'C99' is not in the feature snapshot"):
-        service.why(shop, "life", "C99")
-    steps = service.attrition(shop, "life", as_of=AS_OF)["VIP"]
+        shop.why("life", "C99").to_dict()
+    steps = shop.attrition("life", as_of=AS_OF)["VIP"]
     assert steps[["kept_alone", "kept_cumulative"]].values.tolist() == [[7, 7], [6, 1]]
-    preview = service.preview_rule(shop, "monetary_total >= 900 and recency_days <= 60", as_of=AS_OF)
+    preview = shop.preview_rule("monetary_total >= 900 and recency_days <= 60", as_of=AS_OF).to_dict()
     assert (preview["size"], preview["base"]) == (1, 13)
     assert shop.store.count("memberships") == 13  # the preview stored nothing
 
@@ -201,11 +201,11 @@ def test_why_attrition_and_preview(shop):
 def test_members_and_export(shop, tmp_path):
     from segmint.segment.export import write_members
 
-    service.run_segmentation(shop, "life", as_of=AS_OF)
-    mid = service.members(shop, "life", "Mid")
+    shop.segment("life", as_of=AS_OF)
+    mid = shop.members("life", "Mid")
     assert mid.to_pyarrow()["customer_id"].to_pylist() == ["C03", "C04", "C05", "C07", "C08"]
     with pytest.raises(UnknownNameError, match="did you mean 'Mid'"):
-        service.members(shop, "life", "mid")
+        shop.members("life", "mid")
     for ext in ("csv", "parquet", "jsonl"):
         assert write_members(mid, tmp_path / f"mid.{ext}") == 5
     assert pd.read_csv(tmp_path / "mid.csv")["segment"].eq("Mid").all()
@@ -217,8 +217,8 @@ def test_members_and_export(shop, tmp_path):
 
 
 def test_list_segmentations(shop):
-    service.run_segmentation(shop, "life", as_of=AS_OF)
-    items = {i["name"]: i for i in service.list_segmentations(shop)}
+    shop.segment("life", as_of=AS_OF)
+    items = {i["name"]: i for i in [i.to_dict() for i in shop.segmentations()]}
     assert items["life"]["versions"] == [1] and items["life"]["last_as_of"] == "2024-07-01"
     assert items["rfm"]["runs"] == 0 and items["rfm"]["kind"] == "rfm"
     assert np.isin(["VIP", "Other"], items["life"]["segments"]).all()

@@ -8,7 +8,6 @@ import pyarrow as pa
 import pytest
 
 from segmint.errors import ConfigError, UnknownNameError
-from segmint.segment import service
 from segmint.segment.definitions import parse_definition
 from segmint.segment.tiers import describe_band, fit_tiers, tier_expression
 
@@ -50,8 +49,8 @@ def test_errors_name_the_feature():
 def test_clv_and_churn_tiers_at_service_level(ws):
     small_shop(ws, {"value": {"kind": "tiers", "by": "clv", "quantiles": [0.5], "labels": ["Low", "High"]},
                     "churn": {"kind": "tiers", "by": "churn"}})
-    value = service.run_segmentation(ws, "value", as_of=AS_OF)
-    churn = service.run_segmentation(ws, "churn", as_of=AS_OF)
+    value = ws.segment("value", as_of=AS_OF)
+    churn = ws.segment("churn", as_of=AS_OF)
     f = features(ws)
     clv, alive = f["predicted_clv_12m"], f["probability_alive"]
     cut = float(np.quantile(clv.dropna(), 0.5))
@@ -60,4 +59,4 @@ def test_clv_and_churn_tiers_at_service_level(ws):
     expected = np.where(alive.isna(), "No prediction",
                         np.where(alive < 0.3, "High risk", np.where(alive < 0.7, "Medium risk", "Low risk")))
     assert churn.labels.sort_index().tolist() == expected.tolist()
-    assert service.why(ws, "value", "C13")["tier"]["band"] == "predicted_clv_12m is missing"
+    assert ws.why("value", "C13").to_dict()["tier"]["band"] == "predicted_clv_12m is missing"

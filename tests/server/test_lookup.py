@@ -18,12 +18,13 @@ def _some_customer(shop) -> str:
 
 
 def test_lookup_reads_stored_reasons_without_the_snapshot(client, tokens, shop, monkeypatch):
-    from segmint.segment import service
+    from segmint.segment import explain_run, runs
 
     cid = _some_customer(shop)
-    version, when = service._run(shop, "value")
-    doc, _ = service.stored_model(shop, "value", version)
-    expected = json.loads(json.dumps(service._why_computed(shop, "value", doc, version, when, cid), default=str))
+    version, when = runs.run_of(shop.segment_context(), "value")
+    doc, _ = shop.stored_model("value", version)
+    computed = explain_run.why_computed(shop.segment_context(), "value", doc, version, when, cid)
+    expected = json.loads(json.dumps(computed.to_dict(), default=str))
 
     def no_snapshot(*args, **kwargs):  # the stored path must not load the feature snapshot
         raise AssertionError("the look-up loaded the feature snapshot")

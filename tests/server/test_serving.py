@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from ..segment.test_reasons import every_kind
-from .conftest import DATES, SEGMENTATION, bearer, wire
+from .conftest import DATES, SEGMENTATION, bearer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:starlette.*")
 
@@ -35,7 +35,7 @@ def kinds_template(shop_template, tmp_path_factory):
     doc = yaml.safe_load(cfg.read_text())
     doc["segmentations"] = KINDS
     cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
-    ws = wire(Workspace.open(path))
+    ws = Workspace.open(path)
     for name in KINDS:
         if name != "value":
             ws.segment(name, DATES[1])
@@ -51,7 +51,7 @@ def kinds(kinds_template, tmp_path, monkeypatch):
     monkeypatch.setenv("SEGMINT_SECRET", "test-secret-key-for-pseudonyms")
     dest = tmp_path / "shop"
     shutil.copytree(kinds_template, dest)
-    ws = wire(Workspace.open(dest))
+    ws = Workspace.open(dest)
     yield ws
     ws.close()
 

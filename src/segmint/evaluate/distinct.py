@@ -94,7 +94,8 @@ def _column(seg: Segmented, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return seg.cache[key]
 
 
-def effect_sizes(features: pd.DataFrame, labels, catalog=None, alpha: float = 0.05) -> pd.DataFrame:
+def effect_sizes(features: pd.DataFrame | None = None, labels=None, catalog=None, alpha: float = 0.05, *,
+                 prepared: Segmented | None = None) -> pd.DataFrame:
     """Every feature of every segment against the rest of the base, as a tidy table.
 
     Returns
@@ -103,8 +104,11 @@ def effect_sizes(features: pd.DataFrame, labels, catalog=None, alpha: float = 0.
         ``segment, feature, family, kind, segment_mean, rest_mean, smd, cliffs_delta,
         cramers_v, top_value, effect, abs_effect, magnitude, p_value, q_value, significant``.
         ``effect`` is the signed SMD for numbers and Cramer's V for categories.
+
+    ``prepared``: ``features``, ``labels`` and ``catalog`` already aligned by
+    :func:`~segmint.evaluate.inputs.prepare`, given instead of them.
     """
-    seg = prepare(features, labels, catalog)
+    seg = prepared if prepared is not None else prepare(features, labels, catalog)
     # the scorecard and the profile of one prepared segmentation both need these: compute them once
     key = ("effect_sizes", alpha)
     if key not in seg.cache:
@@ -204,13 +208,15 @@ def _categorical_effects(seg: Segmented, col: str) -> list[list]:
     return rows
 
 
-def feature_tests(features: pd.DataFrame, labels, catalog=None, alpha: float = 0.05) -> pd.DataFrame:
+def feature_tests(features: pd.DataFrame | None = None, labels=None, catalog=None, alpha: float = 0.05, *,
+                  prepared: Segmented | None = None) -> pd.DataFrame:
     """One test per feature across all segments, Benjamini-Hochberg corrected.
 
     Kruskal-Wallis (effect: epsilon-squared) for numbers, chi-square (effect: Cramer's V)
     for categories. Needs a partition; overlapping audiences get an empty table.
+    ``prepared``: the inputs already aligned (:func:`~segmint.evaluate.inputs.prepare`), given instead.
     """
-    seg = prepare(features, labels, catalog)
+    seg = prepared if prepared is not None else prepare(features, labels, catalog)
     cols = ["feature", "family", "kind", "test", "statistic", "effect", "p_value", "q_value", "significant"]
     if seg.overlapping or len(seg.segments) < 2:
         return pd.DataFrame(columns=cols)

@@ -34,6 +34,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.tree import DecisionTreeClassifier
 
+from segmint.errors import DataError
 from segmint.evaluate.inputs import Segmented, as_float, prepare
 
 #: Categorical features contribute indicators for at most this many of their values.
@@ -93,15 +94,23 @@ def design_matrix(seg: Segmented, max_dummies: int = MAX_DUMMIES) -> tuple[np.nd
     return X, names
 
 
-def explain(features: pd.DataFrame, labels, catalog=None, max_depth: int | None = None,
-            folds: int = 3, random_state: int = 0) -> Explanation:
+def explain(features: pd.DataFrame | None = None, labels=None, catalog=None, max_depth: int | None = None,
+            folds: int = 3, random_state: int = 0, *, prepared: Segmented | None = None) -> Explanation:
     """Fit a shallow tree reproducing the segments; its cross-validated fidelity and rules.
 
     ``max_depth`` defaults to enough levels for one leaf per segment plus one, at most 5.
+    ``prepared``: the inputs already aligned (:func:`~segmint.evaluate.inputs.prepare`), given instead.
+
+    Raises
+    ------
+    DataError
+        ``labels`` are overlapping audiences (a boolean frame): a tree explains one segment per customer.
     """
-    seg = prepare(features, labels, catalog)
+    seg = prepared if prepared is not None else prepare(features, labels, catalog)
     if seg.overlapping:
-        raise ValueError("explain needs one segment per customer (a Series of labels), not overlapping audiences")
+        raise DataError(f"explain needs one segment per customer, but the labels are {len(seg.segments)} "
+                        "overlapping audiences (a boolean DataFrame); pass a Series with one label per customer, "
+                        "or explain one audience at a time as a yes/no Series (labels[audience])")
     y = seg.labels.to_numpy().astype(str)
     k = len(seg.segments)
     depth = max_depth or int(min(5, max(2, math.ceil(math.log2(max(k, 2))) + 1)))

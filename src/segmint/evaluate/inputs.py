@@ -207,9 +207,6 @@ def prepare(features: pd.DataFrame, labels: pd.Series | pd.DataFrame, catalog: A
     Customers without a label (NaN) are left out and counted in ``unassigned``.
     Raises :class:`~segmint.errors.DataError` when nothing lines up.
     """
-    for given in (features, labels):
-        if isinstance(given, Segmented):  # already prepared: callers pass it along to skip the work
-            return given
     if not isinstance(features, pd.DataFrame):
         raise DataError(f"features must be a pandas DataFrame indexed by customer_id, not {type(features).__name__}")
     if has_duplicates(features.index):

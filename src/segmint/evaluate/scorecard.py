@@ -126,12 +126,12 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def scorecard(features: pd.DataFrame, labels, catalog=None, labels_later: pd.Series | None = None,
+def scorecard(features: pd.DataFrame | None = None, labels=None, catalog=None, labels_later: pd.Series | None = None,
               consent_column: str = "marketing_consent", value_column: str = "monetary_total",
               clv_column: str = "predicted_clv_12m", thresholds: Thresholds = DEFAULT_THRESHOLDS,
               random_state: int = 0, *, n_bootstrap: int = 20, sample_size: int = 5000,
               contact_columns: Sequence[str] | None = None, min_segment_size: int = 10,
-              max_rows: int | None = None) -> Scorecard:
+              max_rows: int | None = None, prepared: Segmented | None = None) -> Scorecard:
     """Score a segmentation on the six criteria.
 
     Parameters
@@ -164,8 +164,11 @@ def scorecard(features: pd.DataFrame, labels, catalog=None, labels_later: pd.Ser
         With more customers than this, effect sizes, tests and the model-based measures are
         computed on a stratified sample of ``max_rows`` customers (seeded by ``random_state``;
         recorded in :attr:`Scorecard.sample`). None: every customer, however many.
+    prepared : Segmented, optional
+        ``features``, ``labels`` and ``catalog`` already aligned by :func:`~segmint.evaluate.inputs.prepare`
+        (give it instead of them): the workspace prepares a run once for its scorecard, profile and report.
     """
-    seg = prepare(features, labels, catalog)
+    seg = prepared if prepared is not None else prepare(features, labels, catalog)
     t = thresholds
     n = len(seg.features)
     sizes = seg.members.sum().astype(int)
@@ -195,12 +198,12 @@ def scorecard(features: pd.DataFrame, labels, catalog=None, labels_later: pd.Ser
             X, used = standardized(seg, rows, reference=work)
             y = seg.labels.to_numpy()[rows]
             refits = pool.submit(bootstrap_agreement, X, y, n_bootstrap=n_bootstrap, random_state=random_state)
-        effects = effect_sizes(work, work, alpha=t.alpha)
+        effects = effect_sizes(prepared=work, alpha=t.alpha)
         effects["d_equivalent"] = np.where(effects["kind"] == "categorical",
                                            2 * effects["cramers_v"] / np.sqrt(np.clip(1 - effects["cramers_v"] ** 2,
                                                                                       1e-9, None)),
                                            effects["abs_effect"])
-        tests = feature_tests(work, work, alpha=t.alpha)
+        tests = feature_tests(prepared=work, alpha=t.alpha)
         _distinct(b, work, effects, tests, sizes)
         if refits is not None:
             _cluster_measures(b, X, y, used, random_state)
@@ -216,7 +219,7 @@ def scorecard(features: pd.DataFrame, labels, catalog=None, labels_later: pd.Ser
         rules = pd.DataFrame(columns=["segment", "text", "conditions", "support", "support_share", "precision"])
         if not seg.overlapping and len(seg.segments) >= 2:
             sub = prepare(seg.features.iloc[rows], seg.labels.iloc[rows], seg.catalog)
-            ex = explain(sub, sub, random_state=random_state)
+            ex = explain(prepared=sub, random_state=random_state)
             rules = ex.rules
             details["explanation"] = {"max_depth": ex.max_depth, "train_fidelity": ex.train_fidelity,
                                       "features_used": ex.features_used}
@@ -434,7 +437,7 @@ def _profitable(b: _Builder, seg: Segmented, sizes, value_col: str, clv_col: str
                       f"'{s}' has mean {col} {mean:,.2f} (95% CI {lo:,.2f} to {hi:,.2f}).", (lo, hi))
     if not seg.overlapping:
         value = seg.over(pd.DataFrame({col: x}, index=f.index))
-        tests = feature_tests(value, value)
+        tests = feature_tests(prepared=value)
         eps = float(tests["effect"].iloc[0]) if len(tests) else np.nan
         b.seg_row("profitable", "value_effect", eps,
                   f"Segments differ in {col} with epsilon-squared {eps:.2f} (Kruskal-Wallis; 0.08 is a medium "

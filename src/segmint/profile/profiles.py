@@ -151,8 +151,9 @@ class Profile:
         }
 
 
-def profile(features: pd.DataFrame, labels, catalog=None, min_segment_size: int = 10,
-            top_n: int = 5, *, max_rows: int | None = None, random_state: int = 0) -> Profile:
+def profile(features: pd.DataFrame | None = None, labels=None, catalog=None, min_segment_size: int = 10,
+            top_n: int = 5, *, max_rows: int | None = None, random_state: int = 0,
+            prepared: Segmented | None = None) -> Profile:
     """Profile every segment against the whole base (see the module docstring).
 
     Parameters
@@ -170,8 +171,11 @@ def profile(features: pd.DataFrame, labels, catalog=None, min_segment_size: int 
     max_rows : int, optional
         Above this many customers, the differentiators' effect sizes come from a stratified
         sample of ``max_rows`` (seeded by ``random_state``); sizes, means and mixes stay exact.
+    prepared : Segmented, optional
+        ``features``, ``labels`` and ``catalog`` already aligned by :func:`~segmint.evaluate.inputs.prepare`
+        (give it instead of them).
     """
-    seg = prepare(features, labels, catalog)
+    seg = prepared if prepared is not None else prepare(features, labels, catalog)
     sizes = seg.members.sum().astype(int)
     small = [s for s in seg.segments if sizes[s] < min_segment_size]
     means = _means(seg, small)
@@ -259,7 +263,7 @@ def _means(seg: Segmented, small: list[str]) -> pd.DataFrame:
 def _differentiators(seg: Segmented, means: pd.DataFrame, small: list[str], top_n: int) -> pd.DataFrame:
     cols = ["segment", "rank", "feature", "family", "kind", "direction", "effect", "magnitude", "segment_mean",
             "population_mean", "index", "top_value", "q_value"]
-    effects = effect_sizes(seg, seg)
+    effects = effect_sizes(prepared=seg)
     effects = effects[effects.significant & (effects.magnitude != "negligible") & ~effects.segment.isin(small)]
     if effects.empty:
         return pd.DataFrame(columns=cols)

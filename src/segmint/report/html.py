@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmint.evaluate.inputs import prepare
+from segmint.evaluate.inputs import Segmented, prepare
 from segmint.evaluate.scorecard import CRITERIA, Scorecard
 from segmint.evaluate.thresholds import METRICS
 from segmint.profile.personas import Persona
@@ -82,11 +82,11 @@ def _badge(verdict: str) -> str:
     return f'<span class="badge {e(verdict)}">{e(verdict)}</span>'
 
 
-def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame, labels, scorecard: Scorecard,
+def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | None, labels, scorecard: Scorecard,
                   profile: Profile, personas: Sequence[Persona], selection: pd.DataFrame | None = None,
                   migrations: pd.DataFrame | None = None, projection: pd.DataFrame | None = None,
                   notes: str | Sequence[str] = (), subtitle: str = "", chosen_k: int | None = None,
-                  random_state: int = 0) -> Path:
+                  random_state: int = 0, *, prepared: Segmented | None = None) -> Path:
     """Write the report to ``path`` and return the path.
 
     Parameters
@@ -114,6 +114,9 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame, l
         The k the clustering chose, marked on the k-selection plot.
     random_state : int
         Seed of the projection's sample.
+    prepared : Segmented, optional
+        ``features`` and ``labels`` already aligned by :func:`~segmint.evaluate.inputs.prepare` (give
+        None for both): the workspace passes the run its scorecard and profile used.
     """
     names = {p.segment: p.name for p in personas}
     hidden = list(profile.suppressed)
@@ -136,11 +139,11 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame, l
                      + fig("fig-heatmap", plots.profile_heatmap(profile, names))))
     sections.append(("personas", "Personas", _personas(personas)))
     # align features and labels once for both plots: each alignment copies the features (GBs at 1M customers)
-    aligned = prepare(features, labels)
-    proj = plots.projection_scatter(aligned, aligned, names, hidden, projection, random_state=random_state)
+    aligned = prepared if prepared is not None else prepare(features, labels)
+    proj = plots.projection_scatter(None, None, names, hidden, projection, random_state=random_state, prepared=aligned)
     if proj:
         sections.append(("projection", "Map of customers", fig("fig-projection", proj)))
-    dists = plots.distributions(aligned, aligned, names, hidden)
+    dists = plots.distributions(None, None, names, hidden, prepared=aligned)
     if dists:
         sections.append(("distributions", "Distributions",
                          '<p class="lead">Boxes span the middle half of each segment, the line is the median, '

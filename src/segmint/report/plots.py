@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segmint.evaluate.inputs import as_float, prepare, standardized
+from segmint.evaluate.inputs import Segmented, as_float, prepare, standardized
 from segmint.evaluate.sampling import subset
 from segmint.profile.profiles import Profile
 
@@ -99,11 +99,14 @@ def profile_heatmap(profile: Profile, names: dict[str, str], max_features: int =
                                                                                  "autorange": "reversed"})}
 
 
-def projection_scatter(features: pd.DataFrame, labels, names: dict[str, str], hidden: list[str],
+def projection_scatter(features: pd.DataFrame | None, labels, names: dict[str, str], hidden: list[str],
                        projection: pd.DataFrame | None = None, sample: int = 3000,
-                       random_state: int = 0) -> dict[str, Any] | None:
-    """Customers on two axes coloured by segment: ``projection`` (x, y columns) or PCA of a sample."""
-    seg = prepare(features, labels)
+                       random_state: int = 0, *, prepared: Segmented | None = None) -> dict[str, Any] | None:
+    """Customers on two axes coloured by segment: ``projection`` (x, y columns) or PCA of a sample.
+
+    ``prepared``: ``features`` and ``labels`` already aligned (:func:`~segmint.evaluate.inputs.prepare`), given instead.
+    """
+    seg = prepared if prepared is not None else prepare(features, labels)
     if seg.overlapping:
         return None
     rng = np.random.default_rng(random_state)
@@ -141,10 +144,14 @@ def projection_scatter(features: pd.DataFrame, labels, names: dict[str, str], hi
                                             legend={"itemsizing": "constant"})}
 
 
-def distributions(features: pd.DataFrame, labels, names: dict[str, str], hidden: list[str],
-                  columns: tuple[str, ...] = DISTRIBUTION_COLUMNS) -> list[dict[str, Any]]:
-    """One box plot per KPI, from quantiles (whiskers at the 5th and 95th percentiles, no raw points)."""
-    seg = prepare(features, labels)
+def distributions(features: pd.DataFrame | None, labels, names: dict[str, str], hidden: list[str],
+                  columns: tuple[str, ...] = DISTRIBUTION_COLUMNS, *,
+                  prepared: Segmented | None = None) -> list[dict[str, Any]]:
+    """One box plot per KPI, from quantiles (whiskers at the 5th and 95th percentiles, no raw points).
+
+    ``prepared``: ``features`` and ``labels`` already aligned (:func:`~segmint.evaluate.inputs.prepare`), given instead.
+    """
+    seg = prepared if prepared is not None else prepare(features, labels)
     figs = []
     for col in [c for c in columns if c in seg.features.columns]:
         x = as_float(seg.features[col])

@@ -45,7 +45,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from segmint.errors import ConfigError, did_you_mean
 
 __all__ = [
-    "KINDS",
     "ClusterSpec",
     "Definition",
     "Preprocessing",
@@ -258,9 +257,8 @@ class ClusterDef(ClusterSpec):
     description: str | None = None
 
 
+#: The built-in definitions; a registered kind (:mod:`segmint.segment.kinds`) may bring its own.
 Definition = RuleDef | ClusterDef | TierDef
-KINDS: dict[str, type[BaseModel]] = {"rules": RuleDef, "audiences": RuleDef, "rfm": RuleDef, "hybrid": RuleDef,
-                                     "cluster": ClusterDef, "tiers": TierDef}
 _NESTED: dict[str, type[BaseModel]] = {"segments": SegmentRule, "cluster": ClusterSpec,
                                        "preprocessing": Preprocessing}
 
@@ -270,15 +268,18 @@ def parse_definition(name: str, raw: Any, source: str = "segmint.yaml") -> Defin
     where = f"segmentation {name!r}" + ("" if source == "segmint.yaml" else f" ({source})")
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping with a 'kind', got {type(raw).__name__}")
+    from segmint.segment import kinds
+
     kind = raw.get("kind")
+    known = kinds.names()
     if kind is None:
-        raise ConfigError(f"{where}: missing 'kind'; use one of {', '.join(KINDS)}")
+        raise ConfigError(f"{where}: missing 'kind'; use one of {', '.join(known)}")
     if not isinstance(kind, str):  # e.g. `kind: [rules]` in YAML: a list is no kind (and cannot be hashed)
-        raise ConfigError(f"{where}: 'kind' must be one word, one of {', '.join(KINDS)}; got a "
+        raise ConfigError(f"{where}: 'kind' must be one word, one of {', '.join(known)}; got a "
                           f"{type(kind).__name__}: {kind!r}")
-    if kind not in KINDS:
-        raise ConfigError(f"{where}: unknown kind {kind!r}; {did_you_mean(str(kind), KINDS)}")
-    model = KINDS[kind]
+    if kind not in known:
+        raise ConfigError(f"{where}: unknown kind {kind!r}; {did_you_mean(str(kind), known)}")
+    model = kinds.get(kind).definition
     try:
         return model.model_validate(dict(raw))
     except ValidationError as exc:
@@ -304,19 +305,20 @@ def _explain(exc: ValidationError, model: type[BaseModel]) -> str:
     return "; ".join(lines)
 
 
-def load_definitions(ws) -> dict[str, Definition]:
-    """All definitions of a workspace: ``segmint.yaml`` first, then ``segments/*.yaml`` by file name.
+def load_definitions(path: str | Path, inline: Mapping[str, Any] | None = None) -> dict[str, Definition]:
+    """All definitions of a workspace: ``inline`` (segmint.yaml's ``segmentations:``) first, then
+    ``segments/*.yaml`` under the workspace folder ``path``, by file name.
 
     A ``segments/*.yaml`` file holds either ``segmentations: {name: definition}`` or the
     ``{name: definition}`` mapping directly. A name defined twice is an error naming both files.
     """
-    raw: dict[str, tuple[Any, str]] = {n: (d, "segmint.yaml") for n, d in ws.config.segmentations.items()}
-    folder = Path(ws.path) / "segments"
+    raw: dict[str, tuple[Any, str]] = {n: (d, "segmint.yaml") for n, d in (inline or {}).items()}
+    folder = Path(path) / "segments"
     files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")) if folder.is_dir() else []
-    for path in files:
-        rel = f"segments/{path.name}"
+    for file in files:
+        rel = f"segments/{file.name}"
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{rel}: not valid YAML: {exc}") from None
         if isinstance(data, Mapping) and set(data) == {"segmentations"}:
@@ -350,4 +352,6 @@ def definition_from_json(text: str) -> Definition:
     data = json.loads(text)
     if data.get("kind") == "rfm":  # the template's segments are filled in again from the code
         data.pop("segments", None)
-    return KINDS[data["kind"]].model_validate(data)
+    from segmint.segment import kinds
+
+    return kinds.get(data["kind"]).definition.model_validate(data)

@@ -18,7 +18,9 @@ work per customer. Reading them back (:func:`explain_stored`) rebuilds exactly t
 dictionary that the computing path gives: the condition texts and depths come from the
 model document, the truth values and feature values from the stored JSON; cluster
 distances and pulls are recomputed from the stored values with
-:func:`segmint.segment.hybrid.explain_cluster`, a few array operations.
+:func:`segmint.segment.hybrid.explain_cluster`, a few array operations. What each kind
+adds (the features it stores, its part of the explanation) comes from its
+:class:`~segmint.segment.kinds.base.SegmentationKind`.
 
 Examples
 --------
@@ -47,6 +49,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from segmint.segment import kinds
 from segmint.segment.rule_compile import to_ibis
 from segmint.segment.rule_parser import And, Expr, Not, Or, parse
 
@@ -68,9 +71,11 @@ class Plan:
     rules: tuple[tuple[str, str, tuple[tuple[int, Expr], ...]], ...]
     features: tuple[str, ...]
     shown: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    #: The cluster models rebuilt once, as ``(key, ClusterSegmenter)``: key "" for a cluster model, the
-    #: rule segment for each cluster of a hybrid one.
+    #: What the kind rebuilds once per model (:meth:`~segmint.segment.kinds.base.SegmentationKind.segmenters`):
+    #: for clusters ``(key, ClusterSegmenter)``, key "" for a cluster model, the rule segment in a hybrid one.
     segmenters: tuple[tuple[str, Any], ...] = ()
+    #: The kind that reads the model (:func:`segmint.segment.kinds.for_model`), looked up once.
+    kind: Any = None
 
 
 def _nodes(node: Expr, depth: int, out: list[tuple[int, Expr]]) -> None:
@@ -81,12 +86,8 @@ def _nodes(node: Expr, depth: int, out: list[tuple[int, Expr]]) -> None:
             _nodes(child, depth + 1, out)
 
 
-def _cluster_features(doc: Mapping[str, Any]) -> list[str]:
-    return list(doc.get("features") or {})
-
-
 def plan(doc: Mapping[str, Any]) -> Plan:
-    """The rule nodes and features that explain a model document (rules, cluster, hybrid or tiers)."""
+    """The rule nodes and features that explain a model document (of any registered kind)."""
     rules = []
     features: dict[str, None] = {}
     for seg in (doc.get("rules") or {}).get("segments", []):
@@ -95,28 +96,11 @@ def plan(doc: Mapping[str, Any]) -> Plan:
         rules.append((seg["name"], seg["where"], tuple(nodes)))
         for f in nodes[0][1].features():
             features.setdefault(f)
-    kind = doc.get("kind")
-    if kind == "cluster":
-        for f in _cluster_features(doc):
-            features.setdefault(f)
-    elif kind == "hybrid":
-        for cdoc in (doc.get("clusters") or {}).values():
-            for f in _cluster_features(cdoc):
-                features.setdefault(f)
-    elif kind == "tiers":
-        features.setdefault(doc["feature"])
+    kind = kinds.for_model(doc)
+    for f in kind.reason_features(doc):
+        features.setdefault(f)
     shown = tuple((node.to_text(), tuple(node.features())) for _, _, nodes in rules for _, node in nodes)
-    return Plan(tuple(rules), tuple(features), shown, _segmenters(doc))
-
-
-def _segmenters(doc: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    from segmint.segment.cluster import ClusterSegmenter
-
-    if doc.get("kind") == "cluster":
-        return (("", ClusterSegmenter.from_dict(doc)),)
-    if doc.get("kind") == "hybrid":
-        return tuple((segment, ClusterSegmenter.from_dict(cdoc)) for segment, cdoc in (doc.get("clusters") or {}).items())
-    return ()
+    return Plan(tuple(rules), tuple(features), shown, kind.segmenters(doc), kind)
 
 
 _PLANS: OrderedDict[str, Plan] = OrderedDict()
@@ -192,25 +176,5 @@ def explain_stored(doc: Mapping[str, Any], reasons: str, assigned: Sequence[str]
                 i += 1
             out["rules"].append({"segment": name, "where": where, "held": conditions[0]["held"] is True,
                                  "conditions": conditions})
-    kind = doc["kind"]
-    segmenters = dict(p.segmenters)
-    if kind == "cluster":
-        out["cluster"] = _cluster(doc, values, segmenters.get(""))
-    elif kind == "hybrid":
-        for segment, cdoc in doc["clusters"].items():
-            if any(a.startswith(segment + "/") for a in assigned):
-                out["cluster"] = _cluster(cdoc, values, segmenters.get(segment))
-    elif kind == "tiers":
-        from segmint.segment.tiers import describe_band
-
-        value = values.get(doc["feature"])
-        value = None if value is None else float(value)
-        out["tier"] = {"feature": doc["feature"], "value": None if value != value else value,  # NaN: missing
-                       "band": describe_band(doc, assigned[0]) if assigned else None, "cuts": doc["cuts"]}
+    out.update((p.kind or kinds.for_model(doc)).explain_stored(doc, values, assigned, dict(p.segmenters)))
     return out
-
-
-def _cluster(doc: Mapping[str, Any], values: Mapping[str, Any], segmenter=None) -> dict[str, Any]:
-    from segmint.segment.hybrid import explain_cluster
-
-    return explain_cluster(doc, None, segmenter=segmenter, values={f: values.get(f) for f in _cluster_features(doc)})

@@ -2,8 +2,9 @@
 
 The API routes and the dashboard both call these functions, so a page shows exactly
 what the API returns. Nothing here computes segments or statistics: it calls the
-workspace, turns its results (data frames, dataclasses, Ibis tables) into plain JSON,
-and applies the serving rules (consent, pagination, audit).
+workspace, turns its typed results (:mod:`segmint.segment.results`, the scorecard, the
+profile: each has a ``to_dict()``) into plain JSON, and applies the serving rules
+(consent, pagination, audit).
 
 Examples
 --------
@@ -23,14 +24,17 @@ import json
 import math
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from segmint.errors import ConfigError, UnknownNameError, did_you_mean
+from segmint.errors import ConfigError, SnapshotMissing, UnknownNameError, did_you_mean
+
+if TYPE_CHECKING:
+    from segmint.segment.results import Why
 
 CONSENT = "marketing_consent"
 
@@ -80,66 +84,36 @@ def jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def _pick(row: Mapping[str, Any], *names: str) -> Any:
-    for n in names:
-        if n in row:
-            return row[n]
-    return None
-
-
 # -- segmentations -------------------------------------------------------------------------------
 def segmentations(ws) -> list[dict[str, Any]]:
-    """Every segmentation: name, kind and whatever summary the workspace gives (sizes, last run)."""
-    out = jsonable(ws.segmentations())
-    if isinstance(out, Mapping):  # {name: summary}
-        out = [{"name": k, **(v if isinstance(v, Mapping) else {"definition": v})} for k, v in out.items()]
-    return [r if isinstance(r, Mapping) else {"name": str(r)} for r in out]
+    """Every segmentation: name, kind, description, segments, versions, runs and the last run's date."""
+    return [jsonable(item) for item in ws.segmentations()]
 
 
 def segmentation(ws, name: str) -> dict[str, Any]:
     """One segmentation's summary; 404 with a suggestion when unknown."""
     items = segmentations(ws)
     for item in items:
-        if item.get("name") == name:
+        if item["name"] == name:
             return item
-    raise UnknownNameError(f"no segmentation {name!r}; {did_you_mean(name, [i.get('name', '') for i in items])}")
+    raise UnknownNameError(f"no segmentation {name!r}; {did_you_mean(name, [i['name'] for i in items])}")
 
 
 def history(ws, name: str) -> dict[str, Any]:
-    """Segment sizes over time: ``series`` rows of as_of, segment, customers (plus the raw history)."""
-    raw = jsonable(ws.history(name))
-    rows = raw.get("history", raw.get("runs", [])) if isinstance(raw, Mapping) else raw
-    series = []
-    for r in rows or []:
-        if not isinstance(r, Mapping):
-            continue
-        when = _pick(r, "as_of", "date", "run_as_of")
-        sizes = _pick(r, "sizes", "segments")
-        if isinstance(sizes, Mapping):  # one row per run: {"as_of":..., "sizes": {seg: n}}
-            series += [{"as_of": when, "segment": s, "customers": n} for s, n in sizes.items()]
-        elif isinstance(sizes, list):
-            series += [{"as_of": when, "segment": _pick(s, "segment", "name"),
-                        "customers": _pick(s, "customers", "size", "count", "members")} for s in sizes]
-        else:
-            series.append({"as_of": when, "segment": _pick(r, "segment", "name"),
-                           "customers": _pick(r, "customers", "size", "count", "members")})
-    return {"name": name, "series": series, "history": raw}
+    """Segment sizes over time: ``series`` rows of as_of, segment, customers (plus the raw ``history``)."""
+    return ws.history(name).to_dict()
 
 
 def profile(ws, name: str) -> dict[str, Any]:
-    return _memo(ws, "profile", name, lambda: {"name": name, **_as_dict(jsonable(ws.profile(name)), "profile")})
+    return _memo(ws, "profile", name, lambda: {"name": name, **jsonable(ws.profile(name))})
 
 
 def personas(ws, name: str) -> dict[str, Any]:
-    def build():
-        out = jsonable(ws.personas(name))
-        return {"name": name, "personas": out.get("personas", out) if isinstance(out, Mapping) else out}
-
-    return _memo(ws, "personas", name, build)
+    return _memo(ws, "personas", name, lambda: {"name": name, "personas": jsonable(ws.personas(name))})
 
 
 def scorecard(ws, name: str) -> dict[str, Any]:
-    return _memo(ws, "scorecard", name, lambda: {"name": name, **_as_dict(jsonable(ws.validate(name)), "scorecard")})
+    return _memo(ws, "scorecard", name, lambda: {"name": name, **jsonable(ws.validate(name))})
 
 
 #: (workspace, what, segmentation, state) -> JSON. Profiles and scorecards take seconds; they
@@ -160,10 +134,6 @@ def _memo(ws, what: str, name: str, build):
             _MEMO.clear()
         _MEMO[key] = value
     return value
-
-
-def _as_dict(value: Any, key: str) -> dict[str, Any]:
-    return value if isinstance(value, Mapping) else {key: value}
 
 
 def segment_card(ws, name: str, segment: str) -> dict[str, Any]:
@@ -194,28 +164,24 @@ def customer(ws, customer_id: str, segmentation_name: str | None = None, cache=N
     """A customer's memberships with the reasons, in one or every segmentation.
 
     Reads the app's serving index (:class:`~segmint.server.serving.ServingIndex`) when
-    it holds the segmentation's current run; otherwise calls the segment service's
-    ``why`` (what ``Workspace.why`` calls) with the app's
-    :class:`~segmint.segment.service.RunCache`: one point query on the stored reasons.
-    Both give the same answer.
+    it holds the segmentation's current run; otherwise calls ``Workspace.why`` with the
+    app's :class:`~segmint.segment.explain_run.RunCache`: one point query on the stored
+    reasons. Both give the same answer.
     """
-    from segmint.segment.service import why as explain
-
     names = [segmentation_name] if segmentation_name else [s["name"] for s in segmentations(ws)]
     memberships = []
     for name in names:
         entry = index.get(name) if index is not None else None
         why = entry.why(str(customer_id)) if entry is not None else None
-        if why is None:  # not indexed, stale, or not in the run (the service words the 404)
-            why = explain(ws, name, customer_id, cache=cache)
+        if why is None:  # not indexed, stale, or not in the run (the workspace words the 404)
+            why = ws.why(name, customer_id, cache=cache)
         memberships.append(membership(name, why))
     return {"customer_id": customer_id, "memberships": memberships}
 
 
-def membership(name: str, why: Any) -> dict[str, Any]:
+def membership(name: str, why: Mapping[str, Any] | Why) -> dict[str, Any]:
     """One item of a customer's ``memberships``: the segmentation's name and its ``why``, as plain JSON."""
-    why = jsonable(why)
-    return {"segmentation": name, **(why if isinstance(why, Mapping) else {"reasons": why})}
+    return {"segmentation": name, **jsonable(why)}
 
 
 def preview(ws, where: str, as_of: str | None = None) -> dict[str, Any]:
@@ -226,67 +192,35 @@ def preview(ws, where: str, as_of: str | None = None) -> dict[str, Any]:
     ``as_of`` it uses the latest stored snapshot (the one the latest runs used); a date
     without one, or a workspace with none yet, answers 409 naming the dates that have one.
     """
-    from segmint.segment.service import SnapshotMissing, preview_rule
-
     if not where or not where.strip():
         raise ConfigError("write a rule, e.g. recency_days <= 30 and monetary_total > 200")
     try:
-        out = jsonable(preview_rule(ws, where, as_of, compute_snapshot=False))
+        out = ws.preview_rule(where, as_of, compute_snapshot=False)
     except SnapshotMissing as exc:
         from segmint.server.errors import ApiError
 
         raise ApiError(409, str(exc), details={"as_of": exc.as_of, "snapshots": exc.available[:20]}) from None
     except UnknownNameError as exc:  # an unknown feature in the rule: the request is wrong, not a missing page
         raise ConfigError(str(exc)) from None
-    return {"where": where, **(out if isinstance(out, Mapping) else {"conditions": out})}
+    return jsonable(out)
 
 
 def migration(ws, name: str, from_as_of: str, to_as_of: str) -> dict[str, Any]:
-    """Who moved where between two dates: Sankey ``links`` (from -> to: customers) and the summary."""
-    raw = ws.diff(name, from_as_of, to_as_of)
-    out: dict[str, Any] = {"name": name, "from_as_of": from_as_of, "to_as_of": to_as_of, "links": _links(raw)}
-    if isinstance(raw, Mapping):
-        # Per-customer tables (who moved) are left out: they can be millions of rows; members serve those.
-        out.update({k: jsonable(v) for k, v in raw.items()
-                    if k not in ("matrix", "links") and not isinstance(v, (ir.Table, pa.Table))})
-    return out
+    """Who moved where between two dates: Sankey ``links`` (from -> to: customers), the changes and the summary.
 
-
-def _links(raw: Any) -> list[dict[str, Any]]:
-    if isinstance(raw, Mapping):
-        for key in ("links", "transitions", "matrix", "flows"):
-            if key in raw:
-                return _links(raw[key])
-        return []
-    if isinstance(raw, pd.DataFrame):
-        cols = [str(c) for c in raw.columns]
-        src = next((c for c in cols if c in ("from", "from_segment", "segment_from", "before", "source")), None)
-        dst = next((c for c in cols if c in ("to", "to_segment", "segment_to", "after", "target")), None)
-        if src is None or dst is None:  # a crosstab: rows are 'from', columns 'to'
-            long = raw.stack().reset_index()
-            long.columns = ["from", "to", "customers"]
-            return _links(long)
-        num = next((c for c in cols if c not in (src, dst) and pd.api.types.is_numeric_dtype(raw[c])), None)
-        return [{"from": str(r[src]), "to": str(r[dst]), "customers": int(r[num]) if num else None}
-                for r in raw.to_dict("records") if not num or (pd.notna(r[num]) and r[num] > 0)]
-    if isinstance(raw, list):
-        return _links(pd.DataFrame(jsonable(raw))) if raw else []
-    return []
+    The customers who moved are left out: they can be millions of rows; the members routes serve those.
+    """
+    mig = ws.diff(name, from_as_of, to_as_of)
+    return {"name": name, "from_as_of": from_as_of, "to_as_of": to_as_of, "links": mig.links(),
+            "changes": jsonable(mig.changes), **jsonable(mig.stats())}
 
 
 # -- members -----------------------------------------------------------------------------------
 def members_table(ws, name: str, segment: str, as_of: str | None, consented_only: bool) -> ir.Table:
     """The members of a segment as an engine table ordered by customer id, consent applied."""
     m = ws.members(name, segment, as_of)
-    if isinstance(m, pd.DataFrame):
-        m = ibis.memtable(m.reset_index(drop="customer_id" in m.columns))
-    elif isinstance(m, pa.Table):
-        m = ibis.memtable(m)
-    if "customer_id" not in m.columns:
-        raise ConfigError(f"the members of {name}/{segment} have no customer_id column")
-    if CONSENT not in m.columns:
-        c = ws.store.table("customers").select("customer_id", CONSENT)
-        m = m.left_join(c, m.customer_id == c.customer_id).drop("customer_id_right")
+    c = ws.store.table("customers").select("customer_id", CONSENT)
+    m = m.left_join(c, m.customer_id == c.customer_id).drop("customer_id_right")
     if consented_only:
         m = m.filter(m[CONSENT].fill_null(False))
     return m.order_by("customer_id")
