@@ -60,6 +60,8 @@ def open_workspace(workspace: Optional[Path], forward: bool = True):
 
     view = remote.served_view(workspace)
     if view is not None:
+        if not forward:
+            raise WorkspaceError("this command cannot run inside segmint serve")
         return view
     path = Path(workspace or os.environ.get("SEGMINT_WORKSPACE") or ".")
 

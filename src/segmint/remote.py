@@ -231,13 +231,21 @@ def forward(info: ServeInfo, argv: list[str], workspace: Path) -> int:
     conn = http.client.HTTPConnection(info.host, info.port, timeout=10)
     try:
         try:
+            conn.connect()
+        except ConnectionRefusedError:  # nothing listens there: the server is gone (or the pid was reused)
+            ServeFile(workspace).remove(info)
+            raise ServerGone(f"{info.where} does not answer") from None
+        except OSError as exc:  # a busy or stuck server: nothing was sent
+            raise WorkspaceError(f"{info.where} holds the workspace but does not answer ({type(exc).__name__}); "
+                                 "try again, or stop it") from None
+        conn.sock.settimeout(None)  # a forwarded ingest or run may take as long as it takes
+        try:
             conn.request("POST", CONTROL_PATH, body=body,
                          headers={"Content-Type": "application/json", CONTROL_HEADER: info.secret})
-            conn.sock.settimeout(None)  # a forwarded ingest or run may take as long as it takes
             response = conn.getresponse()
-        except (ConnectionError, OSError) as exc:
-            ServeFile(workspace).remove(info)
-            raise ServerGone(f"{info.where} does not answer ({type(exc).__name__})") from None
+        except OSError as exc:  # sent, maybe run: do not run it again here
+            raise WorkspaceError(f"lost the connection to {info.where} ({type(exc).__name__}); the command may "
+                                 "or may not have run: check (e.g. `segmint status`) before running it again") from None
         console.info(f"(through {info.where})")
         if response.status != 200:
             raise WorkspaceError(f"{info.where} refused the command: {_error_message(response)}")
@@ -314,7 +322,7 @@ def open_local(path: Path, wait_s: float, on_server: Callable[[ServeInfo], Any] 
     from segmint.workspace import Workspace
 
     ws = Workspace.open(path)
-    started, announced = time.monotonic(), False
+    started, announced = None, False
     while True:
         try:
             ws.store  # noqa: B018 - opening takes the store's write lock now, not mid-command
@@ -325,6 +333,7 @@ def open_local(path: Path, wait_s: float, on_server: Callable[[ServeInfo], Any] 
             pid = lock_holder(exc)
             if pid is None:
                 raise
+            started = started or time.monotonic()  # from the first refusal: opening first imports the engine
             waited = time.monotonic() - started
             holder = f"process {pid}" if pid else "another process"
             if waited >= wait_s:
