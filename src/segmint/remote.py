@@ -236,16 +236,17 @@ def forward(info: ServeInfo, argv: list[str], workspace: Path) -> int:
             ServeFile(workspace).remove(info)
             raise ServerGone(f"{info.where} does not answer") from None
         except OSError as exc:  # a busy or stuck server: nothing was sent
-            raise WorkspaceError(f"{info.where} holds the workspace but does not answer ({type(exc).__name__}); "
-                                 "try again, or stop it") from None
+            raise WorkspaceError(f"{info.where} holds the workspace but does not answer "
+                                 f"({type(exc).__name__}); try again, or stop it") from None
         conn.sock.settimeout(None)  # a forwarded ingest or run may take as long as it takes
         try:
             conn.request("POST", CONTROL_PATH, body=body,
                          headers={"Content-Type": "application/json", CONTROL_HEADER: info.secret})
             response = conn.getresponse()
         except OSError as exc:  # sent, maybe run: do not run it again here
-            raise WorkspaceError(f"lost the connection to {info.where} ({type(exc).__name__}); the command may "
-                                 "or may not have run: check (e.g. `segmint status`) before running it again") from None
+            raise WorkspaceError(f"lost the connection to {info.where} ({type(exc).__name__}); the command "
+                                 "may or may not have run: check (e.g. `segmint status`) before running it "
+                                 "again") from None
         console.info(f"(through {info.where})")
         if response.status != 200:
             raise WorkspaceError(f"{info.where} refused the command: {_error_message(response)}")
@@ -294,7 +295,7 @@ def lock_holder(exc: WorkspaceError) -> int | None:
 
     Examples
     --------
-    >>> lock_holder(WorkspaceError("the workspace store x is in use by another segmint process (process 42). ..."))
+    >>> lock_holder(WorkspaceError("the store x is in use by another segmint process (process 42). Wait..."))
     42
     >>> lock_holder(WorkspaceError("x is not a segmint workspace")) is None
     True
@@ -337,10 +338,11 @@ def open_local(path: Path, wait_s: float, on_server: Callable[[ServeInfo], Any] 
             waited = time.monotonic() - started
             holder = f"process {pid}" if pid else "another process"
             if waited >= wait_s:
+                store = ws.path / ".segmint" / "store.duckdb"
                 raise WorkspaceError(
-                    f"the workspace store {ws.path / '.segmint' / 'store.duckdb'} is still in use by {holder} after "
-                    f"{waited:.0f} s of waiting. Wait for it to finish and run the command again, or wait longer "
-                    "with --wait SECONDS (or SEGMINT_WAIT)") from None
+                    f"the workspace store {store} is still in use by {holder} after {waited:.0f} s of "
+                    "waiting. Wait for it to finish and run the command again, or wait longer with "
+                    "--wait SECONDS (or SEGMINT_WAIT)") from None
         if on_server is not None:
             info = find_server(path)
             if info is not None:
@@ -372,6 +374,6 @@ def served_view(workspace: Path | None):
     return None if open_view is None else open_view(workspace)
 
 
-__all__ = ["CONTROL_HEADER", "CONTROL_PATH", "DEFAULT_WAIT_S", "SERVE_FILE", "ServeFile", "ServeInfo", "ServerGone",
-           "connect_host", "find_server", "forward", "lock_holder", "new_serve_info", "open_local", "served_view",
-           "serving", "wait_seconds"]
+__all__ = ["CONTROL_HEADER", "CONTROL_PATH", "DEFAULT_WAIT_S", "PASSED_ENV", "SERVE_FILE", "ServeFile",
+           "ServeInfo", "ServerGone", "connect_host", "find_server", "forward", "lock_holder",
+           "new_serve_info", "open_local", "served_view", "serving", "url_env_names", "wait_seconds"]

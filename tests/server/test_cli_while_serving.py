@@ -85,7 +85,8 @@ def cli(capsys, monkeypatch):
 
 
 def _start_server(path: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([SEGMINT, "serve", "-w", str(path), "--port", str(port), "--serving-index-mb", "64"],
+    proc = subprocess.Popen([SEGMINT, "serve", "-w", str(path), "--port", str(port),
+                             "--serving-index-mb", "64"],
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     serve_file = path / ".segmint" / "serve.json"
     deadline = time.monotonic() + 120
@@ -115,15 +116,16 @@ def _stop(proc: subprocess.Popen) -> str:
 
 # The commands a user runs, in order; each runs on copy A (no server) and on copy B (served).
 # The workspace is the current folder's `shop`, so paths in answers read the same.
-SEGMENT_RUN = ["segment", "value", "--json", "-w", "shop"]  # a new run (the default as_of): the server must serve it
+# a new run (at the default as_of): the server must serve it afterwards
+SEGMENT_RUN = ["segment", "value", "--json", "-w", "shop"]
 TOKEN = ["token", "create", "--role", "admin", "--name", "colleague", "--json", "-w", "shop"]
 WHY_ERROR = ["why", "value", "no-such-customer", "-w", "shop"]  # errors: the same message and exit code
 SEGMENT_ERROR = ["segment", "no-such-segmentation", "-w", "shop"]
 COMMANDS = [
     ["status", "--json", "-w", "shop"],
     ["segment", "--list", "--json", "-w", "shop"],
-    # (a date of its own: the snapshots of DATES, which validate and profile read, stay as they were built, since
-    # a CLV fit's last digits vary from one computation to the next, with or without a server)
+    # (a date of its own: the snapshots of DATES, which validate and profile read, stay as they were built,
+    # since a CLV fit's last digits vary from one computation to the next, with or without a server)
     ["features", "--as-of", "2025-09-01", "--json", "-w", "shop"],
     SEGMENT_RUN,
     ["members", "value", "VIP", "--json", "-w", "shop"],
@@ -183,12 +185,13 @@ def test_every_command_answers_the_same_with_and_without_serve(shop_template, tm
             assert code_a == code_b, f"{where}: {code_a} vs {code_b}\n{err_a}\n{err_b}"
             if code_a == 0:
                 ca, cb = _comparable(args, out_a), _comparable(args, out_b)
-                assert ca == cb, f"{where}: {json.dumps(ca, sort_keys=True)} != {json.dumps(cb, sort_keys=True)}"
+                assert ca == cb, f"{where}: {json.dumps(ca)}\n!= {json.dumps(cb)}"
             else:
                 assert out_a == out_b, where
             if "--json" not in args:  # the messages too (with --json, stderr holds progress lines with times)
                 lines_b = [ln for ln in err_b.splitlines() if not ln.startswith("(through segmint serve")]
-                assert _comparable(args, err_a).splitlines() == _comparable(args, "\n".join(lines_b)).splitlines(), where
+                messages_b = _comparable(args, "\n".join(lines_b))
+                assert _comparable(args, err_a).splitlines() == messages_b.splitlines(), where
         assert "error: customer 'no-such-customer'" in answers_b[COMMANDS.index(WHY_ERROR)][2]
         assert (a / "out" / "members.csv").read_bytes() == (b / "out" / "members.csv").read_bytes()
         assert (b / "out" / "value.html").stat().st_size > 10_000
@@ -230,12 +233,13 @@ def test_two_cli_writers_without_a_server_both_succeed(shop_template, tmp_path):
     ws = str(tmp_path / "shop")
     # Another process holds the store until both writers say they wait for it; then each gets its turn.
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from segmint.workspace import Workspace; w = Workspace.open(sys.argv[1]);"
-         " w.store; print('holding', flush=True); sys.stdin.read(); w.close()", ws],
+        [sys.executable, "-c", "import sys; from segmint.workspace import Workspace; "
+         "w = Workspace.open(sys.argv[1]); w.store; print('holding', flush=True); sys.stdin.read()", ws],
         env=_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "holding"
-    writers = [subprocess.Popen([SEGMINT, "token", "create", "--role", "viewer", "--name", f"w{i}", "--json", "-w", ws],
-                                env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (1, 2)]
+    writers = [subprocess.Popen([SEGMINT, "token", "create", "--role", "viewer", "--name", f"w{i}", "--json",
+                                 "-w", ws], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for i in (1, 2)]
     first_lines = [w.stderr.readline() for w in writers]
     holder.communicate("", timeout=30)
     results = [(w.wait(120), *w.communicate(timeout=120)) for w in writers]
@@ -245,8 +249,8 @@ def test_two_cli_writers_without_a_server_both_succeed(shop_template, tmp_path):
         assert code == 0, err
         assert json.loads(out)["role"] == "viewer"
         assert "Traceback" not in err and "is in use by another" not in err
-    r = subprocess.run([SEGMINT, "token", "list", "--json", "-w", ws], env=_env(), capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run([SEGMINT, "token", "list", "--json", "-w", ws], env=_env(), capture_output=True,
+                       text=True, timeout=120)
     assert {"w1", "w2"} <= {t["name"] for t in json.loads(r.stdout)}
 
 
@@ -350,7 +354,8 @@ def test_control_route_refuses_remote_clients_tokens_and_wrong_secrets(control, 
                     {"x-segmint-control": SECRET[:-1]}):
         r = local.post("/api/v1/cli", json=body, headers=headers)
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
-    r = local.post("/api/v1/cli", json={**body, "version": "0.0.0-other"}, headers={"x-segmint-control": SECRET})
+    other = {**body, "version": "0.0.0-other"}
+    r = local.post("/api/v1/cli", json=other, headers={"x-segmint-control": SECRET})
     assert r.status_code == 409 and "restart the server" in r.json()["error"]["message"]
     names = [t["name"] for t in local.get("/api/v1/tokens", headers=bearer(tokens["admin"])).json()]
     assert "intruder" not in names

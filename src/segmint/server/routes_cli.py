@@ -80,7 +80,7 @@ class CliRequest(BaseModel):
 
 
 def install(app, secret: str | None) -> None:
-    """Add the control route to ``app``; without a secret (an app not started by ``segmint serve``) it answers 404.
+    """Add the control route to ``app``; without a secret (an app not made by ``segmint serve``): 404.
 
     A plain Starlette route, not an API route: it is not in the OpenAPI document, and the
     authorisation matrix of token roles does not apply to it (its caller holds the control secret).
@@ -134,8 +134,9 @@ async def _control(request: Request) -> Response:
     ws = request.app.state.workspace
     where = f"segmint serve (pid {os.getpid()})"
     if req.version != __version__:
-        return error_response(409, f"{where} runs segmint {__version__} and this command is segmint {req.version}; "
-                                   "restart the server with this version (or run the server's segmint)")
+        return error_response(409, f"{where} runs segmint {__version__} and this command is segmint "
+                                   f"{req.version}; restart the server with this version (or run the "
+                                   "server's segmint)")
     if Path(req.workspace) != Path(ws.path).resolve():
         return error_response(409, f"{where} serves {Path(ws.path).resolve()}, not {req.workspace}")
     if not os.path.isabs(req.cwd) or not os.path.isdir(req.cwd):
@@ -242,12 +243,12 @@ def execute(state, req: CliRequest, put) -> int:
 
 
 def _rich(t: Terminal) -> dict[str, Any]:
-    return {"width": t.width, "height": t.height, "color_system": t.color_system, "force_terminal": t.terminal,
-            "force_interactive": t.terminal}
+    return {"width": t.width, "height": t.height, "color_system": t.color_system,
+            "force_terminal": t.terminal, "force_interactive": t.terminal}
 
 
 def _view(handle, workspace: Path | None, views: list):
-    """The workspace a forwarded command opens: the server's store through a cursor of its own, the config read now."""
+    """A forwarded command's workspace: the server's store through a cursor of its own, config read now."""
     from segmint.config import Config
     from segmint.errors import WorkspaceError
     from segmint.workspace import CONFIG_FILE
@@ -306,9 +307,9 @@ def _audit(handle, req: CliRequest, code: int) -> None:
     from segmint.server.audit import AuditLog
 
     try:
-        AuditLog(handle.raw()).record(f"cli:{req.user or '?'}", "local", "cli", " ".join(req.argv)[:500], None,
-                                      {"pid": req.pid, "cwd": req.cwd, "exit_code": code})
-    except Exception as exc:  # noqa: BLE001 - the command has run; a failed audit line is logged, not its answer
+        AuditLog(handle.raw()).record(f"cli:{req.user or '?'}", "local", "cli", " ".join(req.argv)[:500],
+                                      None, {"pid": req.pid, "cwd": req.cwd, "exit_code": code})
+    except Exception as exc:  # noqa: BLE001 - the command has run: a failed audit line is logged
         log.error("could not audit a forwarded command: %s", type(exc).__name__, exc_info=exc)
 
 
