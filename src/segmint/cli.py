@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from segmint import console
-from segmint.errors import ConfigError, SegmintError
+from segmint.errors import ConfigError, SegmintError, WorkspaceError
 
 app = typer.Typer(
     name="segmint",
@@ -24,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_state = {"debug": False}
+_state: dict = {"debug": False, "wait": None, "argv": None}
 
 WorkspaceOpt = typer.Option(
     None, "--workspace", "-w", envvar="SEGMINT_WORKSPACE",
@@ -34,14 +34,52 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout in
 
 
 @app.callback()
-def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors.")) -> None:
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+          wait: Optional[float] = typer.Option(
+              None, "--wait", min=0, envvar="SEGMINT_WAIT", show_default=False,
+              help="Seconds to wait for another segmint process that holds the workspace store "
+                   "(default 600; 0: fail at once).")) -> None:
     _state["debug"] = debug
+    _state["wait"] = wait
 
 
-def open_workspace(workspace: Optional[Path]):
-    from segmint.workspace import Workspace
+def open_workspace(workspace: Optional[Path], forward: bool = True):
+    """Open the workspace a command works on, wherever its store is held (docs/architecture.md, "The CLI
+    beside a running server").
 
-    return Workspace.open(workspace or Path("."))
+    * Inside ``segmint serve`` running a forwarded command: the server's view of its store.
+    * When a ``segmint serve`` holds the workspace: the whole command line is run by that server
+      (same code, same answers), its output printed here, and the command ends with its exit code
+      (``typer.Exit``). So a command must not print anything before it opens its workspace.
+    * Otherwise the workspace, its store open; when another process holds the store, after waiting
+      for it (``--wait``).
+
+    ``forward=False`` (``segmint serve``) refuses to run beside a server instead of forwarding.
+    """
+    from segmint import remote
+
+    view = remote.served_view(workspace)
+    if view is not None:
+        if not forward:
+            raise WorkspaceError("this command cannot run inside segmint serve")
+        return view
+    path = Path(workspace or os.environ.get("SEGMINT_WORKSPACE") or ".")
+
+    def through(info: remote.ServeInfo):
+        if not forward:
+            raise WorkspaceError(f"{info.where} already serves the workspace {info.workspace}; "
+                                 f"open {info.url}, or stop it (Ctrl+C where it runs, or kill {info.pid}) first")
+        argv = _state["argv"] if _state["argv"] is not None else sys.argv[1:]
+        try:
+            code = remote.forward(info, argv, path)
+        except remote.ServerGone:
+            return None
+        raise typer.Exit(code)
+
+    info = remote.find_server(path)
+    if info is not None:
+        through(info)  # ends the command, unless the server does not answer (then the store is opened here)
+    return remote.open_local(path, remote.wait_seconds(_state["wait"]), on_server=through)
 
 
 def _parse_map(pairs: list[str]) -> dict[str, str]:
@@ -203,24 +241,42 @@ def main(argv: list[str] | None = None) -> None:
 
     # numpy's "mean of empty slice" and friends are expected on empty segments; results say so.
     warnings.filterwarnings("ignore", category=RuntimeWarning)
+    sys.exit(run(sys.argv[1:] if argv is None else argv))
+
+
+def run(argv: list[str]) -> int:
+    """Run one command line and return its exit code, errors turned into messages on stderr.
+
+    ``main`` and the server's control route (which runs commands forwarded by the CLI) share
+    it, so a forwarded command ends as it would here. With ``--debug`` (or ``$SEGMINT_DEBUG``)
+    errors propagate with their traceback.
+    """
+    _state["argv"] = list(argv)
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=list(argv), standalone_mode=True)
+    except SystemExit as exc:  # click ends every command so, with its exit code
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except SegmintError as exc:
         if _state["debug"] or os.environ.get("SEGMINT_DEBUG"):
             raise
         console.error(str(exc))
-        sys.exit(1)
+        return 1
     except KeyboardInterrupt:
         console.error("interrupted")
-        sys.exit(130)
+        return 130
     except Exception as exc:  # noqa: BLE001 - the boundary: no raw traceback for users
         if _state["debug"] or os.environ.get("SEGMINT_DEBUG"):
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         console.error(f"unexpected {type(exc).__name__}: {first}. Rerun with --debug for the details, "
                       "and please report it.")
-        sys.exit(1)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m segmint.cli`: this file runs as __main__, but the cli_* modules register their commands on
+    # the imported segmint.cli, so run that one.
+    from segmint.cli import main as _imported_main
+
+    _imported_main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -32,11 +33,17 @@ def serve(
                                     help="Log a line per request (off by default: it costs as much as a look-up)."),
 ) -> None:
     """Serve the REST API (/api/v1) and the dashboard for a workspace."""
+    import secrets
+
+    from segmint import remote
     from segmint.server import Settings
     from segmint.server.tokens import TokenStore
 
     settings = Settings(host=host, port=port, secure_cookies=secure_cookies, serving_index_mb=serving_index_mb)
-    ws = open_workspace(workspace)
+    # An absolute folder: commands the CLI forwards run in the client's folder (server/routes_cli.py).
+    # forward=False: beside a running server this is an error naming it, not a forwarded command.
+    ws = open_workspace((workspace or Path(os.environ.get("SEGMINT_WORKSPACE") or ".")).resolve(), forward=False)
+    serve_file, info = remote.ServeFile(ws.path), None
     try:
         if demo_token:
             tokens = TokenStore(ws.store.con.con)
@@ -54,9 +61,16 @@ def serve(
         if host not in ("127.0.0.1", "localhost", "::1"):
             console.info(f"warning: serving on {host}: anyone who can reach it can try tokens; use HTTPS in front")
         console.info("Press Ctrl+C to stop.")
+        # The control secret lets the CLI run commands here while this server holds the store; it goes to
+        # .segmint/serve.json (0600) once the server listens, and nowhere else (never printed or logged).
+        control = secrets.token_urlsafe(32)
+        info = remote.new_serve_info(ws.path, host, port, url, control)
         # Access logs (when on) show paths only; tokens travel in headers and form bodies, never in URLs.
-        run_server(ws, settings, access_log=access_log)
+        run_server(ws, settings, access_log=access_log, control_secret=control,
+                   on_listening=lambda: serve_file.write(info))
     finally:
+        if info is not None:
+            serve_file.remove(info)
         ws.close()
 
 

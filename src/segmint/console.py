@@ -16,9 +16,36 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-# No emoji codes: user text such as a CSV line "root:x:0:0" must print as written, not with ":x:" as an emoji.
-out = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, emoji=False)
+
+def make(stderr: bool = False, **terminal: Any) -> Console:
+    """A console as segmint's own: ``out`` (stdout, long lines kept whole) or ``err`` (stderr).
+
+    ``terminal`` (file, width, colours...) goes to Rich; the server passes the client's when it
+    runs a command forwarded to it (see :func:`use`).
+    """
+    # No emoji codes: user text such as a CSV line "root:x:0:0" must print as written, not ":x:" as an emoji.
+    return Console(stderr=stderr, highlight=False, soft_wrap=not stderr, emoji=False, **terminal)
+
+
+out = make()
+err = make(stderr=True)
+
+
+@contextmanager
+def use(out_console: Console, err_console: Console) -> Iterator[None]:
+    """Within the block, :data:`out` and :data:`err` are the consoles given (a forwarded command's output).
+
+    A swap of the module's consoles, not a per-thread one: Rich's spinners and progress bars
+    draw from threads of their own. The server runs one forwarded command at a time, and
+    nothing else in it writes through this module.
+    """
+    global out, err
+    saved = out, err
+    out, err = out_console, err_console
+    try:
+        yield
+    finally:
+        out, err = saved
 
 
 def print_json(obj: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -53,13 +54,18 @@ def test_parallel_requests_from_many_threads(client, tokens):
     assert not failures
 
 
-def test_cli_against_a_served_workspace_gets_a_clear_message(client, shop_path):
-    # The app holds the store open (the file lock) for as long as it serves.
-    r = subprocess.run([SEGMINT, "status", "-w", str(shop_path)],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1
-    assert "in use by another segmint process" in r.stderr
-    assert "Traceback" not in r.stderr + r.stdout
-    t = subprocess.run([SEGMINT, "token", "list", "-w", str(shop_path)],
-                       capture_output=True, text=True, timeout=120)
-    assert t.returncode == 1 and "in use" in t.stderr and "Traceback" not in t.stderr
+def test_cli_waits_for_a_process_that_holds_the_store_then_says_so(client, shop_path):
+    # The app holds the store open (the file lock) for as long as it serves. It was not started by
+    # `segmint serve` (no .segmint/serve.json), so the CLI cannot send its command there: it waits for
+    # the store, saying so, and after --wait seconds gives up with a message that names the holder.
+    # (With `segmint serve`, commands go through the server: tests/server/test_cli_while_serving.py.)
+    import os
+
+    for args in (["status"], ["token", "list"]):
+        r = subprocess.run([SEGMINT, "--wait", "1", *args, "-w", str(shop_path)], capture_output=True, text=True,
+                           timeout=120, env={**os.environ, "COLUMNS": "500"})
+        assert r.returncode == 1, r.stderr
+        assert f"waiting for process {os.getpid()} that holds the workspace store" in r.stderr
+        assert re.search(rf"still in use by process {os.getpid()} after \d+ s of waiting", r.stderr)
+        assert "--wait SECONDS" in r.stderr
+        assert "Traceback" not in r.stderr + r.stdout

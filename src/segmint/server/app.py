@@ -44,7 +44,7 @@ Errors share one shape: `{"error": {"code": "...", "message": "...", "details": 
 """
 
 
-def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
+def create_app(workspace: Any, settings: Settings | None = None, control_secret: str | None = None) -> FastAPI:
     """Build the server for an open workspace (or a workspace folder).
 
     Parameters
@@ -53,6 +53,9 @@ def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
         The workspace to serve. The app opens its store now (taking the file lock) and
         never closes a workspace it was given; one it opened from a path it closes on shutdown.
     settings : Settings, optional
+    control_secret : str, optional
+        The secret of the control route that runs commands the CLI forwards (``segmint serve``
+        makes one and writes it to ``.segmint/serve.json``); without one that route answers 404.
 
     Returns
     -------
@@ -98,11 +101,12 @@ def create_app(workspace: Any, settings: Settings | None = None) -> FastAPI:
     app.state.index = index
     errors.install(app)
 
-    from segmint.server import dashboard, routes_admin, routes_api
+    from segmint.server import dashboard, routes_admin, routes_api, routes_cli
 
     app.include_router(routes_api.router)
     app.include_router(routes_admin.router)
     app.include_router(dashboard.router)
+    routes_cli.install(app, control_secret)  # the CLI's commands while the server runs (not a token route)
     _secure_openapi(app)
 
     app.add_middleware(SecurityHeaders)

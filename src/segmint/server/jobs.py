@@ -22,7 +22,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,24 @@ class JobManager:
                     log.error("after job %s: %s", job.job_id, type(exc).__name__, exc_info=exc)
             job.finished_at = _now()
             job.done.set()
+
+    def exclusive(self, fn: Callable[[], Any]) -> Future:
+        """Run ``fn()`` on the worker thread, after the jobs queued before it (not recorded as a job).
+
+        The server's control route runs CLI commands forwarded to it so (server/routes_cli.py): they
+        write the store too, so they take their turn with the jobs; ``on_done`` runs after each.
+        """
+        def task() -> Any:
+            try:
+                return fn()
+            finally:
+                if self._on_done is not None:
+                    try:
+                        self._on_done()
+                    except Exception as exc:  # noqa: BLE001 - a hook must not change the outcome
+                        log.error("after a forwarded command: %s", type(exc).__name__, exc_info=exc)
+
+        return self._pool.submit(task)
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from segmint.server.app import create_app
@@ -33,7 +34,8 @@ log = logging.getLogger("segmint.server")
 
 
 def serve(workspace: Any, settings: Settings | None = None, access_log: bool = False,
-          log_level: str = "info", loop: str = "asyncio", http: str = "auto") -> None:
+          log_level: str = "info", loop: str = "asyncio", http: str = "auto", control_secret: str | None = None,
+          on_listening: Callable[[], None] | None = None) -> None:
     """Serve ``workspace`` with uvicorn until interrupted (one process; see docs/api.md, "Performance").
 
     Parameters
@@ -48,11 +50,15 @@ def serve(workspace: Any, settings: Settings | None = None, access_log: bool = F
         uvicorn's event loop (see above for why not ``auto``).
     http : str, default "auto"
         uvicorn's HTTP parser; ``auto`` picks httptools when installed.
+    control_secret : str, optional
+        The secret of the route that runs commands the CLI forwards (see :func:`create_app`).
+    on_listening : callable, optional
+        Called once the server accepts connections (``segmint serve`` then writes ``.segmint/serve.json``).
     """
     import uvicorn
 
     settings = settings or Settings()
-    app = create_app(workspace, settings)
+    app = create_app(workspace, settings, control_secret=control_secret)
     try:
         app.state.index.warm()
     except Exception as exc:  # noqa: BLE001 - serve anyway: look-ups read the store until a refresh works
@@ -61,7 +67,20 @@ def serve(workspace: Any, settings: Settings | None = None, access_log: bool = F
                             access_log=access_log, loop=loop, http=http, backlog=4096)
     gc.collect()
     gc.freeze()
-    uvicorn.Server(config).run()
+    _server(config, on_listening).run()
+
+
+def _server(config, on_listening: Callable[[], None] | None):
+    """uvicorn's server, telling ``on_listening`` once its sockets accept connections."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started and on_listening is not None:
+                on_listening()
+
+    return Server(config)
 
 
 __all__ = ["serve"]
