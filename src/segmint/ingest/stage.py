@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from segmint.errors import DataError
+from segmint.ingest.compressed import check_compressed
 
 _counter = itertools.count()
 
@@ -97,6 +98,7 @@ def stage_file(con, path: Path, fmt: str | None = None, delimiter: str | None = 
         raise DataError(f"{path} is a folder; give the path of one file")
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes); export the data again, with a header line")
+    check_compressed(path)  # a truncated or damaged gzip file is an error before anything is read (issue 15)
     fmt = fmt or detect_format(path)
     if fmt == "csv":
         return _stage_csv(con, path, delimiter, encoding)
