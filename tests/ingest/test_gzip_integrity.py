@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 
 import pytest
 
@@ -42,6 +43,8 @@ def test_damaged_gzip_is_an_error_and_nothing_is_written(ws, tmp_path, case):
         ws.ingest("orders", path)
     assert str(path) in str(err.value) and problem in str(err.value)
     assert _written(ws) == before
+    staged = [t for t in ws.store.con.list_tables() if re.fullmatch(r"_segmint_(csv|jsonl)_\d+", t)]
+    assert staged == []  # what was staged while the check ran is dropped
 
 
 def test_whole_gzip_files_are_accepted_multi_member_too(ws, tmp_path):

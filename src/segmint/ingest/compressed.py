@@ -7,10 +7,11 @@ is decompressed here, nothing kept, and the CRC-32 and length of every member ar
 checked (:mod:`zlib` checks them when the trailer is there); a file that ends before a
 member's trailer, or whose data or trailer do not match, is a
 :class:`~segmint.errors.DataError` naming the file and the problem, raised before anything
-is staged or written.
+is written to the store (what was staged is dropped).
 
-The check reads the file once more (zlib runs at several hundred MB/s of output, and
-releases the GIL); docs/security.md has the measurement on the Online Retail file.
+The check reads the file once more, on a thread of its own while the reader stages it
+(:func:`read_checked`: zlib releases the GIL); docs/security.md has the measurement on the
+Online Retail file.
 
 Examples
 --------
@@ -27,16 +28,34 @@ segmint.errors.DataError: ...orders.csv.gz: the gzip file is truncated: it ends 
 
 from __future__ import annotations
 
+import threading
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from segmint.errors import DataError
 
-__all__ = ["GZIP_MAGIC", "check_compressed"]
+__all__ = ["GZIP_MAGIC", "check_compressed", "is_gzip", "read_checked"]
+
+T = TypeVar("T")
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20  # bytes read from the file at a time
 _OUT = 8 << 20  # most bytes decompressed (and dropped) per call: a bomb never sits in memory
+
+
+def is_gzip(path: str | Path) -> bool:
+    """Whether ``path`` is gzip (by its first bytes); a ``.gz`` name on anything else is an error."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        head = fh.read(2)
+    if head == GZIP_MAGIC:
+        return True
+    if path.name.lower().endswith(".gz"):
+        raise DataError(f"{path}: the name ends in .gz but the file is not gzip (it does not start with "
+                        "the gzip signature); rename it or compress it again")
+    return False
 
 
 def check_compressed(path: str | Path) -> None:
@@ -46,15 +65,45 @@ def check_compressed(path: str | Path) -> None:
     (then it must be gzip). Other files are left to their reader.
     """
     path = Path(path)
-    with path.open("rb") as fh:
-        head = fh.read(2)
-        if head != GZIP_MAGIC:
-            if path.name.lower().endswith(".gz"):
-                raise DataError(f"{path}: the name ends in .gz but the file is not gzip (it does not start with "
-                                "the gzip signature); rename it or compress it again")
-            return
-        fh.seek(0)
-        _check_gzip(path, fh)
+    if is_gzip(path):
+        with path.open("rb") as fh:
+            _check_gzip(path, fh)
+
+
+def read_checked(path: str | Path, read: Callable[[], T], discard: Callable[[T], None]) -> T:
+    """``read()``, while :func:`check_compressed` checks ``path`` on another thread.
+
+    The two run at once (zlib and DuckDB both release the GIL), so the check adds next to
+    nothing to the time of a read. When the check fails, what ``read`` returned is given to
+    ``discard`` and the check's :class:`DataError` is raised; when ``read`` fails on a damaged
+    file, the check's error (which says what is wrong with the file) is raised instead of the
+    reader's.
+    """
+    path = Path(path)
+    if not is_gzip(path):
+        return read()
+    failed: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            check_compressed(path)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread below
+            failed.append(exc)
+
+    worker = threading.Thread(target=check, name="segmint-gzip-check", daemon=True)
+    worker.start()
+    try:
+        value = read()
+    except BaseException:
+        worker.join()
+        if failed:
+            raise failed[0] from None
+        raise
+    worker.join()
+    if failed:
+        discard(value)
+        raise failed[0]
+    return value
 
 
 def _check_gzip(path: Path, fh) -> None:
