@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 
-__all__ = ["LOGGERS", "RateLimit", "install"]
+__all__ = ["LOGGERS", "RateLimit", "install", "uninstall"]
 
 #: The loggers a client's behaviour can make speak: uvicorn's protocol errors, asyncio's accept
 #: errors, segmint's own server log. (The access log, off by default, is one line per request by
@@ -84,3 +84,9 @@ def install(burst: int = 5, window_s: float = 60.0) -> RateLimit:
             logger.removeFilter(old)
         logger.addFilter(limit)
     return limit
+
+
+def uninstall(limit: RateLimit) -> None:
+    """Take ``limit`` off :data:`LOGGERS` again (when the server stops)."""
+    for name in LOGGERS:
+        logging.getLogger(name).removeFilter(limit)

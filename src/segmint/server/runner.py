@@ -72,10 +72,13 @@ def serve(workspace: Any, settings: Settings | None = None, access_log: bool = F
                             access_log=access_log, loop=loop, http=protocol, backlog=4096,
                             timeout_keep_alive=settings.keep_alive_s,
                             h11_max_incomplete_event_size=settings.max_head_bytes)
-    logs.install()  # after uvicorn.Config, which configures logging
+    limit = logs.install()  # after uvicorn.Config, which configures logging
     gc.collect()
     gc.freeze()
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        logs.uninstall(limit)
 
 
 def _fit_connections(settings: Settings) -> Settings:
