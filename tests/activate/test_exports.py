@@ -114,7 +114,6 @@ def _cli(capsys, *args):
 
 
 def _audit(path):
-    from segmint.activate.consent import audit_export  # noqa: F401 - the table the CLI writes
     from segmint.server.audit import AuditLog
     from segmint.workspace import Workspace
 
