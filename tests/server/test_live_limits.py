@@ -129,3 +129,23 @@ def test_heads_are_bounded_and_slow_bodies_time_out(served, tmp_path):
             request(port, b"NOT HTTP AT ALL\r\n\r\n", timeout=2)
     text = log.read_text()
     assert text.count("Invalid HTTP request") <= 6 and "Traceback" not in text, text[-3000:]
+
+
+def test_a_kept_alive_connection_cannot_trickle_its_next_head(served, tmp_path):
+    """uvicorn's keep-alive timer stops at the first byte; the head timeout still holds."""
+    path, token = served
+    with live_server(path, tmp_path / "server.log", header_timeout_s=HEADER_TIMEOUT, keep_alive_s=30) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(f"GET /api/v1/me HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+            s.sendall(b"GET /api/v1/me HTTP/1.1\r\n")
+            started = time.monotonic()
+            closed = False
+            while time.monotonic() - started < HEADER_TIMEOUT + 2 and not closed:
+                try:
+                    s.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    closed = True
+                    break
+                closed = _closed(s)
+            assert closed and time.monotonic() - started >= HEADER_TIMEOUT - 0.5

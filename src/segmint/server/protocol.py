@@ -18,7 +18,9 @@ httptools protocol with:
   has waited longest for a request head (a slow or idle client) is closed to make room; when
   every connection is busy with a request, the new one gets ``503`` and is closed.
 
-Its log lines go through :mod:`segmint.server.logs` (rate-limited), never one per connection.
+The deadlines are checked by one watchdog per server every half second (no timer per request,
+so the hot look-up route pays two attribute writes). Its log lines go through
+:mod:`segmint.server.logs` (rate-limited), never one per connection.
 
 Examples
 --------
@@ -50,29 +52,31 @@ UNAVAILABLE = _response("503 Service Unavailable")
 
 
 class GuardedHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol with head and body timeouts, a head size limit and a connection cap."""
+    """uvicorn's httptools protocol with head and body timeouts, a head size limit and a connection cap.
+
+    The timeouts cost a request two attribute writes: a connection records when it started
+    waiting (for a head, or for a body), and one watchdog per server, every
+    :attr:`tick_s`, closes the connections whose deadline has passed (no timer per request).
+    """
 
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     max_head_bytes: int = 64 * 1024
     max_connections: int = 1000
+    tick_s: float = 0.5
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._timer: asyncio.TimerHandle | None = None
-        self._in_head = True
+        self._in_head = True  # waiting for (the rest of) a request head
         self._head_bytes = 0
-        self._waiting_since = self.loop.time()
+        self._head_since = self.loop.time()
+        self._body_since: float | None = None  # waiting for the rest of a body since then
         super().connection_made(transport)
         if len(self.connections) > self.max_connections and not self._shed():
             log.warning("connection refused: %d connections open, all busy (Settings.max_connections)",
                         len(self.connections) - 1)
             self._close(UNAVAILABLE)
             return
-        self._arm(self.header_timeout_s, self._head_timed_out)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel()
-        super().connection_lost(exc)
+        self._watch()
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
@@ -87,34 +91,25 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().data_received(data)
 
     # -- parser callbacks ------------------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._in_head = True
-        if self._timer is None:  # a pipelined request: its head gets its own time
-            self._waiting_since = self.loop.time()
-            self._arm(self.header_timeout_s, self._head_timed_out)
-
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
-        self._cancel()
         if self._has_body():
-            self._arm(self.body_timeout_s, self._body_timed_out)
+            self._body_since = self.loop.time()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._cancel()
+        self._body_since = None
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        pipelined = bool(self.pipeline)
         super().on_response_complete()
-        if not pipelined and not self.transport.is_closing():
-            # The next request's head gets the same time, however slowly its bytes come.
+        if not self.pipeline:
+            # The next request's head gets the same time, however slowly its bytes come (uvicorn's
+            # keep-alive timer stops at the first byte).
             self._in_head = True
             self._head_bytes = 0
-            self._waiting_since = self.loop.time()
-            self._arm(self.header_timeout_s, self._head_timed_out)
+            self._head_since = self.loop.time()
 
     # -- helpers ---------------------------------------------------------------------------------
     def _has_body(self) -> bool:
@@ -125,35 +120,38 @@ class GuardedHttpTools(HttpToolsProtocol):
                 return True
         return False
 
-    def _arm(self, seconds: float, callback) -> None:
-        self._cancel()
-        self._timer = self.loop.call_later(seconds, callback)
-
-    def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
     def _close(self, response: bytes | None) -> None:
-        self._cancel()
+        self._in_head = False
+        self._body_since = None
         if self.transport.is_closing():
             return
         if response:
             self.transport.write(response)
         self.transport.close()
 
-    def _head_timed_out(self) -> None:
-        self._timer = None
-        if self._in_head:
+    def _watch(self) -> None:
+        """Start this server's watchdog, unless it runs already (one per server, shared state)."""
+        state = self.server_state
+        if not getattr(state, "segmint_watchdog", False):
+            state.segmint_watchdog = True
+            self.loop.call_later(self.tick_s, _tick, self.loop, state, self.tick_s)
+
+    def _expired(self, now: float) -> bool:
+        """Close this connection when its head or body is late; True when it did."""
+        if self.transport is None or self.transport.is_closing():
+            return False
+        if self._in_head and now - self._head_since > self.header_timeout_s:
             log.info("closed connections that sent no complete request head within %.0f s "
                      "(Settings.header_timeout_s)", self.header_timeout_s)
-            self._close(REQUEST_TIMEOUT)
-
-    def _body_timed_out(self) -> None:
-        self._timer = None
-        log.info("closed connections whose request body took over %.0f s (Settings.body_timeout_s)",
-                 self.body_timeout_s)
-        self._close(None)
+            # 408 only where no response is under way (an idle or slow head, not a running request).
+            self._close(REQUEST_TIMEOUT if self.cycle is None or self.cycle.response_complete else None)
+            return True
+        if self._body_since is not None and now - self._body_since > self.body_timeout_s:
+            log.info("closed connections whose request body took over %.0f s (Settings.body_timeout_s)",
+                     self.body_timeout_s)
+            self._close(None)
+            return True
+        return False
 
     def _shed(self) -> bool:
         """Close the connection that has waited longest for a request head; False when none is waiting."""
@@ -161,11 +159,23 @@ class GuardedHttpTools(HttpToolsProtocol):
                    and not c.transport.is_closing()]
         if not waiting:
             return False
-        oldest = min(waiting, key=lambda c: c._waiting_since)
+        oldest = min(waiting, key=lambda c: c._head_since)
         log.warning("connection limit reached (Settings.max_connections=%d): closing the connections that "
                     "waited longest for a request head", self.max_connections)
         oldest._close(REQUEST_TIMEOUT)
         return True
+
+
+def _tick(loop: asyncio.AbstractEventLoop, state, every: float) -> None:
+    """The watchdog: close late connections, then run again while there are connections."""
+    now = loop.time()
+    for conn in list(state.connections):
+        if isinstance(conn, GuardedHttpTools):
+            conn._expired(now)
+    if state.connections:
+        loop.call_later(every, _tick, loop, state, every)
+    else:
+        state.segmint_watchdog = False
 
 
 def guarded_protocol(settings) -> type[GuardedHttpTools]:
