@@ -206,7 +206,8 @@ def diff(
             info = service.diff_versions(ws, name, from_version, to_version, as_of=as_of)
         else:
             info = service.diff(ws, name, from_, to)
-        written = write_members(info["moved"], output) if output is not None else None
+        written = (write_members(info["moved"], output, raw_csv=not ws.config.exports.neutralise_formulas)
+                   if output is not None else None)
         moved_preview = info["moved"].limit(20).to_pyarrow().to_pylist()
     if as_json:
         out = {k: v for k, v in info.items() if k not in ("matrix", "changes", "moved")}

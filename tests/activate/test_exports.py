@@ -92,7 +92,9 @@ def shop(ws):
     ws.ingest("orders", orders)
     path = ws.path / "segmint.yaml"
     cfg = yaml.safe_load(path.read_text())
-    cfg["segmentations"] = {"all": {"kind": "rules", "segments": [{"name": "@Buyers", "where": "frequency >= 1"}]}}
+    cfg["segmentations"] = {"all": {"kind": "rules", "segments": [{"name": "@Buyers", "where": "frequency >= 1"}]},
+                            "recent": {"kind": "rules", "segments": [{"name": "@Recent", "where": "recency_days <= 45"}],
+                                       "else": "Lapsed"}}
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     ws.close()
     from segmint.workspace import Workspace
@@ -158,3 +160,13 @@ def test_cli_raw_csv_default_from_segmint_yaml(shop, tmp_path, capsys):
     assert _rows(tmp_path / "raw.csv")[0]["customer_id"] == '=HYPERLINK("http://x")'
     _cli(capsys, "members", "all", "-o", str(tmp_path / "safe.csv"), "--safe-csv", "-w", str(shop))
     assert _rows(tmp_path / "safe.csv")[0]["customer_id"].startswith("'=")
+
+
+def test_cli_diff_output_is_safe_csv_too(shop, tmp_path, capsys):
+    for as_of in ("2024-07-01", "2024-09-01"):  # everyone moves from @Recent to Lapsed
+        _cli(capsys, "segment", "recent", "--as-of", as_of, "-w", str(shop))
+    out = tmp_path / "moved.csv"
+    _cli(capsys, "diff", "recent", "--from", "2024-07-01", "--to", "2024-09-01", "-o", str(out), "-w", str(shop))
+    rows = _rows(out)
+    assert rows and "'=HYPERLINK(\"http://x\")" in {r["customer_id"] for r in rows}
+    assert all(not v.startswith(("=", "@")) for r in rows for v in r.values() if v)
