@@ -129,27 +129,50 @@ def members(
     as_of: str | None = AsOfOpt,
     version: int | None = typer.Option(None, "--version", help="Version (default: the latest run)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="File: .csv, .parquet or .jsonl."),
+    include_unconsented: bool = typer.Option(
+        False, "--include-unconsented", help="Also export customers without marketing consent (recorded in the "
+        "audit log with your login name)."),
+    raw_csv: bool | None = typer.Option(
+        None, "--raw-csv/--safe-csv", help="--raw-csv: write CSV cells exactly as stored, formulas not neutralised "
+        "(for machine consumers); default: segmint.yaml's exports.neutralise_formulas (true: safe)."),
     workspace: Path | None = WorkspaceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Export the members of a segmentation (or of one segment) to a file."""
+    """Export the members of a segmentation (or of one segment) to a file; customers with marketing consent only."""
+    from segmint.activate.consent import apply_consent, audit_export, cli_user
+    from segmint.activate.csvcells import neutralise
     from segmint.segment.export import format_of, write_members
 
     if output is not None:
         format_of(output)  # a bad extension fails before any work
     with open_workspace(workspace) as ws:
-        table = ws.members(name, segment_name, as_of=as_of, version=version)
+        if raw_csv is None:
+            raw_csv = not ws.config.exports.neutralise_formulas
+        everyone = ws.members(name, segment_name, as_of=as_of, version=version)
+        table = apply_consent(ws.store, everyone, include_unconsented).order_by(["customer_id", "segment"])
         if output is None:
             rows = table.to_pyarrow().to_pylist()
+            n = len(rows)
             if as_json:
                 console.print_json(rows)
             else:
+                cell = (lambda v: str(v)) if raw_csv else (lambda v: neutralise(str(v)))
                 for r in rows:
-                    console.out.print(f"{r['customer_id']},{r['segment']}", markup=False)
-            return
-        n = write_members(table, output)
+                    console.out.print(f"{cell(r['customer_id'])},{cell(r['segment'])}", markup=False)
+        else:
+            n = write_members(table, output, raw_csv=raw_csv)
+        left_out = 0 if include_unconsented else int(everyone.count().execute()) - n
+        audit_export(ws.store, cli_user(), "cli", "export", f"{name}/{segment_name or '*'}", n,
+                     file=None if output is None else str(output), as_of=as_of, version=version,
+                     consented_only=not include_unconsented, raw_csv=raw_csv)
+    if left_out:
+        # On stderr, so that the terminal listing stays a clean CSV.
+        console.info(f"Left out {left_out:,} members without marketing consent (--include-unconsented to include "
+                     "them; that is recorded in the audit log)")
+    if output is None:
+        return
     if as_json:
-        console.print_json({"file": str(output), "rows": n})
+        console.print_json({"file": str(output), "rows": n, "left_out_without_consent": left_out})
     else:
         console.info(f"Wrote {n:,} members to {output}")
 
@@ -179,7 +202,8 @@ def diff(
             info = ws.diff_versions(name, from_version, to_version, as_of=as_of)
         else:
             info = ws.diff(name, from_, to)
-        written = write_members(info.moved, output) if output is not None else None
+        written = (write_members(info.moved, output, raw_csv=not ws.config.exports.neutralise_formulas)
+                   if output is not None else None)
         out = info.to_dict() if as_json else None  # reads the first movers: while the workspace is open
     if out is not None:
         if written is not None:

@@ -107,6 +107,14 @@ class ValidationConfig(_Strict):
     random_state: int = Field(0, description="seed of that sample and of the scorecard's resamples")
 
 
+class ExportsConfig(_Strict):
+    """How audiences are written out (``segmint members -o``, the API's export)."""
+
+    neutralise_formulas: bool = Field(
+        True, description="prefix CSV text cells that begin with = + - @ tab or CR with a single quote, so a "
+                          "spreadsheet shows them as text (CSV injection); false: exact cells for machine consumers")
+
+
 class Config(_Strict):
     """The whole ``segmint.yaml``."""
 
@@ -119,6 +127,7 @@ class Config(_Strict):
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    exports: ExportsConfig = Field(default_factory=ExportsConfig)
     segmentations: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("timezone")

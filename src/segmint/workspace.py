@@ -442,6 +442,7 @@ class Workspace:
         reused instead of computed again (``segmint run`` has them already).
         """
         from segmint.evaluate import scorecard
+        from segmint.paths import check_name, inside
         from segmint.profile import personas, profile
         from segmint.report import render_report
 
@@ -453,7 +454,8 @@ class Workspace:
         result = j.result
         sel = result.selection.get("all")
         migrations = self._latest_migrations(name, result.as_of)
-        path = Path(path or self.path / "reports" / f"{name}.html")
+        # A name is user text: the default path is resolved and must stay in reports/ (issue 15).
+        path = Path(path) if path else inside(self.path / "reports", f"{check_name(name, 'segmentation')}.html")
         features, labels = (None, None) if j.prepared is not None else (j.features, j.labels)
         return render_report(path, f"{self.config.name}: {name}", features, labels, card, prof, personas(prof),
                              selection=None if sel is None else sel.get("table"),

@@ -243,7 +243,10 @@ def test_cli_segment_why_members_diff(shop, tmp_path, capsys, monkeypatch):
     assert "Champions" in cli("segment", "--template", "rfm")
     assert "life" in cli("segment", "--list")
     assert "recency_days <= 60: no" in cli("why", "life", "C07")
+    # No customer of this shop gave marketing consent: an export leaves them all out unless asked (issue 15).
     cli("members", "life", "Mid", "-o", str(tmp_path / "m.csv"))
+    assert len(pd.read_csv(tmp_path / "m.csv")) == 0
+    cli("members", "life", "Mid", "-o", str(tmp_path / "m.csv"), "--include-unconsented")
     assert len(pd.read_csv(tmp_path / "m.csv")) == 5
     diff = json.loads(cli("diff", "life", "--from", "2024-07-01", "--to", "2024-07-01", "--json"))
     assert diff["moved_count"] == 0

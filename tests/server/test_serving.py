@@ -301,6 +301,10 @@ def test_segmint_serve_passes_the_index_budget_and_runs_without_an_access_log(sh
     finally:
         gc.unfreeze()  # the runner froze this test process's objects
     config = seen["config"]
-    assert config.access_log is False and config.loop == "asyncio" and config.http == "auto"
+    from segmint.server.protocol import GuardedHttpTools
+
+    # httptools ("auto"'s pick), with the head and body timeouts and the connection cap (issue 15)
+    assert config.access_log is False and config.loop == "asyncio" and issubclass(config.http, GuardedHttpTools)
+    assert config.http.header_timeout_s == 10 and config.timeout_keep_alive == 5
     assert (config.host, config.port) == ("127.0.0.1", 8123)
     assert seen["settings"].serving_index_mb == 64

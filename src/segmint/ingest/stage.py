@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from segmint.errors import DataError
+from segmint.ingest.compressed import read_checked
 
 _counter = itertools.count()
 
@@ -98,6 +99,12 @@ def stage_file(con, path: Path, fmt: str | None = None, delimiter: str | None = 
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes); export the data again, with a header line")
     fmt = fmt or detect_format(path)
+    # A truncated or damaged gzip file is an error, checked whole while it is staged (issue 15).
+    return read_checked(path, lambda: _stage_as(con, path, fmt, delimiter, encoding),
+                        lambda staged: drop_staged(con, staged))
+
+
+def _stage_as(con, path: Path, fmt: str, delimiter: str | None, encoding: str) -> Staged:
     if fmt == "csv":
         return _stage_csv(con, path, delimiter, encoding)
     if fmt == "parquet":
@@ -128,6 +135,7 @@ def _stage_csv(con, path: Path, delimiter: str | None, encoding: str) -> Staged:
     rejects = _collect_rejects(con, rej)
     columns = [c for c in con.table(name).columns if c != "_rec"]
     if not columns or columns == ["column0"]:
+        con.drop_table(name, force=True)
         raise DataError(f"{path}: no header line found; the first line must name the columns")
     return Staged(name=name, source=str(path), columns=columns, first_line=2, rejects=rejects)
 

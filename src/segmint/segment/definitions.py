@@ -265,6 +265,9 @@ _NESTED: dict[str, type[BaseModel]] = {"segments": SegmentRule, "cluster": Clust
 
 def parse_definition(name: str, raw: Any, source: str = "segmint.yaml") -> Definition:
     """Validate one definition; errors name the segmentation, the file and the key."""
+    from segmint.paths import check_name
+
+    check_name(name, "segmentation", source)  # it becomes a file name (reports/NAME.html)
     where = f"segmentation {name!r}" + ("" if source == "segmint.yaml" else f" ({source})")
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping with a 'kind', got {type(raw).__name__}")

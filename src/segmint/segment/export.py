@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from segmint.activate.csvcells import neutralise_batch
 from segmint.errors import ConfigError
 
 __all__ = ["FORMATS", "format_of", "write_members"]
@@ -49,8 +50,13 @@ def _json_default(value):
     return str(value)
 
 
-def write_members(table, path: str | Path) -> int:
-    """Write an Ibis table (or a pyarrow Table) to ``path``; return the number of rows written."""
+def write_members(table, path: str | Path, raw_csv: bool = False) -> int:
+    """Write an Ibis table (or a pyarrow Table) to ``path``; return the number of rows written.
+
+    In a CSV file, text cells (and column names) that a spreadsheet would run as formulas
+    get a leading single quote (:mod:`segmint.activate.csvcells`); ``raw_csv=True`` writes
+    them exactly as stored, for machine consumers.
+    """
     path = Path(path)
     fmt = format_of(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,9 +74,12 @@ def write_members(table, path: str | Path) -> int:
     opener = gzip.open if str(path).lower().endswith(".gz") else open
     with opener(path, "wb") as fh:
         if fmt == "csv":
-            with pacsv.CSVWriter(fh, reader.schema) as writer:
+            safe = (lambda b: b) if raw_csv else neutralise_batch
+            # The header's names are neutralised too, and a categorical column is written as text.
+            schema = safe(pa.RecordBatch.from_pylist([], schema=reader.schema)).schema
+            with pacsv.CSVWriter(fh, schema) as writer:
                 for batch in reader:
-                    writer.write_batch(batch)
+                    writer.write_batch(safe(batch))
                     rows += batch.num_rows
             return rows
         for batch in reader:

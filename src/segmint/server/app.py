@@ -31,6 +31,7 @@ from segmint.server.auth import Auth
 from segmint.server.context import WorkspaceHandle
 from segmint.server.fastlookup import FastLookup
 from segmint.server.jobs import JobManager
+from segmint.server.limits import BodyGuard, route_table
 from segmint.server.serving import ServingIndex
 from segmint.server.settings import Settings
 from segmint.server.tokens import TokenStore
@@ -109,6 +110,10 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     routes_cli.install(app, control_secret)  # the CLI's commands while the server runs (not a token route)
     _secure_openapi(app)
 
+    # Bodies are authenticated and bounded before any route reads them (server/limits.py); added
+    # before SecurityHeaders, so that its refusals get the security headers too.
+    app.state.routes = route_table(app, settings)
+    app.add_middleware(BodyGuard, state=app.state)
     app.add_middleware(SecurityHeaders)
     # The look-up's lean path goes around the whole stack Starlette builds (its error and exception
     # middleware and SecurityHeaders cost more than the answer); it adds the security headers itself.

@@ -31,12 +31,11 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
+from segmint.activate.consent import apply_consent
 from segmint.errors import ConfigError, SnapshotMissing, UnknownNameError, did_you_mean
 
 if TYPE_CHECKING:
     from segmint.segment.results import Why
-
-CONSENT = "marketing_consent"
 
 
 # -- plain JSON -------------------------------------------------------------------------------
@@ -219,11 +218,8 @@ def migration(ws, name: str, from_as_of: str, to_as_of: str) -> dict[str, Any]:
 def members_table(ws, name: str, segment: str, as_of: str | None, consented_only: bool) -> ir.Table:
     """The members of a segment as an engine table ordered by customer id, consent applied."""
     m = ws.members(name, segment, as_of)
-    c = ws.store.table("customers").select("customer_id", CONSENT)
-    m = m.left_join(c, m.customer_id == c.customer_id).drop("customer_id_right")
-    if consented_only:
-        m = m.filter(m[CONSENT].fill_null(False))
-    return m.order_by("customer_id")
+    # The one consent rule of every export path (the CLI's too): segmint.activate.consent.
+    return apply_consent(ws.store, m, include_unconsented=not consented_only).order_by("customer_id")
 
 
 def encode_cursor(last_id: Any) -> str:
@@ -257,13 +253,22 @@ def members_page(table: ir.Table, cursor: str | None, limit: int) -> dict[str, A
             "next_cursor": encode_cursor(rows[-1]["customer_id"]) if more and rows else None}
 
 
-def stream_rows(table: ir.Table, fmt: str, counter: list[int], batch_rows: int = 50_000) -> Iterator[bytes]:
-    """Encode ``table`` as CSV or JSON lines, batch by batch, counting rows into ``counter[0]``."""
+def stream_rows(table: ir.Table, fmt: str, counter: list[int], batch_rows: int = 50_000,
+                raw_csv: bool = False) -> Iterator[bytes]:
+    """Encode ``table`` as CSV or JSON lines, batch by batch, counting rows into ``counter[0]``.
+
+    CSV text cells that a spreadsheet would run as formulas are neutralised
+    (:mod:`segmint.activate.csvcells`) unless ``raw_csv``.
+    """
     import pyarrow.csv as pacsv
+
+    from segmint.activate.csvcells import neutralise_batch, neutralise_names
 
     first = True
     for batch in table.to_pyarrow_batches(chunk_size=batch_rows):
         if fmt == "csv":
+            if not raw_csv:
+                batch = neutralise_batch(batch)
             sink = pa.BufferOutputStream()
             pacsv.write_csv(pa.Table.from_batches([batch]), sink,
                             pacsv.WriteOptions(include_header=first, quoting_style="needed"))
@@ -277,7 +282,8 @@ def stream_rows(table: ir.Table, fmt: str, counter: list[int], batch_rows: int =
             yield chunk
     if first and fmt == "csv":  # no batch at all: still give the header
         sink = pa.BufferOutputStream()
-        pacsv.write_csv(table.schema().to_pyarrow().empty_table(), sink)
+        empty = table.schema().to_pyarrow().empty_table()
+        pacsv.write_csv(empty if raw_csv else empty.rename_columns(neutralise_names(empty.column_names)), sink)
         yield sink.getvalue().to_pybytes()
 
 

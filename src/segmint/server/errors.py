@@ -27,8 +27,8 @@ from segmint.errors import ConfigError, DataError, FitError, SegmintError, Unkno
 log = logging.getLogger("segmint.server")
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 422: "invalid", 429: "too_many_attempts", 500: "internal_error",
-         503: "unavailable"}
+         408: "request_timeout", 409: "conflict", 413: "payload_too_large", 422: "invalid",
+         429: "too_many_attempts", 431: "headers_too_large", 500: "internal_error", 503: "unavailable"}
 
 
 class ApiError(Exception):

@@ -167,8 +167,13 @@ def get_members(name: Name, segment: str, request: Request, as_of: dt.date | Non
                              "description": "The members, streamed"}})
 def export_members(name: Name, segment: str, request: Request, as_of: dt.date | None = AsOf,
                    format: Literal["csv", "jsonl"] = Query("csv"),
-                   include_non_consented: bool = Query(False, description="admin only")) -> StreamingResponse:
+                   include_non_consented: bool = Query(False, description="admin only"),
+                   raw_csv: bool | None = Query(None, description="true: CSV cells exactly as stored, formulas not "
+                                                "neutralised (for machine consumers); default: segmint.yaml's "
+                                                "exports.neutralise_formulas")) -> StreamingResponse:
     consented_only = _consent(request, include_non_consented)
+    if raw_csv is None:
+        raw_csv = not request.app.state.workspace.config.exports.neutralise_formulas
     handle = request.app.state.handle
     # The stream outlives this call and is read from other threads: it gets a cursor of its own.
     ws = handle.fresh()
@@ -183,12 +188,12 @@ def export_members(name: Name, segment: str, request: Request, as_of: dt.date | 
         counter = [0]
         done = False
         try:
-            yield from data.stream_rows(table, format, counter)
+            yield from data.stream_rows(table, format, counter, raw_csv=raw_csv)
             done = True
         finally:
             try:
                 _audit(ws, p, "export", f"{name}/{segment}", counter[0], format=format, as_of=_iso(as_of),
-                       consented_only=consented_only, completed=done)
+                       consented_only=consented_only, completed=done, raw_csv=raw_csv)
             finally:
                 handle.release(ws)
 

@@ -18,6 +18,12 @@ Three process-wide choices that are measured to matter for the one-customer look
   imports what explanations need), *before* the freeze, not in the background as
   ``create_app`` alone does. Frozen objects are still freed by reference counting; only the
   cycle collector stops visiting them.
+
+And the limits that keep slow or hostile clients from exhausting it (docs/api.md, "Server
+limits"): uvicorn's httptools protocol with a request-head timeout, a body timeout, a head size
+limit and a connection cap (:mod:`segmint.server.protocol`), its keep-alive timeout, the open-file
+limit raised so the cap is reached before the file table is full, and rate-limited log lines
+(:mod:`segmint.server.logs`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from segmint.server import logs
 from segmint.server.app import create_app
+from segmint.server.protocol import guarded_protocol
 from segmint.server.settings import Settings
 
 log = logging.getLogger("segmint.server")
@@ -63,11 +71,20 @@ def serve(workspace: Any, settings: Settings | None = None, access_log: bool = F
         app.state.index.warm()
     except Exception as exc:  # noqa: BLE001 - serve anyway: look-ups read the store until a refresh works
         log.error("the serving index did not load (%s); look-ups read the store", type(exc).__name__, exc_info=exc)
+    settings = _fit_connections(settings)
+    # httptools ("auto" picks it) gets the guarded protocol; h11 has a head size limit of its own.
+    protocol = guarded_protocol(settings) if http in ("auto", "httptools") else http
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
-                            access_log=access_log, loop=loop, http=http, backlog=4096)
+                            access_log=access_log, loop=loop, http=protocol, backlog=4096,
+                            timeout_keep_alive=settings.keep_alive_s,
+                            h11_max_incomplete_event_size=settings.max_head_bytes)
+    limit = logs.install()  # after uvicorn.Config, which configures logging
     gc.collect()
     gc.freeze()
-    _server(config, on_listening).run()
+    try:
+        _server(config, on_listening).run()
+    finally:
+        logs.uninstall(limit)
 
 
 def _server(config, on_listening: Callable[[], None] | None):
@@ -81,6 +98,31 @@ def _server(config, on_listening: Callable[[], None] | None):
                 on_listening()
 
     return Server(config)
+
+
+def _fit_connections(settings: Settings) -> Settings:
+    """Raise the open-file limit towards its hard limit and keep ``max_connections`` below it.
+
+    A connection is a file descriptor; the store, the Python modules and the log need some too
+    (256 are kept for them), so the cap is reached before ``accept()`` starts failing.
+    """
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = settings.max_connections + 256
+        if soft != resource.RLIM_INFINITY and soft < want:
+            new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+    except (ImportError, ValueError, OSError):  # not on this platform, or not allowed: keep what there is
+        return settings
+    if soft != resource.RLIM_INFINITY and settings.max_connections > soft - 256:
+        fitted = max(1, soft - 256)
+        log.warning("max_connections lowered from %d to %d: the open-file limit is %d", settings.max_connections,
+                    fitted, soft)
+        return settings.model_copy(update={"max_connections": fitted})
+    return settings
 
 
 __all__ = ["serve"]

@@ -7,11 +7,27 @@ Examples
 ('127.0.0.1', 8000)
 >>> Settings(port=9000, session_ttl_s=3600).session_ttl_s
 3600
+>>> s.max_body_bytes, s.body_limits["/api/v1/rules/preview"]
+(65536, 32768)
+>>> Settings(body_limits={"/api/v1/rules/preview": 4096}).body_limits["/login"]  # merged over the defaults
+8192
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: Request body limits (bytes) of the routes that take a body, by route path template; any other
+#: route takes at most :attr:`Settings.max_body_bytes`. Each is well above what a valid request
+#: needs (a rule is at most 4,000 characters, 6 bytes each when escaped in JSON).
+BODY_LIMITS = {
+    "/api/v1/rules/preview": 32 * 1024,
+    "/api/v1/segmentations/{name}/runs": 4 * 1024,
+    "/api/v1/tokens": 4 * 1024,
+    "/login": 8 * 1024,
+    "/logout": 4 * 1024,
+    "/segmentations/{name}/run": 4 * 1024,
+}
 
 
 class Settings(BaseModel):
@@ -42,6 +58,26 @@ class Settings(BaseModel):
         bytes per customer for the same segmentation; otherwise each look-up renders its own).
         Segmentations that do not fit are looked up in the store instead (same answers,
         ~1-2 ms more each); 0 turns the index off.
+    max_body_bytes : int, default 64 KiB
+        Largest request body of a route without an entry in ``body_limits`` (413 above it).
+    body_limits : dict, default :data:`BODY_LIMITS`
+        Per-route body limits in bytes, keyed by the route's path template
+        (``/api/v1/rules/preview``); merged over the defaults. An unknown route is an error
+        when the app is built. Bodies are authenticated before they are read
+        (:mod:`segmint.server.limits`).
+    header_timeout_s : float, default 10
+        Time a connection has to send a whole request head (request line and headers), from
+        its first byte or from the end of the previous response; then it is closed (408).
+    body_timeout_s : float, default 30
+        Time a request has to send its whole body once its head is in; then it is closed.
+    keep_alive_s : float, default 5
+        How long an idle kept-alive connection waits for its next request.
+    max_connections : int, default 1000
+        Open connections at most. Beyond it, the connection that has waited longest for its
+        request head is closed to make room; when every connection is busy, the new one
+        gets 503. Kept below the process's open-file limit.
+    max_head_bytes : int, default 64 KiB
+        Largest request head (request line and headers); 431 above it.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -57,6 +93,20 @@ class Settings(BaseModel):
     job_history: int = Field(200, ge=1)
     serving_index_mb: float = Field(512, ge=0)
     cookie_name: str = "segmint_session"
+    max_body_bytes: int = Field(64 * 1024, ge=0)
+    body_limits: dict[str, int] = Field(default_factory=lambda: dict(BODY_LIMITS))
+    header_timeout_s: float = Field(10.0, gt=0)
+    body_timeout_s: float = Field(30.0, gt=0)
+    keep_alive_s: float = Field(5.0, gt=0)
+    max_connections: int = Field(1000, ge=1)
+    max_head_bytes: int = Field(64 * 1024, ge=1024)
+
+    @field_validator("body_limits")
+    @classmethod
+    def _merged(cls, v: dict[str, int]) -> dict[str, int]:
+        if any(n < 0 for n in v.values()):
+            raise ValueError("body limits are byte counts >= 0")
+        return {**BODY_LIMITS, **v}
 
 
-__all__ = ["Settings"]
+__all__ = ["BODY_LIMITS", "Settings"]
