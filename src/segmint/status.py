@@ -19,16 +19,16 @@ TIME_COLUMNS = {"orders": "ordered_at", "order_items": "ordered_at", "events": "
 def workspace_status(store: Store, path: str | os.PathLike, name: str) -> dict[str, Any]:
     """Summarise ``store`` (of the workspace at ``path``, called ``name``) as a JSON-ready dict."""
     tables = []
-    for name in CONTRACTS:
-        t = store.table(name)
+    for table in CONTRACTS:
+        t = store.table(table)
         aggs = {"rows": t.count()}
-        col = TIME_COLUMNS.get(name)
+        col = TIME_COLUMNS.get(table)
         if col in t.columns:
             aggs["first"] = t[col].min()
             aggs["last"] = t[col].max()
         row = t.aggregate(**aggs).execute().iloc[0]
         tables.append({
-            "table": name,
+            "table": table,
             "rows": int(row["rows"]),
             "first": None if row.get("first") is None or str(row.get("first")) == "NaT" else str(row["first"]),
             "last": None if row.get("last") is None or str(row.get("last")) == "NaT" else str(row["last"]),
