@@ -122,7 +122,8 @@ def overview(request: Request) -> Response:
     charts = {}
     for item in items:
         try:
-            charts[item["name"]] = data.history(ws, item["name"])["series"]
+            charts[item["name"]] = data.with_names(ws, item["name"], data.history(ws, item["name"])["series"],
+                                                   "segment")
         except SegmintError:  # a segmentation never run has no history yet
             charts[item["name"]] = []
     return render(request, "overview.html", segmentations=items, charts=charts, workspace=ws.config.name)
@@ -136,8 +137,10 @@ def segmentation_page(name: str, request: Request, job: str | None = None) -> Re
     card = _optional(data.scorecard, ws, name)
     prof = _optional(data.profile, ws, name)
     dates = sorted({r["as_of"] for r in hist["series"] if r.get("as_of")})
-    return render(request, "segmentation.html", item=item, series=hist["series"], scorecard=card,
-                  sizes=(prof or {}).get("sizes", []), dates=dates, job=job)
+    # One name for a segment everywhere: the persona name the profile and the report use, the id beside it.
+    return render(request, "segmentation.html", item=item, series=data.with_names(ws, name, hist["series"], "segment"),
+                  scorecard=card, sizes=data.with_names(ws, name, (prof or {}).get("sizes", []), "segment"),
+                  dates=dates, job=job)
 
 
 def _date(text: str | None) -> str | None:
@@ -170,6 +173,8 @@ def migration_page(name: str, request: Request) -> Response:
     start = _date(request.query_params.get("from")) or (dates[0] if dates else None)
     end = _date(request.query_params.get("to")) or (dates[-1] if dates else None)
     result = data.migration(ws, name, start, end) if start and end and start != end else None
+    if result is not None:
+        result["links"] = data.with_names(ws, name, result["links"], "from", "to")
     return render(request, "migration.html", name=name, dates=dates, start=start, end=end, result=result)
 
 

@@ -111,6 +111,31 @@ def personas(ws, name: str) -> dict[str, Any]:
     return _memo(ws, "personas", name, lambda: {"name": name, "personas": jsonable(ws.personas(name))})
 
 
+def display_names(ws, name: str, labels: list[str]) -> dict[str, str]:
+    """The name a person sees for each segment label: the persona name for labels an algorithm made
+    (``cluster_3``), as the profile and the report call them; the label itself when a person (or the RFM
+    template) named it, or when no profile can be made (small cells, no run yet).
+    """
+    from segmint.errors import SegmintError
+    from segmint.profile.naming import is_given_name
+
+    labels = [str(x) for x in labels]
+    names = {x: x for x in labels}
+    if all(is_given_name(x) for x in labels):
+        return names  # nothing to look up: no profile is computed for rule, RFM or tier segments
+    try:
+        found = {p["segment"]: p["name"] for p in personas(ws, name)["personas"] if p.get("name")}
+    except SegmintError:
+        return names
+    return {x: found.get(x, x) for x in labels}
+
+
+def with_names(ws, name: str, rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """Copies of ``rows`` with ``<key>_name`` beside each of ``keys`` (segment labels): see :func:`display_names`."""
+    names = display_names(ws, name, sorted({str(r[k]) for r in rows for k in keys if r.get(k) is not None}))
+    return [{**r, **{f"{k}_name": names.get(str(r.get(k)), r.get(k)) for k in keys}} for r in rows]
+
+
 def scorecard(ws, name: str) -> dict[str, Any]:
     return _memo(ws, "scorecard", name, lambda: {"name": name, **jsonable(ws.validate(name))})
 
@@ -287,5 +312,6 @@ def stream_rows(table: ir.Table, fmt: str, counter: list[int], batch_rows: int =
         yield sink.getvalue().to_pybytes()
 
 
-__all__ = ["customer", "history", "jsonable", "members_page", "members_table", "migration", "personas",
-           "preview", "profile", "scorecard", "segment_card", "segmentation", "segmentations", "stream_rows"]
+__all__ = ["customer", "display_names", "history", "jsonable", "members_page", "members_table", "migration", "personas",
+           "preview", "profile", "scorecard", "segment_card", "segmentation", "segmentations", "stream_rows",
+           "with_names"]

@@ -11,7 +11,8 @@
 
   function sizes(el, rows) {
     var by = {};
-    rows.forEach(function (r) { (by[r.segment] = by[r.segment] || { x: [], y: [] }); by[r.segment].x.push(r.as_of); by[r.segment].y.push(r.customers); });
+    /* segment_name: the persona name the profile and the report use (the id when a person named the segment) */
+    rows.forEach(function (r) { var k = r.segment_name || r.segment; (by[k] = by[k] || { x: [], y: [] }); by[k].x.push(r.as_of); by[k].y.push(r.customers); });
     var single = rows.every(function (r) { return r.as_of === rows[0].as_of; });
     var traces = Object.keys(by).map(function (s) {
       return single ? { type: "bar", name: s, x: [s], y: by[s].y } : { type: "scatter", mode: "lines+markers", name: s, x: by[s].x, y: by[s].y };
@@ -34,7 +35,9 @@
   function sankey(el, links) {
     var left = [], right = [];
     links.forEach(function (l) { if (left.indexOf(l.from) < 0) left.push(l.from); if (right.indexOf(l.to) < 0) right.push(l.to); });
-    var labels = left.map(function (s) { return s + " (before)"; }).concat(right.map(function (s) { return s + " (after)"; }));
+    var shown = {};
+    links.forEach(function (l) { shown[l.from] = l.from_name || l.from; shown[l.to] = l.to_name || l.to; });
+    var labels = left.map(function (s) { return shown[s] + " (before)"; }).concat(right.map(function (s) { return shown[s] + " (after)"; }));
     Plotly.newPlot(el, [{ type: "sankey", node: { label: labels, pad: 16 }, link: {
       source: links.map(function (l) { return left.indexOf(l.from); }),
       target: links.map(function (l) { return left.length + right.indexOf(l.to); }),
