@@ -30,19 +30,21 @@ def segment(
     as_of: str | None = AsOfOpt,
     refit: bool = typer.Option(False, "--refit", help="Fit the model again instead of reusing the stored one."),
     list_: bool = typer.Option(False, "--list", help="List the defined segmentations and their runs."),
-    template: str | None = typer.Option(None, "--template", help="Print a built-in template (rfm) as YAML."),
+    template: str | None = typer.Option(None, "--template", help="Print a built-in template (rfm) as YAML, "
+                                        "defining the segmentation NAME (default: the template's name)."),
     workspace: Path | None = WorkspaceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Run a segmentation and store its memberships; or --list, or --template rfm."""
+    """Run a segmentation and store its memberships; or --list, or [NAME] --template rfm."""
     if template is not None:
         from segmint.segment.rfm_template import template as get_template
         from segmint.segment.rfm_template import template_yaml
 
+        # NAME names the new definition, so it can sit next to an existing `rfm` (the demo's kind: rfm)
         if as_json:
-            console.print_json(get_template(template))
+            console.print_json({name or template: get_template(template)})
         else:
-            console.out.print(template_yaml(template), markup=False, end="")
+            console.out.print(template_yaml(template, name or template), markup=False, end="")
         return
     from segmint.segment import service
 
@@ -50,7 +52,7 @@ def segment(
         if list_:
             items = service.list_segmentations(ws)
             if as_json:
-                console.print_json(items)
+                console.print_json({"segmentations": items})
                 return
             rows = [[i["name"], i["kind"], ", ".join(map(str, i["versions"])), i["last_as_of"] or "never",
                      i["description"] or ""] for i in items]
@@ -146,7 +148,8 @@ def members(
         if output is None:
             rows = table.to_pyarrow().to_pylist()
             if as_json:
-                console.print_json(rows)
+                console.print_json({"segmentation": name, "segment": segment_name, "as_of": as_of,
+                                    "version": version, "members": rows})
             else:
                 for r in rows:
                     console.out.print(f"{r['customer_id']},{r['segment']}", markup=False)
@@ -226,7 +229,7 @@ def history(
                 **{c: (None if r[c] is None else int(r[c])) for c in ("size", "entered", "left")}}
                for r in df.astype(object).where(df.notna(), None).to_dict(orient="records")]
     if as_json:
-        console.print_json(records)
+        console.print_json({"segmentation": name, "version": version, "history": records})
         return
     rows = [[r["as_of"], r["segment"], console.fmt_int(r["size"]), console.fmt_int(r["entered"]),
              console.fmt_int(r["left"])] for r in records]
