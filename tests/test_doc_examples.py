@@ -86,9 +86,11 @@ class Block:
             if not current:
                 if not text.strip() or text.lstrip().startswith("#"):
                     continue
+                if self.lang == "console":  # `$ command` lines; the others show its output
+                    if not text.lstrip().startswith("$ "):
+                        continue
+                    text = text.lstrip()[2:]
                 start = self.line + offset
-            if self.lang == "console":
-                text = re.sub(r"^\s*\$ ", "", text)
             current.append(text)
             if not text.rstrip().endswith("\\"):
                 out.append((start, "\n".join(current)))
@@ -197,6 +199,8 @@ def test_parser_reads_markers_and_continuations():
     assert skip.skip == "needs a cron" and skip.line == 6
     assert server.server and server.commands() == [(12, "curl -s a \\\n   b"), (14, "echo x   # trailing")]
     assert doc.kind == "doctest"
+    console = read_page("z.md", "```console\n$ segmint status \\\n    -w my-shop\nTables...\n$ ls\n```\n").blocks[0]
+    assert console.commands() == [(2, "segmint status \\\n    -w my-shop"), (5, "ls")]
     bad = read_page("y.md", "<!-- docs-test: skip -->\n```bash\nls\n```\n<!-- docs-test: server -->\ntext\n")
     assert len(bad.problems) == 2
 
