@@ -136,7 +136,8 @@ def read_page(name: str, text: str | None = None) -> Page:
             page.blocks.append(block)
             i = j + 1
             continue
-        for d in DIRECTIVE.finditer(lines[i]):
+        # a marker is a line of its own (the docs may quote one in prose, in backticks)
+        for d in DIRECTIVE.finditer(lines[i]) if lines[i].lstrip().startswith("<!--") else ():
             what, rest = d["what"], d["rest"]
             if what == "setup":
                 if rest not in SETUPS:
