@@ -7,6 +7,7 @@ Each page runs in order, in a fresh temporary folder that holds what a checkout 
   ``bash`` with the venv's ``segmint`` first on PATH; variables a line sets or exports are kept for the
   next lines of the page (``set -a``), as in one terminal. ``curl`` goes through a wrapper that adds
   ``--fail-with-body`` (unless the line says ``--fail``), so an example that gets an HTTP error fails here;
+  a ``segmint ... --json`` line whose output is not redirected must print one JSON object;
 * Python blocks (```python, and ``>>>`` doctest blocks) in one interpreter per page, one namespace, with the
   shell's environment;
 * other blocks (yaml, json, text) are not run.
@@ -188,6 +189,13 @@ def test_skipped_blocks_are_counted_and_listed(capsys):
             print(f"  {b.page}:{b.line}: {b.skip}")
     assert all(b.skip and b.skip != "?" for b in skipped)
     assert len(skipped) < len(runnable) / 3, "most examples must run as written"
+
+
+def test_json_lines_are_checked():
+    assert _prints_json("segmint status -w my-shop --json")
+    assert not _prints_json("segmint run -w my-shop --json > run.json")
+    assert not _prints_json("curl -s --json '{}' $S/x")
+    assert _is_one_json_object('{"a": [1]}') and not _is_one_json_object("[1]") and not _is_one_json_object("NaN")
 
 
 def test_parser_reads_markers_and_continuations():
@@ -410,6 +418,18 @@ def _run_shell(command: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, 
     return proc.returncode, proc.stdout, proc.stderr, new_env
 
 
+def _prints_json(command: str) -> bool:
+    """A `segmint ... --json` line whose stdout the test sees (not redirected, not piped)."""
+    return command.lstrip().startswith("segmint ") and " --json" in command and not re.search(r"[>|]", command)
+
+
+def _is_one_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 def run_page(name: str, base: Path, shop_dir: Path | None) -> Run:
     page = read_page(name)
     cwd = base / Path(name).stem.lower()
@@ -463,6 +483,9 @@ def run_page(name: str, base: Path, shop_dir: Path | None) -> Run:
                         if server is not None:
                             detail += "\nserver log:\n" + _tail(server.read_log(), 8)
                         run.failures.append(Failure(name, line, command, detail))
+                    elif _prints_json(command) and not _is_one_json_object(out):
+                        run.failures.append(Failure(name, line, command, "--json must print one JSON object on "
+                                                    "stdout; it printed:\n" + _tail(out, 8)))
             else:
                 if python is None:
                     python = PythonSession(cwd, env)
