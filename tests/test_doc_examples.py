@@ -196,6 +196,7 @@ def test_json_lines_are_checked():
     assert not _prints_json("segmint run -w my-shop --json > run.json")
     assert not _prints_json("curl -s --json '{}' $S/x")
     assert _is_one_json_object('{"a": [1]}') and not _is_one_json_object("[1]") and not _is_one_json_object("NaN")
+    assert not _is_one_json_object('{"mean_rank": NaN}')
 
 
 def test_parser_reads_markers_and_continuations():
@@ -424,8 +425,12 @@ def _prints_json(command: str) -> bool:
 
 
 def _is_one_json_object(text: str) -> bool:
+    """Strict JSON: Python's reader accepts a bare NaN, which other JSON readers refuse."""
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
     try:
-        return isinstance(json.loads(text), dict)
+        return isinstance(json.loads(text, parse_constant=refuse), dict)
     except ValueError:
         return False
 
