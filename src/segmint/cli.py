@@ -60,7 +60,7 @@ def init(
         None, help="Folder to create the workspace in (default: -w, $SEGMINT_WORKSPACE or the current folder)."),
     name: Optional[str] = typer.Option(None, help="Workspace name (default: the folder name)."),
     workspace: Optional[Path] = typer.Option(
-        None, "--workspace", "-w", envvar="SEGMINT_WORKSPACE",
+        None, "--workspace", "-w",
         help="The folder to create, as every other command names its workspace (same as DIR)."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -68,9 +68,10 @@ def init(
     from segmint.workspace import STATE_DIR, STORE_FILE, Workspace
 
     if directory is not None and workspace is not None and directory.resolve() != workspace.resolve():
-        # an explicit -w wins over $SEGMINT_WORKSPACE, but DIR and -w naming two folders is a typo
         raise ConfigError(f"DIR {directory} and -w {workspace} name two folders; give one of them")
-    directory = directory or workspace or Path(".")
+    # $SEGMINT_WORKSPACE comes last: `segmint init other` with the variable set creates `other`
+    env = os.environ.get("SEGMINT_WORKSPACE")
+    directory = directory or workspace or (Path(env) if env else Path("."))
     ws = Workspace.init(directory, name=name)
     summary = {"workspace": str(directory), "name": ws.config.name, "config": str(directory / "segmint.yaml"),
                "store": str(directory / STATE_DIR / STORE_FILE), "segments": str(directory / "segments")}

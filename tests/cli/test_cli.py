@@ -152,6 +152,8 @@ def test_init_takes_the_workspace_as_every_command_does(run, tmp_path):
     assert (tmp_path / "b" / "segmint.yaml").exists()
     r = run("init", env_extra={"SEGMINT_WORKSPACE": str(tmp_path / "c")})
     assert r.returncode == 0 and (tmp_path / "c" / "segmint.yaml").exists()
+    r = run("init", str(tmp_path / "f"))  # DIR wins over $SEGMINT_WORKSPACE (still set)
+    assert r.returncode == 0 and (tmp_path / "f" / "segmint.yaml").exists()
     r = run("init", str(tmp_path / "d"), "-w", str(tmp_path / "e"))
     assert r.returncode == 1 and "two folders" in r.stderr and not (tmp_path / "d").exists()
 
