@@ -94,15 +94,31 @@ def _parse_map(pairs: list[str]) -> dict[str, str]:
 
 @app.command()
 def init(
-    directory: Path = typer.Argument(..., help="Folder to create the workspace in."),
+    directory: Optional[Path] = typer.Argument(
+        None, help="Folder to create the workspace in (default: -w, $SEGMINT_WORKSPACE or the current folder)."),
     name: Optional[str] = typer.Option(None, help="Workspace name (default: the folder name)."),
+    workspace: Optional[Path] = typer.Option(
+        None, "--workspace", "-w",
+        help="The folder to create, as every other command names its workspace (same as DIR)."),
+    as_json: bool = JsonOpt,
 ) -> None:
-    """Create a workspace: a commented segmint.yaml and an empty store."""
-    from segmint.workspace import Workspace
+    """Create a workspace: a commented segmint.yaml, segments/, reports/ and an empty store."""
+    from segmint.workspace import STATE_DIR, STORE_FILE, Workspace
 
+    if directory is not None and workspace is not None and directory.resolve() != workspace.resolve():
+        raise ConfigError(f"DIR {directory} and -w {workspace} name two folders; give one of them")
+    # $SEGMINT_WORKSPACE comes last: `segmint init other` with the variable set creates `other`
+    env = os.environ.get("SEGMINT_WORKSPACE")
+    directory = directory or workspace or (Path(env) if env else Path("."))
     ws = Workspace.init(directory, name=name)
+    summary = {"workspace": str(directory), "name": ws.config.name, "config": str(directory / "segmint.yaml"),
+               "store": str(directory / STATE_DIR / STORE_FILE), "segments": str(directory / "segments")}
     ws.close()
-    console.out.print(f"Created workspace {directory} (edit {directory / 'segmint.yaml'} to configure it).")
+    if as_json:
+        console.print_json(summary)
+        return
+    console.out.print(f"Created workspace {directory} (edit {directory / 'segmint.yaml'} to configure it; "
+                      f"segment definitions may also go in {directory / 'segments'}/).")
 
 
 @app.command()

@@ -56,8 +56,9 @@ def _print_catalog(as_json: bool) -> None:
 
     entries = sorted(list(CATALOG.values()) + PATTERNS + [ATTRIBUTE], key=lambda f: FAMILIES.index(f.family))
     if as_json:
-        console.print_json([{"name": f.name, "family": f.family, "type": f.type, "kind": f.kind, "unit": f.unit,
-                             "description": f.description, "pattern": f.pattern} for f in entries])
+        console.print_json({"features": [{"name": f.name, "family": f.family, "type": f.type, "kind": f.kind,
+                                          "unit": f.unit, "description": f.description, "pattern": f.pattern}
+                                         for f in entries]})
         return
     rows = [[f.name, f.family, f.type, f.kind, f.unit, f.description] for f in entries]
     console.out.print(console.table("Feature catalog (docs/features.md)",

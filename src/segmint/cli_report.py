@@ -63,11 +63,16 @@ def report(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file (default: reports/NAME.html)."),
     workspace: Optional[Path] = WorkspaceOpt,
     as_of: Optional[str] = AsOfOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Write a self-contained HTML report (works offline) for a segmentation."""
     with open_workspace(workspace) as ws:
         with console.status(f"Building the report of {name}..."):
             path = ws.report(name, output, as_of)
+    if as_json:
+        console.print_json({"segmentation": name, "as_of": as_of, "file": str(path),
+                            "bytes": Path(path).stat().st_size})
+        return
     console.out.print(f"Report written to {path}")
 
 

@@ -31,25 +31,27 @@ def segment(
     as_of: str | None = AsOfOpt,
     refit: bool = typer.Option(False, "--refit", help="Fit the model again instead of reusing the stored one."),
     list_: bool = typer.Option(False, "--list", help="List the defined segmentations and their runs."),
-    template: str | None = typer.Option(None, "--template", help="Print a built-in template (rfm) as YAML."),
+    template: str | None = typer.Option(None, "--template", help="Print a built-in template (rfm) as YAML, "
+                                        "defining the segmentation NAME (default: the template's name)."),
     workspace: Path | None = WorkspaceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Run a segmentation and store its memberships; or --list, or --template rfm."""
+    """Run a segmentation and store its memberships; or --list, or [NAME] --template rfm."""
     if template is not None:
         from segmint.segment.rfm_template import template as get_template
         from segmint.segment.rfm_template import template_yaml
 
+        # NAME names the new definition, so it can sit next to an existing `rfm` (the demo's kind: rfm)
         if as_json:
-            console.print_json(get_template(template))
+            console.print_json({name or template: get_template(template)})
         else:
-            console.out.print(template_yaml(template), markup=False, end="")
+            console.out.print(template_yaml(template, name or template), markup=False, end="")
         return
     with open_workspace(workspace) as ws:
         if list_:
             items = ws.segmentations()
             if as_json:
-                console.print_json([i.to_dict() for i in items])
+                console.print_json({"segmentations": [i.to_dict() for i in items]})
                 return
             rows = [[i.name, i.kind, ", ".join(map(str, i.versions)), i.last_as_of or "never",
                      i.description or ""] for i in items]
@@ -154,7 +156,8 @@ def members(
             rows = table.to_pyarrow().to_pylist()
             n = len(rows)
             if as_json:
-                console.print_json(rows)
+                console.print_json({"segmentation": name, "segment": segment_name, "as_of": as_of,
+                                    "version": version, "members": rows})
             else:
                 cell = (lambda v: str(v)) if raw_csv else (lambda v: neutralise(str(v)))
                 for r in rows:
@@ -235,7 +238,7 @@ def history(
     with open_workspace(workspace) as ws:
         records = ws.segment_history(name, version=version).to_records()
     if as_json:
-        console.print_json(records)
+        console.print_json({"segmentation": name, "version": version, "history": records})
         return
     rows = [[r["as_of"], r["segment"], console.fmt_int(r["size"]), console.fmt_int(r["entered"]),
              console.fmt_int(r["left"])] for r in records]

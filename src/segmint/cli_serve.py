@@ -31,6 +31,8 @@ def serve(
                          "look-up); segmentations that do not fit are read from the store. 0 turns it off."),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log",
                                     help="Log a line per request (off by default: it costs as much as a look-up)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the URLs (and demo token) as one JSON object on "
+                                 "stdout before serving; messages go to stderr."),
 ) -> None:
     """Serve the REST API (/api/v1) and the dashboard for a workspace."""
     import secrets
@@ -51,9 +53,13 @@ def serve(
                 tokens.revoke(DEMO_TOKEN_NAME)
             _, secret = tokens.create(DEMO_TOKEN_NAME, "admin")
         url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
-        console.out.print(f"Dashboard: {url}  API: {url}api/v1  (docs/api.md)")
-        if demo_token:
-            console.out.print(f"Demo token (admin; shown once): {secret}")
+        if as_json:
+            console.print_json({"dashboard": url, "api": f"{url}api/v1", "demo_token": secret if demo_token else None,
+                                "serving": not no_serve})
+        else:
+            console.out.print(f"Dashboard: {url}  API: {url}api/v1  (docs/api.md)")
+            if demo_token:
+                console.out.print(f"Demo token (admin; shown once): {secret}")
         if no_serve:
             return
         from segmint.server.runner import serve as run_server
@@ -103,7 +109,7 @@ def token_list(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt
     with open_workspace(workspace) as ws:
         items = TokenStore(ws.store.con.con).list(include_revoked=all_)
     if as_json:
-        console.print_json([t.to_dict() for t in items])
+        console.print_json({"tokens": [t.to_dict() for t in items]})
         return
     rows = [[t.token_id, t.name, t.role, t.hint, t.created_at.isoformat(sep=" "),
              t.revoked_at.isoformat(sep=" ") if t.revoked_at else ""] for t in items]
@@ -112,10 +118,13 @@ def token_list(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt
 
 @token_app.command("revoke")
 def token_revoke(key: str = typer.Argument(..., help="The token's id or name."),
-                 workspace: Optional[Path] = WorkspaceOpt) -> None:
+                 workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """Revoke a token: it stops working at once (a running server checks on every request)."""
     from segmint.server.tokens import TokenStore
 
     with open_workspace(workspace) as ws:
         info = TokenStore(ws.store.con.con).revoke(key)
+    if as_json:
+        console.print_json(info.to_dict())
+        return
     console.out.print(f"Revoked {info.role} token {info.name!r} (id {info.token_id}).")

@@ -77,6 +77,7 @@ class Workspace:
         path.mkdir(parents=True, exist_ok=True)
         (path / STATE_DIR).mkdir(exist_ok=True)
         (path / "reports").mkdir(exist_ok=True)
+        (path / "segments").mkdir(exist_ok=True)  # where `segmint segment --template rfm > ...` writes
         if not cfg_file.exists():
             cfg_file.write_text(render_default_yaml(name or path.resolve().name), encoding="utf-8")
         ws = cls.open(path)

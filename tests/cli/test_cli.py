@@ -136,3 +136,86 @@ def test_the_command_line_starts_without_scikit_learn():
             "print(issubclass(NotFittedError, sklearn.exceptions.NotFittedError))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_init_makes_segments_and_prints_json(run, tmp_path):
+    r = run("init", str(tmp_path / "a"), "--name", "Shop A", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["name"] == "Shop A" and info["workspace"] == str(tmp_path / "a")
+    assert (tmp_path / "a" / "segments").is_dir() and (tmp_path / "a" / "reports").is_dir()
+    assert info["store"].endswith("store.duckdb") and (tmp_path / "a" / ".segmint" / "store.duckdb").exists()
+
+
+def test_init_takes_the_workspace_as_every_command_does(run, tmp_path):
+    assert run("init", "-w", str(tmp_path / "b")).returncode == 0
+    assert (tmp_path / "b" / "segmint.yaml").exists()
+    r = run("init", env_extra={"SEGMINT_WORKSPACE": str(tmp_path / "c")})
+    assert r.returncode == 0 and (tmp_path / "c" / "segmint.yaml").exists()
+    r = run("init", str(tmp_path / "f"))  # DIR wins over $SEGMINT_WORKSPACE (still set)
+    assert r.returncode == 0 and (tmp_path / "f" / "segmint.yaml").exists()
+    r = run("init", str(tmp_path / "d"), "-w", str(tmp_path / "e"))
+    assert r.returncode == 1 and "two folders" in r.stderr and not (tmp_path / "d").exists()
+
+
+def test_token_commands_print_one_json_object(run, workspace):
+    w = ["-w", str(workspace)]
+    made = json.loads(run("token", "create", "--role", "viewer", "--name", "board", *w, "--json").stdout)
+    assert made["name"] == "board" and made["token"].startswith("smt_") and made["active"]
+    revoked = run("token", "revoke", "board", *w, "--json")
+    assert revoked.returncode == 0, revoked.stderr
+    assert json.loads(revoked.stdout)["name"] == "board" and json.loads(revoked.stdout)["active"] is False
+    listed = json.loads(run("token", "list", *w, "--json").stdout)
+    assert listed == {"tokens": []}
+    listed = json.loads(run("token", "list", "--all", *w, "--json").stdout)
+    assert [t["name"] for t in listed["tokens"]] == ["board"] and "token" not in listed["tokens"][0]
+
+
+def test_serve_no_serve_json(run, workspace):
+    r = run("serve", "-w", str(workspace), "--demo-token", "--no-serve", "--port", "9123", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["api"] == "http://localhost:9123/api/v1" and info["demo_token"].startswith("smt_")
+    assert info["serving"] is False
+
+
+@pytest.fixture
+def segmented(run, workspace, tmp_path):
+    """A workspace with a few customers and one rules segmentation, run at two dates."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,customer_id,ordered_at,amount\n" + "".join(
+        f"O{i},C{i % 6},2024-0{1 + i % 5}-1{i % 9},{10 + 7 * i}\n" for i in range(30)))
+    assert run("ingest", "orders", str(orders), "-w", str(workspace)).returncode == 0
+    (workspace / "segments" / "spend.yaml").write_text(
+        "spend:\n  kind: rules\n  segments:\n    - {name: Big, where: monetary_total >= 300}\n  else: Small\n")
+    for as_of in ("2024-04-01", "2024-07-01"):
+        r = run("segment", "spend", "--as-of", as_of, "-w", str(workspace))
+        assert r.returncode == 0, r.stderr
+    return workspace
+
+
+def test_segment_commands_print_one_json_object(run, segmented, tmp_path):
+    w = ["-w", str(segmented)]
+    listed = json.loads(run("segment", "--list", *w, "--json").stdout)
+    assert [s["name"] for s in listed["segmentations"]] == ["spend"]
+    hist = json.loads(run("history", "spend", *w, "--json").stdout)
+    assert hist["segmentation"] == "spend" and {h["as_of"] for h in hist["history"]} == {"2024-04-01", "2024-07-01"}
+    mem = json.loads(run("members", "spend", "Big", *w, "--json").stdout)
+    assert mem["segment"] == "Big" and mem["members"] and all(m["segment"] == "Big" for m in mem["members"])
+    r = run("members", "spend", "-o", str(tmp_path / "all.csv.gz"), *w, "--json")
+    assert json.loads(r.stdout) == {"file": str(tmp_path / "all.csv.gz"), "rows": 6}
+    report = json.loads(run("report", "spend", "-o", str(tmp_path / "r.html"), *w, "--json").stdout)
+    assert report["file"] == str(tmp_path / "r.html") and report["bytes"] == (tmp_path / "r.html").stat().st_size
+
+
+def test_template_takes_the_name_of_the_new_definition(run, segmented):
+    import yaml
+
+    r = run("segment", "my_rfm", "--template", "rfm")
+    assert r.returncode == 0 and "segments/my_rfm.yaml" in r.stdout
+    assert list(yaml.safe_load(r.stdout)) == ["my_rfm"]
+    (segmented / "segments" / "my_rfm.yaml").write_text(r.stdout)
+    r = run("segment", "my_rfm", "--as-of", "2024-07-01", "-w", str(segmented), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["kind"] == "rules"
+    assert list(json.loads(run("segment", "--template", "rfm", "--json").stdout)) == ["rfm"]

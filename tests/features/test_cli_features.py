@@ -45,5 +45,5 @@ def test_list_prints_the_catalog(capsys, monkeypatch):
     code, out, _ = run(capsys, "features", "--list")
     assert code == 0 and "recency_days" in out and "category_share_{category}" in out
     code, out, _ = run(capsys, "features", "--list", "--json")
-    entries = {e["name"]: e for e in json.loads(out)}
+    entries = {e["name"]: e for e in json.loads(out)["features"]}
     assert entries["monetary_total"]["kind"] == "amount" and entries["survey_{question}"]["pattern"]

@@ -88,7 +88,7 @@ def template_yaml(name: str = "rfm", segmentation: str = "rfm") -> str:
     body = yaml.safe_dump({segmentation: template(name)}, sort_keys=False, allow_unicode=True, width=110)
     header = (
         "# The built-in RFM segments (kind: rfm). Paste under `segmentations:` in segmint.yaml,\n"
-        "# or save as segments/rfm.yaml, then edit the rules. First match wins; scores run 1..5.\n"
+        f"# or save as segments/{segmentation}.yaml, then edit the rules. First match wins; scores run 1..5.\n"
     )
     return header + body
 
