@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "FitError": "segmint.errors",
     "ModelVersionError": "segmint.errors",
     "NotFittedError": "segmint.errors",
+    "SnapshotMissing": "segmint.errors",
     # estimators (scikit-learn's contract)
     "BetaGeo": "segmint.clv",
     "ParetoNBD": "segmint.clv",
@@ -51,7 +52,12 @@ _EXPORTS: dict[str, str] = {
     "customer_lifetime_value": "segmint.clv",
     # what the façade returns
     "IngestReport": "segmint.ingest.report",
-    "SegmentationResult": "segmint.segment.service",
+    "SegmentationResult": "segmint.segment.results",
+    "SegmentationInfo": "segmint.segment.results",
+    "History": "segmint.segment.results",
+    "Migration": "segmint.segment.results",
+    "Why": "segmint.segment.results",
+    "RulePreview": "segmint.segment.results",
     "Scorecard": "segmint.evaluate.scorecard",
     "Profile": "segmint.profile.profiles",
     "Persona": "segmint.profile.personas",
@@ -83,6 +89,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
         ModelVersionError,
         NotFittedError,
         SegmintError,
+        SnapshotMissing,
         UnknownNameError,
         WorkspaceError,
     )
@@ -92,5 +99,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
     from segmint.profile.profiles import Profile
     from segmint.segment.cluster import ClusterSegmenter
     from segmint.segment.preprocess import Preprocessor
-    from segmint.segment.service import SegmentationResult
+    from segmint.segment.results import (
+        History,
+        Migration,
+        RulePreview,
+        SegmentationInfo,
+        SegmentationResult,
+        Why,
+    )
     from segmint.workspace import Workspace

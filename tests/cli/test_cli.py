@@ -200,10 +200,13 @@ def test_segment_commands_print_one_json_object(run, segmented, tmp_path):
     assert [s["name"] for s in listed["segmentations"]] == ["spend"]
     hist = json.loads(run("history", "spend", *w, "--json").stdout)
     assert hist["segmentation"] == "spend" and {h["as_of"] for h in hist["history"]} == {"2024-04-01", "2024-07-01"}
-    mem = json.loads(run("members", "spend", "Big", *w, "--json").stdout)
+    # this shop's customers carry no marketing consent: the export leaves them out unless asked
+    mem = json.loads(run("members", "spend", "Big", *w, "--json", "--include-unconsented").stdout)
     assert mem["segment"] == "Big" and mem["members"] and all(m["segment"] == "Big" for m in mem["members"])
     r = run("members", "spend", "-o", str(tmp_path / "all.csv.gz"), *w, "--json")
-    assert json.loads(r.stdout) == {"file": str(tmp_path / "all.csv.gz"), "rows": 6}
+    assert json.loads(r.stdout) == {"file": str(tmp_path / "all.csv.gz"), "rows": 0, "left_out_without_consent": 6}
+    r = run("members", "spend", "-o", str(tmp_path / "all.csv.gz"), *w, "--json", "--include-unconsented")
+    assert json.loads(r.stdout) == {"file": str(tmp_path / "all.csv.gz"), "rows": 6, "left_out_without_consent": 0}
     report = json.loads(run("report", "spend", "-o", str(tmp_path / "r.html"), *w, "--json").stdout)
     assert report["file"] == str(tmp_path / "r.html") and report["bytes"] == (tmp_path / "r.html").stat().st_size
 
