@@ -130,7 +130,7 @@ def prepare(path: Path, segmentation: str = "value", n: int = 20_000) -> tuple[s
     ws = Workspace.open(path)
     try:
         con = ws.store.con.con
-        secret = TokenStore(con).create(f"bench-{time.time_ns()}", "admin")[1]
+        secret = TokenStore(ws.store).create(f"bench-{time.time_ns()}", "admin")[1]
         ids = [r[0] for r in con.execute(f"SELECT customer_id FROM customers USING SAMPLE {int(n)} ROWS").fetchall()]
         segment = con.execute("SELECT segment FROM memberships WHERE segmentation = ? GROUP BY segment "
                               "ORDER BY count(*) DESC LIMIT 1", [segmentation]).fetchone()[0]

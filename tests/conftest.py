@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: Where a Spark session started by a test keeps its warehouse and Derby metastore: a temporary folder,
+#: never the working directory (Spark's default, which once committed spark-warehouse/ to the repository).
+_SPARK_HOME = Path(tempfile.mkdtemp(prefix="segmint-spark-"))
+
+
+def pytest_configure(config):
+    # PySpark passes PYSPARK_SUBMIT_ARGS to the JVM it launches, so this covers every session a test
+    # starts (SparkSession.builder...getOrCreate() or Ibis' pyspark backend), unless the test sets its own.
+    os.environ.setdefault(
+        "PYSPARK_SUBMIT_ARGS",
+        f"--conf spark.sql.warehouse.dir={_SPARK_HOME / 'warehouse'} "
+        f"--driver-java-options -Dderby.system.home={_SPARK_HOME / 'derby'} pyspark-shell")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_SPARK_HOME, ignore_errors=True)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from segmint.store import DEFAULT_MEMORY_LIMIT, Store
 
 
 def setting(store: Store, name: str) -> str:
-    return str(store.con.con.execute("SELECT current_setting(?)", [name]).fetchone()[0])
+    return store.setting(name)
 
 
 def test_default_bounds_the_buffer_pool(tmp_path):

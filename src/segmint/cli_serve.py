@@ -48,7 +48,7 @@ def serve(
     serve_file, info = remote.ServeFile(ws.path), None
     try:
         if demo_token:
-            tokens = TokenStore(ws.store.con.con)
+            tokens = TokenStore(ws.store)
             if any(t.name == DEMO_TOKEN_NAME and t.active for t in tokens.list()):
                 tokens.revoke(DEMO_TOKEN_NAME)
             _, secret = tokens.create(DEMO_TOKEN_NAME, "admin")
@@ -91,7 +91,7 @@ def token_create(
     from segmint.server.tokens import TokenStore
 
     with open_workspace(workspace) as ws:
-        info, secret = TokenStore(ws.store.con.con).create(name, role)
+        info, secret = TokenStore(ws.store).create(name, role)
     if as_json:
         console.print_json({**info.to_dict(), "token": secret})
         return
@@ -107,7 +107,7 @@ def token_list(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt
     from segmint.server.tokens import TokenStore
 
     with open_workspace(workspace) as ws:
-        items = TokenStore(ws.store.con.con).list(include_revoked=all_)
+        items = TokenStore(ws.store).list(include_revoked=all_)
     if as_json:
         console.print_json({"tokens": [t.to_dict() for t in items]})
         return
@@ -123,7 +123,7 @@ def token_revoke(key: str = typer.Argument(..., help="The token's id or name."),
     from segmint.server.tokens import TokenStore
 
     with open_workspace(workspace) as ws:
-        info = TokenStore(ws.store.con.con).revoke(key)
+        info = TokenStore(ws.store).revoke(key)
     if as_json:
         console.print_json(info.to_dict())
         return

@@ -96,7 +96,7 @@ def tokens(shop):
     """One active token per role, plus a revoked one: name -> secret."""
     from segmint.server.tokens import TokenStore
 
-    store = TokenStore(shop.store.con.con)
+    store = TokenStore(shop.store)
     out = {role: store.create(f"t-{role}", role)[1] for role in ("viewer", "analyst", "admin")}
     out["revoked"] = store.create("t-revoked", "admin")[1]
     store.revoke("t-revoked")

@@ -57,7 +57,7 @@ def test_a_token_revoked_outside_the_api_is_refused_at_once(client, tokens, shop
     assert client.get("/api/v1/me", headers=h).status_code == 200  # now from the cache
     cache = client.app.state.auth.cache
     assert cache._items and not any(tokens["analyst"] in k for k in cache._items)  # digests, never secrets
-    TokenStore(shop.store.con.con).revoke("t-analyst")
+    TokenStore(shop.store).revoke("t-analyst")
     assert client.get("/api/v1/me", headers=h).status_code == 401
     assert client.get("/api/v1/me", headers=bearer(tokens["viewer"])).status_code == 200
 
@@ -72,7 +72,7 @@ def test_a_cached_session_ends_with_its_token(client, tokens, shop):
     assert client.get("/api/v1/me").json()["via"] == "session"  # cached
     from segmint.server.tokens import TokenStore
 
-    TokenStore(shop.store.con.con).revoke("t-viewer")
+    TokenStore(shop.store).revoke("t-viewer")
     assert client.get("/api/v1/me").status_code == 401
 
 
@@ -103,7 +103,7 @@ def test_preview_on_a_workspace_without_any_snapshot(tmp_path, monkeypatch):
         shop = make_shop(50, seed=3)
         for table in ("customers", "orders"):
             ws.ingest(table, getattr(shop, table))
-        _, secret = TokenStore(ws.store.con.con).create("a", "analyst")
+        _, secret = TokenStore(ws.store).create("a", "analyst")
         with TestClient(create_app(ws)) as client:
             r = client.post("/api/v1/rules/preview", json={"where": "frequency >= 2"}, headers=bearer(secret))
         assert r.status_code == 409 and "none yet" in r.json()["error"]["message"]

@@ -60,7 +60,7 @@ def kinds(kinds_template, tmp_path, monkeypatch):
 def analyst(kinds):
     from segmint.server.tokens import TokenStore
 
-    store = TokenStore(kinds.store.con.con)
+    store = TokenStore(kinds.store)
     return {role: store.create(f"k-{role}", role)[1] for role in ("viewer", "analyst")}
 
 
@@ -193,7 +193,7 @@ def test_a_revoked_token_gets_401_and_a_viewer_403_from_the_lean_path_s_route(ki
         client.app.state.index.refresh()
         assert _get(client, cid, "value", analyst["analyst"]).status_code == 200
         assert _get(client, cid, "value", analyst["analyst"]).status_code == 200  # cached token, indexed run
-        TokenStore(kinds.store.con.con).revoke("k-analyst")
+        TokenStore(kinds.store).revoke("k-analyst")
         r = _get(client, cid, "value", analyst["analyst"])
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
         assert r.headers["www-authenticate"] == "Bearer"

@@ -192,9 +192,8 @@ def _drop_temporary(store, ctx: Context) -> None:
 
 
 def _delete_snapshot(store, as_of: dt.datetime) -> None:
-    # Ibis has no DELETE; this is standard SQL with a literal we format from a datetime (no user text).
-    stamp = as_of.strftime("%Y-%m-%d %H:%M:%S.%f")
-    store.con.raw_sql(f"DELETE FROM \"{FEATURES_TABLE}\" WHERE \"as_of\" = TIMESTAMP '{stamp}'")
+    # Ibis has no DELETE: the store's statement, with the timestamp bound as a parameter.
+    store.delete_rows(FEATURES_TABLE, as_of=as_of)
 
 
 def _iso(when: dt.datetime) -> str:

@@ -17,12 +17,11 @@ import ibis
 from segmint.contracts import CONTRACTS
 from segmint.ingest import checks
 from segmint.ingest.report import IngestReport
+from segmint.ingest.write import finalize_reasons, quarantine_rows, record_run, write_accepted
 
 
 def finish(store, typed: ibis.Table, staged, plan, options, report: IngestReport) -> None:
     """Check lines, write order_items, orders and new customers, and quarantine the rest."""
-    from segmint.ingest.pipeline import finalize_reasons, quarantine_rows, record_run, write_accepted
-
     con = store.con
     items = CONTRACTS["order_items"]
     if options.return_prefix:

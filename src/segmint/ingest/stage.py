@@ -143,7 +143,8 @@ def _stage_csv(con, path: Path, delimiter: str | None, encoding: str) -> Staged:
 def _collect_rejects(con, rej: str) -> list[Reject]:
     if rej not in con.list_tables():
         return []
-    rows = con.con.sql(f'SELECT line, error_type, csv_line FROM "{rej}" ORDER BY line').fetchall()
+    rows = [tuple(r.values()) for r in
+            con.table(rej).select("line", "error_type", "csv_line").order_by("line").to_pyarrow().to_pylist()]
     con.drop_table(rej, force=True)
     seen: dict[int, Reject] = {}
     for line, error_type, raw in rows:

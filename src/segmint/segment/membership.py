@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from segmint.errors import DataError
+from segmint.store.runs import MEMBERSHIPS, REASONS, RUNS, SCHEMAS, SEGMENTATIONS
 
 __all__ = [
     "ABSENT",
@@ -55,31 +56,11 @@ __all__ = [
     "writes",
 ]
 
-SEGMENTATIONS = "segmentations"
-MEMBERSHIPS = "memberships"
-REASONS = "membership_reasons"
-RUNS = "segmentation_runs"
 #: Row and column label of customers not in the base at one of the two compared runs.
 ABSENT = "(not in base)"
 
-_SCHEMAS = {
-    SEGMENTATIONS: ibis.schema({"name": "string", "version": "int64", "kind": "string", "fingerprint": "string",
-                                "definition": "string", "model": "string", "fitted_as_of": "timestamp",
-                                "created_at": "timestamp"}),
-    MEMBERSHIPS: ibis.schema({"segmentation": "string", "version": "int64", "as_of": "timestamp",
-                              "customer_id": "string", "segment": "string"}),
-    REASONS: ibis.schema({"segmentation": "string", "version": "int64", "as_of": "timestamp",
-                          "customer_id": "string", "segments": "array<string>", "reasons": "string"}),
-    RUNS: ibis.schema({"segmentation": "string", "version": "int64", "as_of": "timestamp", "customers": "int64",
-                       "rows": "int64", "reasons": "boolean", "stored_at": "timestamp"}),
-}
-
-# The summary row of stored runs, from their memberships: {reasons}, {stored_at} and {where} are
-# fixed SQL of this module or "?" (parameters are bound, never pasted).
-_RUN_ROWS = ('INSERT INTO "' + RUNS + '" SELECT segmentation, version, as_of, count(DISTINCT customer_id), '
-             'count(*), {reasons}, {stored_at} FROM "' + MEMBERSHIPS + '" {where} GROUP BY segmentation, version, as_of')
-#: One run's summary row.
-_RUN_ROW = _RUN_ROWS.format(reasons="?", stored_at="?", where="WHERE segmentation = ? AND version = ? AND as_of = ?")
+# The tables' schemas and every statement Ibis cannot say live in the store (segmint.store.runs);
+# the names above are re-exported from there for the callers of this module.
 
 
 _writes = 0
@@ -100,12 +81,7 @@ def ensure_tables(store) -> None:
     A store written before ``segmentation_runs`` existed gets it filled from its
     memberships (its runs have no stored reasons: ``why`` computes those).
     """
-    existing = set(store.con.list_tables())
-    for name, schema in _SCHEMAS.items():
-        if name not in existing:
-            store.con.create_table(name, schema=schema)
-    if RUNS not in existing and MEMBERSHIPS in existing:
-        store.con.con.execute(_RUN_ROWS.format(reasons="false", stored_at="NULL", where=""))
+    store.runs.ensure_tables()
 
 
 def versions(store, name: str) -> list[dict[str, Any]]:
@@ -132,13 +108,7 @@ def find_runs(store, name: str) -> list[tuple[int, dt.datetime, bool]]:
     One small query on ``segmentation_runs``, without Ibis or pandas: the one-customer
     look-up calls it on every request.
     """
-    sql = (f'SELECT version, as_of, reasons FROM "{RUNS}" WHERE segmentation = ? ORDER BY as_of, version')
-    try:
-        rows = store.con.con.execute(sql, [name]).fetchall()
-    except Exception:  # noqa: BLE001 - duckdb.CatalogException: an older store, not migrated yet
-        ensure_tables(store)
-        rows = store.con.con.execute(sql, [name]).fetchall()
-    return [(int(v), when, bool(has)) for v, when, has in rows]
+    return store.runs.find(name)
 
 
 def lookup(store, name: str, version: int, as_of: dt.datetime, customer_id: str) -> tuple[list[str], str] | None:
@@ -148,12 +118,7 @@ def lookup(store, name: str, version: int, as_of: dt.datetime, customer_id: str)
     stored in ``customer_id`` order, so the engine's block statistics skip every block
     but one.
     """
-    row = store.con.con.execute(
-        f'SELECT segments, reasons FROM "{REASONS}" WHERE segmentation = ? AND version = ? AND as_of = ? '
-        "AND customer_id = ? LIMIT 1", [name, int(version), as_of, str(customer_id)]).fetchone()
-    if row is None:
-        return None
-    return list(row[0] or []), row[1]
+    return store.runs.lookup(name, version, as_of, customer_id)
 
 
 def write_run(store, name: str, version: int, as_of: dt.datetime, labels: ir.Table,
@@ -197,16 +162,12 @@ def _write(store, name, version, as_of, labels, new_version, reasons, exclusive,
         **key, customer_id=labels.customer_id.cast("string"), segment=labels.segment.cast("string"))
     if not exclusive:  # an exclusive run's labels are already in customer order (one segment each)
         rows = rows.order_by(["customer_id", "segment"])  # see the module docstring: block statistics
-    params = [name, int(version), as_of]
     with store.transaction():
         if new_version is not None:
-            schema = _SCHEMAS[SEGMENTATIONS]
+            schema = SCHEMAS[SEGMENTATIONS]
             row = pa.Table.from_pylist([{k: new_version[k] for k in schema.names}], schema=schema.to_pyarrow())
             store.con.insert(SEGMENTATIONS, ibis.memtable(row))
-        # Ibis has no DELETE; values are bound parameters, never pasted into the SQL text.
-        for table in (MEMBERSHIPS, REASONS, RUNS):
-            store.con.con.execute(f'DELETE FROM "{table}" WHERE segmentation = ? AND version = ? AND as_of = ?',
-                                  params)
+        store.runs.delete_run(name, version, as_of)  # Ibis has no DELETE: the store's statement
         store.con.insert(MEMBERSHIPS, rows)
         if exclusive:
             held = ibis.ifelse(labels.segment.isnull(), ibis.null("array<string>"),
@@ -223,14 +184,12 @@ def _write(store, name, version, as_of, labels, new_version, reasons, exclusive,
             store.con.insert(REASONS, joined.select(**key, customer_id=r.customer_id, segments=held.segments,
                                                     reasons=r.reasons).order_by("customer_id"))
         stored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        store.con.con.execute(_RUN_ROW, [exclusive or reasons is not None, stored_at, *params])
+        store.runs.insert_summary(name, version, as_of, exclusive or reasons is not None, stored_at)
 
 
 def model_text(store, name: str, version: int) -> str | None:
     """The stored model document (JSON text) of one version, or None (one small query)."""
-    row = store.con.con.execute(f'SELECT model FROM "{SEGMENTATIONS}" WHERE name = ? AND version = ?',
-                                [name, int(version)]).fetchone()
-    return row[0] if row else None
+    return store.runs.model_text(name, version)
 
 
 def memberships(store, name: str, version: int, as_of: dt.datetime) -> ir.Table:

@@ -71,11 +71,9 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     handle = WorkspaceHandle(ws)
     # The server's own tables and the segment tables, created (or migrated) once here: request
     # threads only read, and never race each other or a running job on DDL.
-    TokenStore(ws.store.con.con)
-    AuditLog(ws.store.con.con)
-    from segmint.segment.membership import ensure_tables
-
-    ensure_tables(ws.store)
+    TokenStore(ws.store)
+    AuditLog(ws.store)
+    ws.store.runs.ensure_tables()
     # The latest run of every segmentation in memory, for the one-customer look-up; loaded at
     # start and after every stored run, on a thread of its own (see server/serving.py).
     index = ServingIndex(handle, settings.serving_index_mb)

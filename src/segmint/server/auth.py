@@ -183,7 +183,7 @@ class Auth:
 
     def tokens(self) -> TokenStore:
         """The token table through this thread's cursor (created when the app started)."""
-        return TokenStore(self.handle.raw(), create=False)
+        return TokenStore(self.handle.store(), create=False)
 
     def _cached(self, key: str, read) -> TokenInfo | None:
         """The cached token under ``key``, else ``read(tokens)``'s, cached when active."""

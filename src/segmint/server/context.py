@@ -1,10 +1,11 @@
-"""One DuckDB cursor per thread: how the server reads while a segmentation writes.
+"""One store cursor per thread: how the server reads while a segmentation writes.
 
 A DuckDB connection must not be used by two threads at once, but its cursors (each a
 connection to the same open database) may: each has its own transactions, and DuckDB's
 MVCC lets a reader see the last committed state while a writer works. So every
 request thread and the job thread get a shallow copy of the workspace whose store
-talks through a cursor of their own; the workspace's logic is untouched.
+talks through a cursor of their own (:meth:`segmint.store.Store.cursor`); the
+workspace's logic is untouched.
 
 Examples
 --------
@@ -26,21 +27,6 @@ import copy
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import ibis
-
-from segmint.store import Store
-
-
-def _cursor_store(store: Store) -> Store:
-    """A :class:`Store` sharing ``store``'s database through a new cursor."""
-    view = Store.__new__(Store)
-    view.path = store.path
-    view.read_only = store.read_only
-    raw = store.con.con.cursor()
-    raw.execute("SET TimeZone = 'UTC'")  # the session settings of the parent do not carry over
-    view.con = ibis.duckdb.from_connection(raw)
-    return view
 
 
 class WorkspaceHandle:
@@ -70,7 +56,7 @@ class WorkspaceHandle:
     def fresh(self):
         """A new view with a cursor of its own (for a stream or a job that outlives a call)."""
         view = copy.copy(self.workspace)
-        view._store = _cursor_store(self.workspace.store)
+        view._store = self.workspace.store.cursor()
         with self._lock:
             self._views.append(view)
         return view
@@ -91,9 +77,9 @@ class WorkspaceHandle:
                 self._views.remove(view)
         _close_view(view)
 
-    def raw(self):
-        """This thread's raw DuckDB cursor (for the server's own small tables)."""
-        return self.local().store.con.con
+    def store(self):
+        """This thread's store (a cursor of its own), for the server's own small tables."""
+        return self.local().store
 
     def close(self) -> None:
         """Close every cursor this handle opened (not the workspace itself)."""
@@ -106,7 +92,7 @@ class WorkspaceHandle:
 
 def _close_view(view) -> None:
     try:
-        view.store.con.con.close()
+        view.store.close()
     except Exception:  # noqa: BLE001 - closing twice or after the database is fine
         pass
 

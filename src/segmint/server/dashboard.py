@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -25,39 +22,11 @@ from segmint.errors import ConfigError, SegmintError
 from segmint.server import data
 from segmint.server.auth import role
 from segmint.server.errors import ApiError
+from segmint.server.templates import STATIC, render
 
-HERE = Path(__file__).parent
 LOGIN_CSRF_COOKIE = "segmint_login_csrf"
 
 router = APIRouter(include_in_schema=False)
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                          undefined=jinja2.StrictUndefined)
-_env.filters["num"] = lambda v, d=0: "" if v is None else (f"{v:,.{d}f}" if isinstance(v, (int, float)) else v)
-_env.filters["pct"] = lambda v: "" if v is None else f"{100 * v:.1f}%"
-
-
-def _static_files() -> dict[str, Path]:
-    files = {p.name: p for p in (HERE / "static").iterdir() if p.is_file()}
-    try:
-        import plotly
-
-        files["plotly.min.js"] = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    except ImportError:  # pragma: no cover - plotly is a server dependency
-        pass
-    return files
-
-
-STATIC = _static_files()
-
-
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page with the caller and their CSRF token in the context."""
-    principal = getattr(request.state, "principal", None)
-    # Before login the static files are out of reach (every route needs a token): inline the styles.
-    css = "" if principal else jinja2.utils.markupsafe.Markup(STATIC["app.css"].read_text(encoding="utf-8"))
-    html = _env.get_template(template).render(request=request, me=principal, inline_css=css,
-                                              csrf=principal.csrf if principal else None, **context)
-    return HTMLResponse(html, status_code=status_code)
 
 
 def _view(request: Request):

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from segmint.errors import ConfigError, DataError, FitError, SegmintError, UnknownNameError, WorkspaceError
+from segmint.server.templates import render
 
 log = logging.getLogger("segmint.server")
 
@@ -78,8 +79,6 @@ def _respond(request: Request, status: int, message: str, code: str | None = Non
              headers: dict[str, str] | None = None):
     """The JSON error; a person browsing the dashboard gets the same message as a page."""
     if wants_html(request) and not request.url.path.startswith("/api/"):
-        from segmint.server.dashboard import render
-
         titles = {403: "Not allowed", 404: "Not found", 422: "Cannot do that", 500: "Something went wrong"}
         return render(request, "error.html", status, status=status, title=titles.get(status, "Error"),
                       message=message)

@@ -36,7 +36,7 @@ class TokenCreated(TokenOut):
 
 
 def _tokens(request: Request) -> TokenStore:
-    return TokenStore(request.app.state.handle.raw(), create=False)  # created when the app started
+    return TokenStore(request.app.state.handle.store(), create=False)  # created when the app started
 
 
 @router.get("/openapi.json", summary="This document", include_in_schema=False, **role("viewer"))
@@ -54,7 +54,7 @@ def list_tokens(request: Request) -> list[dict[str, Any]]:
 def create_token(body: TokenCreate, request: Request) -> dict[str, Any]:
     info, secret = _tokens(request).create(body.name, body.role)
     p = request.state.principal
-    AuditLog(request.app.state.handle.raw()).record(p.name, p.role, "token-create", info.name, None,
+    AuditLog(request.app.state.handle.store()).record(p.name, p.role, "token-create", info.name, None,
                                                     {"role": info.role, "token_id": info.token_id})
     return {**info.to_dict(), "token": secret}
 
@@ -65,7 +65,7 @@ def revoke_token(token_id: str, request: Request) -> dict[str, Any]:
     info = _tokens(request).revoke(token_id)
     request.app.state.auth.sessions.drop_token(info.token_id)
     p = request.state.principal
-    AuditLog(request.app.state.handle.raw()).record(p.name, p.role, "token-revoke", info.name, None,
+    AuditLog(request.app.state.handle.store()).record(p.name, p.role, "token-revoke", info.name, None,
                                                     {"token_id": info.token_id})
     return info.to_dict()
 
@@ -73,7 +73,7 @@ def revoke_token(token_id: str, request: Request) -> dict[str, Any]:
 @router.get("/audit", summary="The audit log, latest first", **role("admin"))
 def audit(request: Request, limit: int = Query(100, ge=1, le=10_000),
           action: str | None = Query(None, max_length=64)) -> list[dict[str, Any]]:
-    return AuditLog(request.app.state.handle.raw()).entries(limit, action)
+    return AuditLog(request.app.state.handle.store()).entries(limit, action)
 
 
 @router.get("/serving-index", summary="What the serving index holds for the one-customer look-up",

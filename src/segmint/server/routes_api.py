@@ -140,7 +140,7 @@ def _consent(request: Request, include_non_consented: bool) -> bool:
 
 
 def _audit(ws, p: Principal, action: str, target: str, rows: int, **details: Any) -> None:
-    AuditLog(ws.store.con.con).record(p.name, p.role, action, target, rows, details)
+    AuditLog(ws.store).record(p.name, p.role, action, target, rows, details)
 
 
 @router.get("/segmentations/{name}/segments/{segment}/members", response_model=MembersPage,

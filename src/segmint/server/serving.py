@@ -73,19 +73,6 @@ log = logging.getLogger("segmint.server")
 
 __all__ = ["IndexEntry", "NotRendered", "ServingIndex", "render_answer", "render_bodies"]
 
-# The latest stored run of every segmentation, the same choice as the look-up's DuckDB path
-# (segment.service: the latest as_of, then the latest version run there). Fixed SQL of this
-# module; nothing user-given is pasted into it.
-_LATEST = (f'SELECT segmentation, version, as_of, reasons, stored_at FROM "{ms.RUNS}" '
-           "QUALIFY row_number() OVER (PARTITION BY segmentation ORDER BY as_of DESC, version DESC) = 1")
-# strlen: bytes, not characters.
-_SIZE = ('SELECT count(*), coalesce(max(strlen(customer_id)), 0), coalesce(sum(strlen(reasons)), 0), '
-         "coalesce(sum(len(segments)), 0), coalesce(sum(strlen(array_to_string(segments, ''))), 0) "
-         f'FROM "{ms.REASONS}" WHERE segmentation = ? AND version = ? AND as_of = ?')
-_ROWS = (f'SELECT customer_id, segments, reasons FROM "{ms.REASONS}" '
-         "WHERE segmentation = ? AND version = ? AND as_of = ? ORDER BY customer_id")
-
-
 def _iso(when: dt.datetime) -> str:
     # As segment.service writes a run's as_of in answers: a date, or a timestamp when it has a time.
     return when.date().isoformat() if when.time() == dt.time() else when.isoformat()
@@ -289,11 +276,12 @@ class ServingIndex:
 
     def _refresh(self, generation: int) -> None:
         with self.handle.borrowed() as ws:
-            con = ws.store.con.con
-            if ms.RUNS not in ws.store.con.list_tables():
+            # The latest run of every segmentation: the look-up's choice too (the latest as_of, then
+            # the latest version run there).
+            latest = ws.store.runs.latest()
+            if not latest:
                 self._entries, self._skipped = {}, {}
                 return
-            latest = {r[0]: (int(r[1]), r[2], bool(r[3]), r[4]) for r in con.execute(_LATEST).fetchall()}
             # First the unchanged runs, re-tagged at once; then the changed ones, loaded one by one.
             kept = {n: replace(e, generation=generation) for n, e in self._entries.items()
                     if n in latest and latest[n][2] and (latest[n][0], latest[n][1], latest[n][3]) == e.run}
@@ -306,7 +294,7 @@ class ServingIndex:
                 if not has_reasons:
                     skipped[name] = "its latest run stored no reasons (an older store): the look-up computes them"
                     continue
-                size = self._size(con, name, version, as_of)
+                size = self._size(ws.store, name, version, as_of)
                 if used + size > self.budget:
                     skipped[name] = (f"needs ~{size / 2**20:.0f} MB, {max(0, self.budget - used) / 2**20:.0f} MB "
                                      "of the serving index budget left (serving_index_mb)")
@@ -320,9 +308,9 @@ class ServingIndex:
             self._skipped = skipped
 
     @staticmethod
-    def _size(con, name: str, version: int, as_of: dt.datetime) -> int:
+    def _size(store, name: str, version: int, as_of: dt.datetime) -> int:
         """Bytes the entry of one run would hold (ids as fixed-width bytes, Arrow segments and reasons)."""
-        n, longest, reasons, nseg, segbytes = con.execute(_SIZE, [name, version, as_of]).fetchone()
+        n, longest, reasons, nseg, segbytes = store.runs.size(name, version, as_of)
         # ids: n * longest; reasons: text + 4-byte offsets; segments: list offsets, string offsets, text.
         return int(n * longest + reasons + 4 * n + 4 * n + 4 * nseg + segbytes)
 
@@ -331,7 +319,7 @@ class ServingIndex:
         from segmint.segment.service import stored_model
 
         doc, text = stored_model(ws, name, version)
-        table = ws.store.con.con.execute(_ROWS, [name, version, as_of]).fetch_arrow_table()
+        table = ws.store.runs.rows(name, version, as_of)
         ids_arr = table.column("customer_id").combine_chunks()
         if len(ids_arr) and pc.any(pc.match_substring(ids_arr, "\x00")).as_py():
             return None

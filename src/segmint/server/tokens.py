@@ -12,9 +12,9 @@ server holds the store's write lock for as long as it runs.)
 
 Examples
 --------
->>> import duckdb
->>> con = duckdb.connect()
->>> tokens = TokenStore(con)
+>>> from segmint.store import Store
+>>> store = Store(":memory:")
+>>> tokens = TokenStore(store)
 >>> info, secret = tokens.create("crm-sync", "analyst")
 >>> secret.startswith("smt_"), info.role
 (True, 'analyst')
@@ -24,6 +24,7 @@ Examples
 True
 >>> tokens.verify(secret) is None
 True
+>>> store.close()
 """
 
 from __future__ import annotations
@@ -43,19 +44,6 @@ from segmint.errors import ConfigError, UnknownNameError, did_you_mean
 ROLES = ("viewer", "analyst", "admin")
 PREFIX = "smt_"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
-
-DDL = """
-CREATE TABLE IF NOT EXISTS api_tokens (
-    token_id VARCHAR PRIMARY KEY,
-    name VARCHAR NOT NULL,
-    role VARCHAR NOT NULL,
-    token_hash VARCHAR NOT NULL UNIQUE,
-    hint VARCHAR NOT NULL,
-    created_at TIMESTAMP NOT NULL,
-    revoked_at TIMESTAMP
-)
-"""
-
 
 _revocations = 0
 _revocations_lock = threading.Lock()
@@ -118,25 +106,23 @@ class TokenInfo:
         return d
 
 
-_COLUMNS = "token_id, name, role, hint, created_at, revoked_at"
-
-
 class TokenStore:
     """The ``api_tokens`` table of a workspace store.
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        A raw DuckDB connection or cursor (``store.con.con``).
+    store : segmint.store.Store
+        The workspace's store, or one server thread's cursor store; its statements are
+        :attr:`segmint.store.Store.tokens`.
     create : bool, default True
         Create the table when missing. The server creates it once at start and reads
         with ``create=False``, so that checking a token never runs DDL.
     """
 
-    def __init__(self, con, create: bool = True) -> None:
-        self.con = con
+    def __init__(self, store, create: bool = True) -> None:
+        self.table = store.tokens
         if create:
-            con.execute(DDL)
+            self.table.ensure_table()
 
     def create(self, name: str, role: str) -> tuple[TokenInfo, str]:
         """Create a token; return its record and the secret, which is not stored and cannot be shown again."""
@@ -148,10 +134,7 @@ class TokenStore:
         secret = PREFIX + secrets.token_urlsafe(32)
         info = TokenInfo(token_id=secrets.token_hex(6), name=name, role=role, hint=secret[:8] + "...",
                          created_at=_now())
-        self.con.execute(
-            "INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)",
-            [info.token_id, info.name, info.role, hash_token(secret), info.hint, info.created_at],
-        )
+        self.table.insert(info.token_id, info.name, info.role, hash_token(secret), info.hint, info.created_at)
         return info, secret
 
     def verify(self, secret: str | None) -> TokenInfo | None:
@@ -159,9 +142,7 @@ class TokenStore:
         if not secret or not secret.startswith(PREFIX) or len(secret) > 200:
             return None
         digest = hash_token(secret)
-        row = self.con.execute(
-            f"SELECT {_COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", [digest]
-        ).fetchone()
+        row = self.table.by_hash(digest)
         # The lookup is by digest already; compare again in constant time so that a
         # future change to the query cannot turn into a timing oracle.
         if row is None or not hmac.compare_digest(row[-1], digest):
@@ -170,14 +151,12 @@ class TokenStore:
 
     def get(self, token_id: str) -> TokenInfo | None:
         """The token with this id, active or revoked."""
-        row = self.con.execute(f"SELECT {_COLUMNS} FROM api_tokens WHERE token_id = ?", [token_id]).fetchone()
+        row = self.table.by_id(token_id)
         return TokenInfo(*row) if row else None
 
     def list(self, include_revoked: bool = True) -> list[TokenInfo]:
         """Every token, oldest first."""
-        where = "" if include_revoked else "WHERE revoked_at IS NULL"
-        rows = self.con.execute(f"SELECT {_COLUMNS} FROM api_tokens {where} ORDER BY created_at, name").fetchall()
-        return [TokenInfo(*r) for r in rows]
+        return [TokenInfo(*r) for r in self.table.all(include_revoked)]
 
     def revoke(self, key: str) -> TokenInfo:
         """Revoke the active token with this id or name; it stops working at once."""
@@ -187,7 +166,7 @@ class TokenStore:
             raise UnknownNameError(f"no active token with id or name {key!r}; {did_you_mean(key, known)}")
         if len(matches) > 1:  # pragma: no cover - names of active tokens are unique
             raise ConfigError(f"{key!r} matches several tokens; revoke by id")
-        self.con.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", [_now(), matches[0].token_id])
+        self.table.revoke(matches[0].token_id, _now())
         _revoked()  # after the update: a cache refilled in between would read the revoked row
         return self.get(matches[0].token_id)  # type: ignore[return-value]
 

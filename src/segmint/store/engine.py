@@ -6,6 +6,13 @@ canonical tables from their contracts, so a new workspace always has every table
 (empty), and wraps engine errors (a locked file, a corrupt file) in
 :class:`~segmint.errors.WorkspaceError` with the fix.
 
+The engine's own connection (the DuckDB connection under the Ibis backend) is private
+to the store package: statements Ibis cannot express are methods here (deletes, added
+columns, settings) or on the table gateways :attr:`Store.runs`, :attr:`Store.tokens` and
+:attr:`Store.audit`, with their SQL text in :mod:`segmint.store.sql`. Each method that
+sends DuckDB-only SQL has a portable Ibis branch beside it, taken when
+:attr:`Store.native_sql` is False (on an engine other than DuckDB).
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -17,9 +24,12 @@ Examples
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -28,6 +38,10 @@ import ibis.expr.schema as sch
 from segmint.config import MEMORY_SIZE
 from segmint.contracts import CONTRACTS, ENGINE_TYPES
 from segmint.errors import UnknownNameError, WorkspaceError, did_you_mean
+from segmint.store import sql
+from segmint.store.audit import AuditTable
+from segmint.store.runs import RunTables
+from segmint.store.tokens import TokenTable
 
 #: DuckDB's buffer pool bound unless ``engine.memory_limit`` says otherwise (see :class:`Store`).
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -88,6 +102,9 @@ class Store:
         DuckDB's worker threads (``engine.threads``); None: one per core.
     """
 
+    #: Send the DuckDB dialect's statements (True on DuckDB); False takes the portable Ibis branches.
+    native_sql: bool = True
+
     def __init__(self, path: Path, read_only: bool = False, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
                  threads: int | None = None) -> None:
         self.path = Path(path)
@@ -96,9 +113,10 @@ class Store:
             self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
         except Exception as exc:  # duckdb raises IOException; keep the user away from it
             raise WorkspaceError(_explain_open_error(self.path, exc)) from None
+        self._raw = self.con.con
         # Stored timestamps are UTC; a session zone would shift them on read.
-        self.con.raw_sql("SET TimeZone = 'UTC'")
-        self.con.raw_sql("SET enable_progress_bar = false")  # our own console shows progress
+        self._raw.execute(sql.SET_UTC)
+        self._raw.execute(sql.SET_NO_PROGRESS_BAR)  # our own console shows progress
         try:
             self._configure(memory_limit, threads)
         except WorkspaceError:
@@ -114,11 +132,31 @@ class Store:
             if match is None:
                 raise WorkspaceError(f"engine.memory_limit {memory_limit!r} is not a size; write it as a number "
                                      "and a unit, e.g. 1GB or 512MB (or null for DuckDB's default)")
-            self.con.raw_sql(f"SET memory_limit = '{match.group(1)}{match.group(2)}'")
+            self._raw.execute(sql.set_memory_limit(f"{match.group(1)}{match.group(2)}"))
         if threads is not None:
             if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
                 raise WorkspaceError(f"engine.threads must be a whole number >= 1, got {threads!r}")
-            self.con.raw_sql(f"SET threads = {int(threads)}")
+            self._raw.execute(sql.set_threads(threads))
+
+    def setting(self, name: str) -> str:
+        """The engine's current value of one setting, as text (e.g. ``memory_limit``)."""
+        return str(self._raw.execute(sql.CURRENT_SETTING, [name]).fetchone()[0])
+
+    def cursor(self) -> "Store":
+        """A store on the same open database through a cursor of its own, for another thread.
+
+        A DuckDB connection must not be used by two threads at once, but its cursors may:
+        each has its own transactions, and DuckDB's MVCC lets a reader see the last
+        committed state while a writer works. Close it with :meth:`close` (the database
+        stays open).
+        """
+        raw = self._raw.cursor()
+        raw.execute(sql.SET_UTC)  # the session settings of the parent do not carry over
+        view = Store.__new__(Store)
+        view.path, view.read_only, view.native_sql = self.path, self.read_only, self.native_sql
+        view.con = ibis.duckdb.from_connection(raw)
+        view._raw = raw
+        return view
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -152,11 +190,60 @@ class Store:
                 raise WorkspaceError(f"cannot add column {name!r} to {table}: use letters, digits and _")
             # The identifier is validated above and the type comes from our own list,
             # so no free user text reaches the SQL.
-            sql_type = dt.dtype(typ)
-            self.con.raw_sql(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {self._sql_type(sql_type)}')
+            if self.native_sql:
+                self._raw.execute(sql.add_column(table, name, self._sql_type(dt.dtype(typ))))
+            else:
+                t = self.con.table(table)
+                self._rewrite(table, t.mutate(**{name: ibis.null(dt.dtype(typ))}))
 
     def _sql_type(self, typ: dt.DataType) -> str:
         return self.con.compiler.type_mapper.to_string(typ)
+
+    # -- deletes (Ibis has no DELETE) -------------------------------------------------------
+    def delete_rows(self, table: str, **equals: Any) -> None:
+        """Delete the rows of ``table`` whose columns equal the given values (bound, never pasted).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, datetime
+        >>> with Store(pathlib.Path(tempfile.mkdtemp()) / "s.duckdb") as store:
+        ...     store.con.insert("quarantine", ibis.memtable({"table_name": ["orders", "events"]}).mutate(
+        ...         **{c: ibis.null(t) for c, t in SYSTEM_TABLES["quarantine"].items() if c != "table_name"}
+        ...     ).select(*SYSTEM_TABLES["quarantine"]))
+        ...     store.delete_rows("quarantine", table_name="orders")
+        ...     store.table("quarantine").table_name.to_pyarrow().to_pylist()
+        ['events']
+        """
+        if self.native_sql:
+            self._raw.execute(sql.delete_where(table, list(equals)), list(equals.values()))
+            return
+        t = self.con.table(table)
+        hit = ibis.literal(True)
+        for column, value in equals.items():
+            hit = hit & (t[column] == ibis.literal(value, type=t[column].type()))
+        self._rewrite(table, t.filter(~hit.fill_null(False)))  # a null never equals: such rows stay, as in SQL
+
+    def delete_keys(self, table: str, key: list[str], keys: ibis.Table) -> None:
+        """Delete the rows of ``table`` whose ``key`` columns match a row of ``keys``."""
+        if self.native_sql:
+            temporary = f"_segmint_delete_{uuid.uuid4().hex[:8]}"
+            self.con.create_table(temporary, keys.select(*key), temp=True)
+            try:
+                self._raw.execute(sql.delete_keys(table, temporary, list(key)))
+            finally:
+                self.con.drop_table(temporary, force=True)
+            return
+        t = self.con.table(table)
+        self._rewrite(table, t.anti_join(keys.select(*key), list(key)))
+
+    def _rewrite(self, table: str, rows: ibis.Table) -> None:
+        """Replace ``table``'s rows by ``rows`` (an expression over it): the portable delete/alter."""
+        temporary = f"_segmint_rewrite_{uuid.uuid4().hex[:8]}"
+        self.con.create_table(temporary, rows, temp=True)
+        try:
+            self.con.create_table(table, self.con.table(temporary), overwrite=True)
+        finally:
+            self.con.drop_table(temporary, force=True)
 
     # -- access ----------------------------------------------------------------------------
     def tables(self) -> list[str]:
@@ -172,11 +259,27 @@ class Store:
     def count(self, name: str) -> int:
         return int(self.table(name).count().execute())
 
+    # -- the server's and the segmentations' own tables -------------------------------------
+    @cached_property
+    def runs(self) -> RunTables:
+        """Stored segmentations, memberships, reasons and run summaries (:mod:`segmint.store.runs`)."""
+        return RunTables(self)
+
+    @cached_property
+    def tokens(self) -> TokenTable:
+        """The ``api_tokens`` table (:mod:`segmint.store.tokens`)."""
+        return TokenTable(self)
+
+    @cached_property
+    def audit(self) -> AuditTable:
+        """The ``audit_log`` table (:mod:`segmint.store.audit`)."""
+        return AuditTable(self)
+
     # -- transactions ----------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Run the block in one transaction: all of its writes land, or none do."""
-        raw = self.con.con
+        raw = self._raw
         raw.begin()
         try:
             yield

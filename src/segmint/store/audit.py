@@ -1,0 +1,51 @@
+"""The ``audit_log`` table: the statements :class:`segmint.server.audit.AuditLog` runs.
+
+Examples
+--------
+>>> import datetime as dt
+>>> from segmint.store import Store
+>>> store = Store(":memory:")
+>>> store.audit.ensure_table()
+>>> store.audit.insert("e1", dt.datetime(2024, 1, 1), "crm", "analyst", "export", "rfm/VIP", 3, "{}")
+>>> [row[2:7] for row in store.audit.latest(10)]
+[('crm', 'analyst', 'export', 'rfm/VIP', 3)]
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from segmint.store import sql
+
+if TYPE_CHECKING:  # pragma: no cover
+    from segmint.store.engine import Store
+
+
+class AuditTable:
+    """Append and read ``audit_log``, through one store (or one thread's cursor store)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def ensure_table(self) -> None:
+        """Create the table when missing."""
+        self.store._raw.execute(sql.AUDIT_DDL)
+
+    def insert(self, event_id: str, logged_at: dt.datetime, who: str, role: str, action: str, target: str,
+               rows: int | None, details: str) -> None:
+        """Append one event (``details`` is JSON text)."""
+        self.store._raw.execute(sql.AUDIT_INSERT, [event_id, logged_at, who, role, action, target, rows, details])
+
+    def latest(self, limit: int, action: str | None = None) -> list[tuple]:
+        """The latest ``limit`` events (of one action, when given), newest first.
+
+        Each row: event_id, logged_at, who, role, action, target, rows, details.
+        """
+        if action:
+            return self.store._raw.execute(sql.AUDIT_LATEST_OF, [action, int(limit)]).fetchall()
+        return self.store._raw.execute(sql.AUDIT_LATEST, [int(limit)]).fetchall()
+
+
+__all__ = ["AuditTable"]

@@ -1,0 +1,186 @@
+"""Every SQL statement segmint sends to the engine as text, in one place.
+
+The rest of segmint builds Ibis expressions, which run unchanged on DuckDB and on Spark.
+What Ibis cannot say (deletes, session settings, small point queries on the server's
+hot path, constraints) is written here as SQL text, and only the store package sends it
+(``tests/test_architecture.py`` fails on SQL text anywhere else).
+
+Rules for the statements below:
+
+* values are always bound parameters (``?``), never formatted into the text;
+* identifiers come from segmint's own constants or are checked first
+  (:func:`identifier`), never free user text;
+* a statement that only DuckDB understands is listed in :data:`ENGINE_SPECIFIC`, with
+  why and where its portable equivalent is (an Ibis expression beside the code that
+  sends it, tested to give the same answer on DuckDB in ``tests/store/``).
+
+Examples
+--------
+>>> delete_where("features", ["as_of"])
+'DELETE FROM "features" WHERE "as_of" = ?'
+>>> "LATEST_RUNS" in ENGINE_SPECIFIC  # QUALIFY: DuckDB only
+True
+"""
+
+from __future__ import annotations
+
+import re
+
+from segmint.errors import WorkspaceError
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def identifier(name: str) -> str:
+    """``name`` double-quoted, after checking that it is a plain identifier (letters, digits, ``_``).
+
+    Examples
+    --------
+    >>> identifier("orders")
+    '"orders"'
+    >>> identifier('x"; DROP TABLE orders; --')
+    Traceback (most recent call last):
+    ...
+    segmint.errors.WorkspaceError: 'x"; DROP TABLE orders; --' is not a plain name: use letters, digits and _
+    """
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise WorkspaceError(f"{name!r} is not a plain name: use letters, digits and _")
+    return f'"{name}"'
+
+
+# -- session settings (DuckDB) -----------------------------------------------------------------------
+SET_UTC = "SET TimeZone = 'UTC'"
+SET_NO_PROGRESS_BAR = "SET enable_progress_bar = false"
+CURRENT_SETTING = "SELECT current_setting(?)"
+
+
+def set_memory_limit(size: str) -> str:
+    """``SET memory_limit`` for a size the caller checked against :data:`segmint.config.MEMORY_SIZE`.
+
+    DuckDB takes no parameter in ``SET``; the size is validated text of digits and a unit.
+    """
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*[A-Za-z]{1,3}", size):
+        raise WorkspaceError(f"memory limit {size!r} is not a size")
+    return f"SET memory_limit = '{size}'"
+
+
+def set_threads(threads: int) -> str:
+    """``SET threads`` for a whole number (DuckDB takes no parameter in ``SET``)."""
+    return f"SET threads = {int(threads)}"
+
+
+# -- generic statements ------------------------------------------------------------------------------
+def add_column(table: str, column: str, sql_type: str) -> str:
+    """``ALTER TABLE ... ADD COLUMN``; ``sql_type`` comes from the engine's own type mapper."""
+    return f"ALTER TABLE {identifier(table)} ADD COLUMN {identifier(column)} {sql_type}"
+
+
+def delete_where(table: str, columns: list[str]) -> str:
+    """Delete the rows whose ``columns`` equal the bound values, in order."""
+    if not columns:
+        raise WorkspaceError("a delete needs at least one column to match (refusing to empty a table)")
+    return f"DELETE FROM {identifier(table)} WHERE " + " AND ".join(f"{identifier(c)} = ?" for c in columns)
+
+
+def delete_keys(table: str, keys_table: str, key: list[str]) -> str:
+    """Delete the rows of ``table`` whose ``key`` is a row of ``keys_table`` (a correlated EXISTS)."""
+    if not key:
+        raise WorkspaceError("a delete by keys needs at least one key column")
+    cond = " AND ".join(f"t.{identifier(k)} = d.{identifier(k)}" for k in key)
+    return (f"DELETE FROM {identifier(table)} AS t WHERE EXISTS "
+            f"(SELECT 1 FROM {identifier(keys_table)} AS d WHERE {cond})")
+
+
+# -- segmentation runs (see segmint.store.runs) ------------------------------------------------------
+SEGMENTATIONS = "segmentations"
+MEMBERSHIPS = "memberships"
+REASONS = "membership_reasons"
+RUNS = "segmentation_runs"
+
+_RUN_SUMMARY = ('INSERT INTO "' + RUNS + '" SELECT segmentation, version, as_of, count(DISTINCT customer_id), '
+                'count(*), {reasons}, {stored_at} FROM "' + MEMBERSHIPS + '" {where} '
+                "GROUP BY segmentation, version, as_of")
+#: Fill ``segmentation_runs`` from the memberships of a store written before it existed.
+RUNS_FROM_MEMBERSHIPS = _RUN_SUMMARY.format(reasons="false", stored_at="NULL", where="")
+#: One run's summary row: reasons stored, stored_at, then the run's (segmentation, version, as_of).
+RUN_ROW = _RUN_SUMMARY.format(reasons="?", stored_at="?", where="WHERE segmentation = ? AND version = ? AND as_of = ?")
+#: ``(version, as_of, reasons)`` of every run of one segmentation, oldest first.
+FIND_RUNS = f'SELECT version, as_of, reasons FROM "{RUNS}" WHERE segmentation = ? ORDER BY as_of, version'
+#: One customer's stored segments and reasons in one run.
+LOOKUP = (f'SELECT segments, reasons FROM "{REASONS}" WHERE segmentation = ? AND version = ? AND as_of = ? '
+          "AND customer_id = ? LIMIT 1")
+#: The model document (JSON text) of one version.
+MODEL_TEXT = f'SELECT model FROM "{SEGMENTATIONS}" WHERE name = ? AND version = ?'
+#: The latest run of every segmentation: the latest as_of, then the latest version run there.
+LATEST_RUNS = (f'SELECT segmentation, version, as_of, reasons, stored_at FROM "{RUNS}" '
+               "QUALIFY row_number() OVER (PARTITION BY segmentation ORDER BY as_of DESC, version DESC) = 1")
+#: What one run's rows weigh in memory: rows, longest id, reasons bytes, segments, segment bytes.
+RUN_SIZE = ('SELECT count(*), coalesce(max(strlen(customer_id)), 0), coalesce(sum(strlen(reasons)), 0), '
+            "coalesce(sum(len(segments)), 0), coalesce(sum(strlen(array_to_string(segments, ''))), 0) "
+            f'FROM "{REASONS}" WHERE segmentation = ? AND version = ? AND as_of = ?')
+#: One run's stored segments and reasons, in customer order.
+RUN_ROWS = (f'SELECT customer_id, segments, reasons FROM "{REASONS}" '
+            "WHERE segmentation = ? AND version = ? AND as_of = ? ORDER BY customer_id")
+
+# -- API tokens (see segmint.store.tokens) -----------------------------------------------------------
+TOKENS_DDL = """
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,
+    token_hash VARCHAR NOT NULL UNIQUE,
+    hint VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    revoked_at TIMESTAMP
+)
+"""
+_TOKEN_COLUMNS = "token_id, name, role, hint, created_at, revoked_at"
+TOKEN_INSERT = "INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, NULL)"
+TOKEN_BY_HASH = f"SELECT {_TOKEN_COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+TOKEN_BY_ID = f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_id = ?"
+TOKENS_ALL = f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, name"
+TOKENS_ACTIVE = f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE revoked_at IS NULL ORDER BY created_at, name"
+TOKEN_REVOKE = "UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?"
+
+# -- audit log (see segmint.store.audit) -------------------------------------------------------------
+AUDIT_DDL = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    event_id VARCHAR,
+    logged_at TIMESTAMP NOT NULL,
+    who VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    target VARCHAR NOT NULL,
+    rows BIGINT,
+    details VARCHAR
+)
+"""
+AUDIT_INSERT = "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_AUDIT_COLUMNS = "event_id, logged_at, who, role, action, target, rows, details"
+AUDIT_LATEST = f"SELECT {_AUDIT_COLUMNS} FROM audit_log ORDER BY logged_at DESC LIMIT ?"
+AUDIT_LATEST_OF = f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE action = ? ORDER BY logged_at DESC LIMIT ?"
+
+
+#: Statements only DuckDB (or a few engines) understand: why, and the portable equivalent the Spark
+#: backend uses. "Ibis:" names the method whose ``native_sql=False`` branch is that equivalent
+#: (tests/store/test_portable.py runs both branches on DuckDB and compares).
+ENGINE_SPECIFIC: dict[str, str] = {
+    "SET_UTC": "DuckDB session setting; Spark: spark.sql.session.timeZone=UTC in the session's conf",
+    "SET_NO_PROGRESS_BAR": "DuckDB session setting; no Spark equivalent needed",
+    "CURRENT_SETTING": "DuckDB function; Spark: SparkSession.conf.get",
+    "set_memory_limit": "DuckDB setting; Spark: spark.driver.memory / spark.executor.memory in the conf",
+    "set_threads": "DuckDB setting; Spark: the master's cores (local[N])",
+    "add_column": "Spark writes ADD COLUMNS (...); Ibis: Store.add_columns rewrites the table with null columns",
+    "delete_keys": "DELETE ... AS t WHERE EXISTS: Spark has no DELETE on Parquet tables; "
+                   "Ibis: Store.delete_keys rewrites the table with an anti-join",
+    "delete_where": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_rows rewrites the table with a filter",
+    "RUNS_FROM_MEMBERSHIPS": "count(DISTINCT) INSERT ... SELECT; Ibis: RunTables.ensure_tables (aggregate + insert)",
+    "RUN_ROW": "as RUNS_FROM_MEMBERSHIPS; Ibis: RunTables.insert_summary",
+    "LATEST_RUNS": "QUALIFY is DuckDB/Snowflake only; Ibis: RunTables.latest (row_number window and a filter)",
+    "RUN_SIZE": "strlen (bytes) and array_to_string are DuckDB functions; Ibis: RunTables.size (characters: "
+                "the same for ASCII ids and reasons, a lower bound otherwise)",
+    "TOKENS_DDL": "PRIMARY KEY / UNIQUE constraints; the server's own tables stay in a local DuckDB file",
+    "AUDIT_DDL": "as TOKENS_DDL",
+}
+
+__all__ = ["ENGINE_SPECIFIC", "identifier", "add_column", "delete_where", "delete_keys"]
