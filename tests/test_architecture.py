@@ -34,16 +34,21 @@ PACKAGE = SRC / "segmint"
 LAYERS: list[tuple[str, list[str]]] = [
     # Imported by everything: errors, the console, contracts and configuration; ``segmint`` itself
     # only for ``__version__`` (see ROOT_NAMES).
-    ("foundation", ["segmint._nan", "segmint.errors", "segmint.console", "segmint.contracts", "segmint.config"]),
+    ("foundation", ["segmint._nan", "segmint.errors", "segmint.console", "segmint.contracts", "segmint.config",
+                    "segmint._estimator", "segmint.paths",
+                    # a pure text function (which CSV cells a spreadsheet would run), for every CSV writer
+                    "segmint.activate.csvcells"]),
     ("store", ["segmint.store", "segmint.store.*"]),
     ("data", ["segmint.ingest", "segmint.ingest.*", "segmint.features", "segmint.features.*", "segmint.clv",
-              "segmint.clv.*", "segmint.datasets", "segmint.datasets.*", "segmint.status"]),
+              "segmint.clv.*", "segmint.datasets", "segmint.datasets.*", "segmint.status",
+              # consent, CSV cells and the audit log: rules every export path (CLI, API, destinations) shares
+              "segmint.activate", "segmint.activate.*"]),
     ("segment", ["segmint.segment", "segmint.segment.*"]),
     ("judge", ["segmint.evaluate", "segmint.evaluate.*", "segmint.profile", "segmint.profile.*", "segmint.report",
                "segmint.report.*"]),
-    ("workspace", ["segmint.workspace"]),
+    ("workspace", ["segmint.workspace", "segmint.frame_cache"]),
     ("interface", ["segmint.cli", "segmint.cli.*", "segmint.cli_*", "segmint.server", "segmint.server.*",
-                   "segmint.docs_gen"]),
+                   "segmint.docs_gen", "segmint.remote"]),
 ]
 ORDER = [name for name, _ in LAYERS]
 
@@ -84,17 +89,14 @@ EXCEPTIONS: list[Exception_] = [
                "the serving index's freshness counter (membership.writes), read on the look-up's hot path"),
     Exception_("segmint.server.serving", "segmint.segment.reasons",
                "read-only: renders the stored reasons exactly as the look-up's store path does"),
-    # Until the service split (issue 14) routes these through Workspace:
-    Exception_("segmint.cli_features", "segmint.features.snapshot",
-               "issue 14 (service split): `segmint features` calls snapshot/load_features around Workspace"),
-    Exception_("segmint.cli_segments", "segmint.segment.service",
-               "issue 14 (service split): the segment commands call the service around Workspace"),
+    Exception_("segmint.server.audit", "segmint.activate.audit",
+               "the audit log's class lives beside the consent rule, for the CLI's exports and the API's alike"),
+    Exception_("segmint.server.data", "segmint.profile.naming",
+               "read-only: whether a segment label is a name a person gave (a pure function of the text)"),
     Exception_("segmint.server.app", "segmint.segment.service",
-               "issue 14 (service split): the app keeps the service's RunCache"),
-    Exception_("segmint.server.data", "segmint.segment.service",
-               "issue 14 (service split): why, preview_rule and SnapshotMissing come from the service"),
+               "the app keeps one RunCache (which stored run a look-up reads) for the look-up's hot path"),
     Exception_("segmint.server.serving", "segmint.segment.service",
-               "issue 14 (service split): the serving index reads stored models through service.stored_model"),
+               "the serving index reads stored models through service.stored_model on its refresh thread"),
 ]
 
 

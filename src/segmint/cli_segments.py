@@ -141,7 +141,6 @@ def members(
     as_json: bool = JsonOpt,
 ) -> None:
     """Export the members of a segmentation (or of one segment) to a file; customers with marketing consent only."""
-    from segmint.activate.consent import apply_consent, audit_export, cli_user
     from segmint.activate.csvcells import neutralise
     from segmint.segment.export import format_of, write_members
 
@@ -150,8 +149,8 @@ def members(
     with open_workspace(workspace) as ws:
         if raw_csv is None:
             raw_csv = not ws.config.exports.neutralise_formulas
-        everyone = ws.members(name, segment_name, as_of=as_of, version=version)
-        table = apply_consent(ws.store, everyone, include_unconsented).order_by(["customer_id", "segment"])
+        table = ws.audience(name, segment_name, as_of=as_of, version=version,
+                            include_unconsented=include_unconsented).order_by(["customer_id", "segment"])
         if output is None:
             rows = table.to_pyarrow().to_pylist()
             n = len(rows)
@@ -164,10 +163,11 @@ def members(
                     console.out.print(f"{cell(r['customer_id'])},{cell(r['segment'])}", markup=False)
         else:
             n = write_members(table, output, raw_csv=raw_csv)
-        left_out = 0 if include_unconsented else int(everyone.count().execute()) - n
-        audit_export(ws.store, cli_user(), "cli", "export", f"{name}/{segment_name or '*'}", n,
-                     file=None if output is None else str(output), as_of=as_of, version=version,
-                     consented_only=not include_unconsented, raw_csv=raw_csv)
+        left_out = 0 if include_unconsented else int(ws.members(name, segment_name, as_of, version).count()
+                                                        .execute()) - n
+        ws.audit_log.record(_cli_user(), "cli", "export", f"{name}/{segment_name or '*'}", n,
+                            {"file": None if output is None else str(output), "as_of": as_of, "version": version,
+                             "consented_only": not include_unconsented, "raw_csv": raw_csv})
     if left_out:
         # On stderr, so that the terminal listing stays a clean CSV.
         console.info(f"Left out {left_out:,} members without marketing consent (--include-unconsented to include "
@@ -245,3 +245,12 @@ def history(
     console.out.print(console.table(f"History of {name}", ["as of", "segment", "size", "entered", "left"], rows,
                                     {c: "right" for c in ("size", "entered", "left")}))
 
+
+def _cli_user() -> str:
+    """Who runs the command, for the audit log: ``cli:<login name>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no login name in some containers; still audit the act
+        return "cli:unknown"

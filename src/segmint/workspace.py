@@ -249,6 +249,26 @@ class Workspace:
 
         return inspect.members(self.segment_context(), name, segment, as_of, version)
 
+    def audience(self, name: str, segment: str | None = None, as_of: Any = None, version: int | None = None,
+                 include_unconsented: bool = False) -> ir.Table:
+        """The members an export may send: :meth:`members` with ``marketing_consent``, consent applied.
+
+        The one consent rule of every export path (``segmint members``, the API's member pages and exports):
+        :func:`segmint.activate.consent.apply_consent`. ``include_unconsented=True`` keeps everyone (the callers
+        audit that).
+        """
+        from segmint.activate.consent import apply_consent
+
+        everyone = self.members(name, segment, as_of, version)
+        return apply_consent(self.store, everyone, include_unconsented)
+
+    @property
+    def audit_log(self):
+        """The ``audit_log`` table (:class:`segmint.activate.audit.AuditLog`): who exported what, when."""
+        from segmint.activate.audit import AuditLog
+
+        return AuditLog(self.store)
+
     def segment_history(self, name: str, version: int | None = None) -> History:
         """Segment sizes per as_of with who entered and left."""
         from segmint.segment import inspect

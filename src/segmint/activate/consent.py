@@ -5,7 +5,7 @@ Customers without ``marketing_consent`` (false, or not known) are left out of ev
 any destination added later. Each of those paths calls :func:`apply_consent`; none filters
 on its own. Including them takes an explicit choice (``--include-unconsented`` in the CLI,
 ``include_non_consented=true`` with an admin token in the API), and that choice is written
-to the ``audit_log`` with who made it (:func:`audit_export`).
+to the ``audit_log`` with who made it (:attr:`segmint.workspace.Workspace.audit_log`).
 
 Examples
 --------
@@ -26,12 +26,9 @@ Examples
 
 from __future__ import annotations
 
-import getpass
-from typing import Any
-
 import ibis.expr.types as ir
 
-__all__ = ["CONSENT", "apply_consent", "audit_export", "cli_user"]
+__all__ = ["CONSENT", "apply_consent"]
 
 #: The customers column that says whether a customer may be contacted for marketing.
 CONSENT = "marketing_consent"
@@ -62,19 +59,3 @@ def apply_consent(store, members: ir.Table, include_unconsented: bool = False) -
     if not include_unconsented:
         m = m.filter(m[CONSENT].fill_null(False))
     return m
-
-
-def cli_user() -> str:
-    """Who runs the CLI, for the audit log (``cli:<login name>``)."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no login name in some containers; still audit the act
-        return "cli:unknown"
-
-
-def audit_export(store, who: str, role: str, action: str, target: str, rows: int | None,
-                 **details: Any) -> None:
-    """Write one export to the ``audit_log`` table (the table the API's audit uses)."""
-    from segmint.server.audit import AuditLog
-
-    AuditLog(store.con.con).record(who, role, action, target, rows, details)

@@ -31,7 +31,6 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from segmint.activate.consent import apply_consent
 from segmint.errors import ConfigError, SnapshotMissing, UnknownNameError, did_you_mean
 
 if TYPE_CHECKING:
@@ -242,9 +241,8 @@ def migration(ws, name: str, from_as_of: str, to_as_of: str) -> dict[str, Any]:
 # -- members -----------------------------------------------------------------------------------
 def members_table(ws, name: str, segment: str, as_of: str | None, consented_only: bool) -> ir.Table:
     """The members of a segment as an engine table ordered by customer id, consent applied."""
-    m = ws.members(name, segment, as_of)
-    # The one consent rule of every export path (the CLI's too): segmint.activate.consent.
-    return apply_consent(ws.store, m, include_unconsented=not consented_only).order_by("customer_id")
+    # The one consent rule of every export path (the CLI's too): Workspace.audience.
+    return ws.audience(name, segment, as_of, include_unconsented=not consented_only).order_by("customer_id")
 
 
 def encode_cursor(last_id: Any) -> str:

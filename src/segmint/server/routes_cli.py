@@ -307,7 +307,7 @@ def _audit(handle, req: CliRequest, code: int) -> None:
     from segmint.server.audit import AuditLog
 
     try:
-        AuditLog(handle.raw()).record(f"cli:{req.user or '?'}", "local", "cli", " ".join(req.argv)[:500],
+        AuditLog(handle.store()).record(f"cli:{req.user or '?'}", "local", "cli", " ".join(req.argv)[:500],
                                       None, {"pid": req.pid, "cwd": req.cwd, "exit_code": code})
     except Exception as exc:  # noqa: BLE001 - the command has run: a failed audit line is logged
         log.error("could not audit a forwarded command: %s", type(exc).__name__, exc_info=exc)
