@@ -120,7 +120,7 @@ def _audit(path):
     from segmint.workspace import Workspace
 
     with Workspace.open(path) as w:
-        return AuditLog(w.store.con.con).entries(action="export")
+        return AuditLog(w.store).entries(action="export")
 
 
 def test_cli_members_leaves_out_unconsented_and_neutralises(shop, tmp_path, capsys):

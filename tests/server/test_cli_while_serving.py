@@ -330,7 +330,7 @@ def test_control_route_runs_a_command_and_returns_errors_as_the_cli_prints_them(
                headers={"x-segmint-control": SECRET})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
     code, out, err = _lines(r)
-    assert code == 0 and [s["name"] for s in json.loads(out)] == ["value"]
+    assert code == 0 and [s["name"] for s in json.loads(out)["segmentations"]] == ["value"]
     r = c.post("/api/v1/cli", json=_body(shop_path, "why", "value", "nobody", "-w", "shop"),
                headers={"x-segmint-control": SECRET})
     code, out, err = _lines(r)

@@ -27,7 +27,7 @@ def served(tmp_path_factory):
     os.environ.setdefault("SEGMINT_SECRET", "test-secret-key-for-pseudonyms")
     path = tmp_path_factory.mktemp("live") / "shop"
     ws = Workspace.init(path)
-    _, token = TokenStore(ws.store.con.con).create("live", "analyst")
+    _, token = TokenStore(ws.store).create("live", "analyst")
     ws.close()
     return path, token
 
