@@ -128,7 +128,7 @@ def _optional(fn, *args):
         return None
 
 
-@router.get("/segmentations/{name}/segments/{segment}", **role("viewer"))
+@router.get("/segmentations/{name}/segments/{segment:path}", **role("viewer"))  # names may hold "/"
 def segment_page(name: str, segment: str, request: Request) -> Response:
     card = data.segment_card(_view(request), name, segment)
     return render(request, "segment.html", card=card, can_export=request.state.principal.can("analyst"))

@@ -118,12 +118,6 @@ def get_scorecard(name: Name, request: Request) -> dict[str, Any]:
     return data.scorecard(view(request), name)
 
 
-@router.get("/segmentations/{name}/segments/{segment}", summary="One segment: persona, KPIs, profile, scorecard",
-            **role("viewer"))
-def get_segment(name: Name, segment: str, request: Request) -> dict[str, Any]:
-    return data.segment_card(view(request), name, segment)
-
-
 @router.get("/segmentations/{name}/migration", summary="Who moved between segments from one date to another",
             **role("viewer"))
 def get_migration(name: Name, request: Request, from_: dt.date = Query(..., alias="from"),
@@ -143,7 +137,7 @@ def _audit(ws, p: Principal, action: str, target: str, rows: int, **details: Any
     AuditLog(ws.store).record(p.name, p.role, action, target, rows, details)
 
 
-@router.get("/segmentations/{name}/segments/{segment}/members", response_model=MembersPage,
+@router.get("/segmentations/{name}/segments/{segment:path}/members", response_model=MembersPage,
             summary="A page of a segment's members (cursor pagination)", **role("analyst"))
 def get_members(name: Name, segment: str, request: Request, as_of: dt.date | None = AsOf,
                 cursor: str | None = Query(None, max_length=512, description="next_cursor of the previous page"),
@@ -160,7 +154,7 @@ def get_members(name: Name, segment: str, request: Request, as_of: dt.date | Non
             **page}
 
 
-@router.get("/segmentations/{name}/segments/{segment}/export",
+@router.get("/segmentations/{name}/segments/{segment:path}/export",
             summary="Download every member as CSV or JSON lines (streamed)", **role("analyst"),
             response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}},
@@ -203,7 +197,15 @@ def export_members(name: Name, segment: str, request: Request, as_of: dt.date | 
                              headers={"Content-Disposition": f'attachment; filename="{stem}.{format}"'})
 
 
-@router.get("/customers/{customer_id}", summary="A customer's memberships and why", **role("analyst"))
+# Segment names and customer ids may hold "/" (a hybrid's segments are "VIP/cluster_1"): the routes take the
+# rest of the path. The members and export routes come first, so ".../segments/X/members" means X's members.
+@router.get("/segmentations/{name}/segments/{segment:path}", summary="One segment: persona, KPIs, profile, scorecard",
+            **role("viewer"))
+def get_segment(name: Name, segment: str, request: Request) -> dict[str, Any]:
+    return data.segment_card(view(request), name, segment)
+
+
+@router.get("/customers/{customer_id:path}", summary="A customer's memberships and why", **role("analyst"))
 def get_customer(customer_id: str, request: Request,
                  segmentation: str | None = Query(None, description="Only this segmentation")) -> dict[str, Any]:
     # The common case (a cached analyst token, one indexed segmentation) is answered before this
