@@ -47,3 +47,24 @@ def test_list_prints_the_catalog(capsys, monkeypatch):
     code, out, _ = run(capsys, "features", "--list", "--json")
     entries = {e["name"]: e for e in json.loads(out)}
     assert entries["monetary_total"]["kind"] == "amount" and entries["survey_{question}"]["pattern"]
+
+
+def test_implausible_as_of_is_refused(ws, capsys):
+    ws.ingest("orders", ORDERS)
+    path = str(ws.path)
+    ws.close()
+    code, _, err = run(capsys, "features", "-w", path, "--as-of", "9999-12-31")
+    assert code == 1 and "outside the plausible dates" in err and "please report" not in err
+
+
+def test_store_with_an_impossible_order_gets_a_clear_error(ws, capsys):
+    ws.ingest("orders", ORDERS)
+    ws.store.con.raw_sql("INSERT INTO orders (order_id, customer_id, ordered_at, amount) "
+                         "VALUES ('X', 'C1', TIMESTAMP '9999-12-31', 5)")  # as stored before dates were checked
+    path = str(ws.path)
+    ws.close()
+    code, _, err = run(capsys, "features", "-w", path)
+    assert code == 1 and "please report" not in err and "OverflowError" not in err
+    assert "orders table holds 1 order(s)" in " ".join(err.split())
+    code, out, _ = run(capsys, "features", "-w", path, "--as-of", "2024-07-01", "--json")
+    assert code == 0 and json.loads(out)["as_of"] == "2024-07-01"

@@ -13,6 +13,7 @@ The steps, all in the engine:
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 import uuid
@@ -23,6 +24,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
+from segmint.config import PlausibleDates
 from segmint.contracts import CONTRACTS, Contract, contract
 from segmint.errors import DataError
 from segmint.ingest import checks, coerce, lineitems, stage
@@ -45,6 +47,9 @@ class IngestOptions:
     pii_policy: dict[str, str] = field(default_factory=dict)
     detect_pii: bool = True
     default_country_code: str = "44"
+    #: times outside ``[first, end)`` are quarantined as implausible_date (ingest.plausible_dates)
+    plausible_dates: tuple[datetime.datetime, datetime.datetime] = field(
+        default_factory=lambda: PlausibleDates().bounds())
 
 
 def ingest(store: Store, table: str, source, options: IngestOptions, key: bytes | None = None,
@@ -168,6 +173,8 @@ def _typed(con, staged: stage.Staged, target: Contract, plan: coerce.ColumnPlan,
     reasons: list[ibis.Value] = []
     for col in converted:
         reasons.extend(checks.column_reasons(col, conv[f"_has_{col.name}"], conv[col.name]))
+        if col.type == "timestamp":
+            reasons.append(checks.implausible_date(conv[col.name], options.plausible_dates))
     if target.table == "orders" and "amount" in conv.columns:
         returned = conv.returned.fill_null(False) if "returned" in conv.columns else ibis.literal(False)
         reasons.append(checks.reason((conv.amount < 0) & ~returned, "negative_amount"))
