@@ -486,9 +486,13 @@ class Pseudonymiser:
             encoded = pc.dictionary_encode(arr)
             uniques, indices = encoded.dictionary, encoded.indices
         digest = self._digester(kind)
+        seen: dict[str, str] = {}  # an address mentioned in many notes is normalised and hashed once
 
         def one(match: re.Match) -> str:
-            return digest(self.normalise([match.group(0)], kind)[0].as_py())
+            text = match.group(0)
+            if text not in seen:
+                seen[text] = digest(self.normalise([text], kind)[0].as_py())
+            return seen[text]
 
         out = [None if v is None else EMAIL_ANYWHERE.sub(one, v) for v in uniques.to_pylist()]
         return pa.array(out, pa.string()).take(indices)

@@ -49,6 +49,7 @@ KIND_WORDS = {
 #: Share of a column's sampled, non-empty values that must look alike before the column counts.
 THRESHOLD = 0.5
 SAMPLE_ROWS = 2000
+_HEAD = 50
 
 # -- names --------------------------------------------------------------------------------------------
 # Names are compared as their tokens joined ("e-mail" and "E_Mail" are both "email"), after dropping
@@ -300,7 +301,12 @@ class Finding:
 
 def _value_kind(values: list[str], n: int) -> tuple[str, int] | None:
     """The kind most of the ``n`` sampled values look like (``values``: those that may match), and how many do."""
+    head = values[:_HEAD]
     for kind, test in _VALUE_TESTS:
+        # A kind that hardly any of the first values match cannot reach the threshold (the sample is spread
+        # over the source, not sorted): skip it rather than test every value against every pattern.
+        if len(values) > _HEAD and sum(1 for v in head if test(v)) < THRESHOLD * _HEAD / 2:
+            continue
         hits = sum(1 for v in values if test(v))
         if hits and hits >= THRESHOLD * n:
             return kind, hits
