@@ -60,7 +60,8 @@ ORDINARY = [
     "answer", "persona", "InvoiceNo", "StockCode", "Description", "InvoiceDate", "UnitPrice", "CustomerID",
     "annual_income_thousands", "spending_score", "email_opt_in", "mail_opened", "product_name", "telemetry",
     "account_number", "order_no", "user_id", "last_login", "phone_verified", "zip_count", "signal", "x",
-    "facebook_pixel_id", "card_type", "loyalty_card", "name_length", "customer", "sku",
+    "facebook_pixel_id", "card_type", "loyalty_card", "name_length", "customer", "sku", "account_name",
+    "business_name", "company_name", "main_category", "home_page", "raw_text",
 ]
 
 

@@ -95,9 +95,9 @@ _TABLE = {n.replace("_", ""): kind for kind, names in _NAMES.items() for n in na
 # "billing_address", "customer_email", "email_work": a qualifier keeps the kind.
 _QUALIFIERS = set(
     "customer customers contact billing shipping delivery invoice primary secondary main alt alternative "
-    "alternate other backup work home personal private business office user client buyer member account "
-    "holder owner subscriber recipient sender emergency parent guardian partner spouse new old current "
-    "previous my your raw original cust usr".split())
+    "alternate other backup work home personal private user client buyer member holder owner subscriber "
+    "recipient sender emergency parent guardian partner spouse new old current previous my your raw original "
+    "cust usr".split())  # not "account", "business", "office": account_name, business_name name companies
 # "phone_number", "passport_no": trailing words that do not change the kind.
 _SUFFIXES = set("number no nr num nbr nummer numero value raw text txt str field".split())
 # Messaging and social platforms: "whatsapp", "telegram_id", "instagram_handle", "skypeName".
