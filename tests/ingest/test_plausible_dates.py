@@ -20,12 +20,6 @@ TWO_YEARS = (TODAY + dt.timedelta(days=800)).isoformat()
 IMPOSSIBLE = ["9999-12-31", "0001-01-01", "99999-01-01", "-0001-01-01", "1899-12-31 23:59:59", TWO_YEARS]
 
 
-def _quarantined(ws, table: str) -> dict[str, str]:
-    q = ws.store.table("quarantine")
-    rows = q.filter(q.table_name == table).select("raw", "reasons").to_pyarrow().to_pylist()
-    return {r["raw"]: r["reasons"] for r in rows}
-
-
 def test_impossible_order_dates_are_quarantined_and_features_still_work(ws, tmp_path):
     ws.ingest("customers", pd.DataFrame({"customer_id": ["C1"]}))
     good = ["2024-01-05", "1900-01-01", SOON]
