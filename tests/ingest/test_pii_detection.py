@@ -97,6 +97,15 @@ def test_values_that_are_personal_data(values, kind):
         assert v is None or str(v) not in found.evidence or str(v) in ("", "n/a")
 
 
+def test_a_mix_of_kinds_is_found_together():
+    found = value_findings("contact", ["ann@example.com", "+44 7700 900123", "bo@example.org", "07700 900456",
+                                       "none", "ask at desk"])
+    assert found.kind == "text" and not found.embedded
+    assert found.evidence == "4 of 6 sampled values are email addresses or phone numbers"
+    found = value_findings("ref", [CARDS[0], "ann@example.com", "n/a"])
+    assert found.kind == "card"  # a mix with something that must be refused is refused
+
+
 def test_email_inside_text_is_found():
     found = value_findings("notes", ["called, happy", "write to Ann.Lee@example.com about it", "ok", "fine"])
     assert found.kind == "email" and found.embedded and "contain an email address" in found.evidence

@@ -313,6 +313,23 @@ def _value_kind(values: list[str], n: int) -> tuple[str, int] | None:
     return None
 
 
+def _mixed_kinds(values: list[str], n: int) -> dict[str, int] | None:
+    """Kinds of a column where no kind is the majority but personal data together is ("contact": emails and
+    phones). Returns ``{kind: count}`` when their total reaches THRESHOLD."""
+    def first_kind(v: str) -> str | None:
+        return next((kind for kind, test in _VALUE_TESTS if test(v)), None)
+
+    head = values[:_HEAD]
+    if len(values) > _HEAD and sum(1 for v in head if first_kind(v)) < THRESHOLD * _HEAD / 2:
+        return None
+    counts: dict[str, int] = {}
+    for v in values:
+        kind = first_kind(v)
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts if sum(counts.values()) >= THRESHOLD * n else None
+
+
 def value_findings(column: str, values: Iterable[str | None]) -> Finding | None:
     """Look at a sample of one column's values (as text).
 
@@ -324,6 +341,9 @@ def value_findings(column: str, values: Iterable[str | None]) -> Finding | None:
     True
     >>> value_findings("zip", ["10115", "75001", "90210"]) is None
     True
+    >>> f = value_findings("contact", ["ann@example.com", "+44 20 7946 0958", "n/a"])
+    >>> f.kind, f.evidence
+    ('text', '2 of 3 sampled values are email addresses or phone numbers')
     """
     texts = [v.strip() for v in values if v is not None]
     texts = [as_number_text(v) for v in texts if v]
@@ -335,6 +355,13 @@ def value_findings(column: str, values: Iterable[str | None]) -> Finding | None:
     if found:
         kind, hits = found
         return Finding(column, kind, "values", f"{hits} of {len(texts)} sampled values are {_VALUE_WORDS[kind]}")
+    mixed = _mixed_kinds(candidates, len(texts)) if len(candidates) >= THRESHOLD * len(texts) else None
+    if mixed:
+        # Hashed as plain text (one normalisation cannot suit them all), unless one of them must be refused.
+        refused = [k for k in mixed if DEFAULT_ACTIONS[k] == "refuse"]
+        kind = max(refused, key=mixed.get) if refused else "text"
+        words = " or ".join(_VALUE_WORDS[k] for k in sorted(mixed, key=mixed.get, reverse=True))
+        return Finding(column, kind, "values", f"{sum(mixed.values())} of {len(texts)} sampled values are {words}")
     inside = sum(1 for v in texts if "@" in v and EMAIL_ANYWHERE.search(v))
     if inside:
         return Finding(column, "email", "values",
