@@ -73,7 +73,8 @@ def parse_as_of(value: object, plausible: PlausibleDates | None = None) -> dt.da
         shown = when.date().isoformat() if when.time() == dt.time() else when.isoformat()
         raise ConfigError(
             f"as_of {shown} is outside the plausible dates {(plausible or PlausibleDates()).describe()}; "
-            "pick a date in that range (the range is ingest.plausible_dates in segmint.yaml)"
+            "pick a date in that range (the range is ingest.plausible_dates in segmint.yaml; a snapshot or run "
+            "stored at such a date before segmint checked dates needs an explicit plausible --as-of)"
         )
     return when
 
