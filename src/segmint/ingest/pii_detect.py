@@ -179,6 +179,7 @@ _IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0
 _HANDLE = re.compile(r"^@[A-Za-z0-9_.]{2,30}$")
 _DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _FLOAT_INT = re.compile(r"^[+-]?\d+\.0*$")
+_WORDS = re.compile(r"[^\W\d_]{2}.*\s|\s.*[^\W\d_]{2}")  # a space and a word: text, not a timestamp
 _SCIENTIFIC = re.compile(r"^[+-]?\d(?:\.\d+)?[eE]\+?\d{1,2}$")
 
 
@@ -367,6 +368,22 @@ def value_findings(column: str, values: Iterable[str | None]) -> Finding | None:
         return Finding(column, "email", "values",
                        f"{inside} of {len(texts)} sampled values contain an email address", embedded=True)
     return None
+
+
+def free_text(values: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether sampled values look like free text or JSON (where an address can hide in a sentence).
+
+    A column that is empty in the sample counts too: what its few values hold is unknown.
+
+    Examples
+    --------
+    >>> free_text(pa.array(["call me", None])), free_text(pa.array(['{"a": 1}'])), free_text(pa.array(["C001"]))
+    (True, True, False)
+    >>> free_text(pa.array([None, ""], pa.string())), free_text(pa.array(["2024-01-02 10:00:00"]))
+    (True, False)
+    """
+    texts = [v for v in values.cast(pa.string()).to_pylist() if v]
+    return not texts or any(len(v) > 40 or v[:1] in "{[" or _WORDS.search(v) for v in texts)
 
 
 def detect(sample: pa.Table, *, by_name: bool = True, by_value: bool = True,

@@ -6,8 +6,8 @@ column is looked at, whatever table it is for and whether the table keeps it: an
 column still shows in the quarantine's raw record.
 
 1. :func:`find` looks at column names and at a sample of rows spread over the source
-   (:mod:`segmint.ingest.pii_detect`), plus one pass over every row for email addresses
-   inside text, which a sample can miss.
+   (:mod:`segmint.ingest.pii_detect`), plus one pass over every row of the free-text columns
+   for email addresses inside text, which a sample can miss.
 2. :func:`decide` takes ``privacy.pii`` for a column (a setting for ``email`` also covers
    ``email_1``, ``email_2``: the copies of a repeated header) or the kind's default.
    A column the table ignores anyway is dropped rather than refused.
@@ -16,6 +16,7 @@ column still shows in the quarantine's raw record.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,14 +54,31 @@ def find(t: ibis.Table, columns: list[str], *, by_value: bool = True) -> dict[st
     """Personal-data columns of a staged table, by name and by a sample of values."""
     if not by_value:
         return pii_detect.detect(pa.table({c: pa.array([], pa.string()) for c in columns}), by_value=False)
-    with_email = _columns_with_email(t, columns)
     n = int(t.count().to_pyarrow().as_py())
     # Fewer rows for wide sources: about 200,000 values are looked at in all (a fraction of a second).
     size = max(200, min(pii_detect.SAMPLE_ROWS, _SAMPLE_VALUES // max(1, len(columns))))
-    step = max(1, n // size)  # rows spread over the source: sorted files vary along it
-    rows = t.filter(t._rec % step == 0) if step > 1 else t
-    sample = rows.limit(size).to_pyarrow().select(columns)  # no select in the engine: cheap for wide sources
-    return pii_detect.detect(sample, contains_email=with_email)
+    sample = _spread_sample(t, n, size).select(columns)  # no select in the engine: cheap for wide sources
+    found = pii_detect.detect(sample)
+    # A sample can miss the one note in thousands that mentions an address, so free-text columns (where
+    # such notes live) are searched in every row; ids, amounts, dates and codes are not, which keeps this
+    # to a few columns (a full search of every column cost ~10% of an orders ingest).
+    text_like = [c for c in columns if c not in found and n > len(sample) and pii_detect.free_text(sample[c])]
+    for column in _columns_with_email(t, text_like) if text_like else ():
+        found[column] = Finding(column, "email", "values", "some values contain an email address", embedded=True)
+    return {c: found[c] for c in columns if c in found}
+
+
+def _spread_sample(t: ibis.Table, n: int, size: int, chunks: int = 20) -> pa.Table:
+    """``size`` rows in ``chunks`` runs spread evenly over the source (sorted files vary along it).
+
+    Runs of consecutive ``_rec`` let the engine skip the rest of the table by its min/max statistics,
+    where a filter on ``_rec % step`` reads every row (measured 2x slower on 1.3M orders).
+    """
+    if n <= size:
+        return t.to_pyarrow()
+    run, gap = max(1, size // chunks), n // chunks
+    parts = [t.filter(t._rec.between(j * gap, j * gap + run - 1)) for j in range(chunks)]
+    return functools.reduce(lambda a, b: a.union(b, distinct=False), parts).to_pyarrow()
 
 
 def _columns_with_email(t: ibis.Table, columns: list[str]) -> set[str]:
