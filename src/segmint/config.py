@@ -18,6 +18,7 @@ segmint.errors.ConfigError: segmint.yaml: unknown key 'nmae' at the top level; d
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import zoneinfo
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from segmint.errors import ConfigError, did_you_mean
 
@@ -48,13 +49,16 @@ class SourceConfig(_Strict):
 
 
 class PrivacyConfig(_Strict):
-    """Personal data handling."""
+    """Personal data handling (docs/ingest.md, "Personal data")."""
 
     pii: dict[str, PiiAction] = Field(
         default_factory=dict,
-        description="column -> hash | drop | keep; columns with common PII names are hashed by default",
+        description="source column -> hash | drop | keep; also covers the copies of a duplicated header "
+                    "(email_1, email_2...). Detected columns without an entry are hashed (email, phone, "
+                    "names...) or refused (card numbers, national ids, passports, bank accounts)",
     )
-    detect_pii: bool = True
+    detect_pii: bool = Field(True, description="look for personal data by column name and by value; "
+                                               "false: only the columns listed in pii are treated")
     min_segment_size: int = Field(10, ge=1)
     default_country_code: str = "44"
 
@@ -71,6 +75,101 @@ class FeatureConfig(_Strict):
         if not v or any(w <= 0 for w in v):
             raise ValueError("windows must be a non-empty list of positive day counts")
         return sorted(set(v))
+
+
+_OFFSET_DATE = re.compile(r"([+-])(\d+)([dwmy])")
+
+
+def _resolve_date(value: dt.date | str, today: dt.date) -> dt.date:
+    """A date, or ``today`` / ``+1y`` / ``-120y`` / ``+6m`` / ``+30d`` / ``+2w`` counted from ``today``."""
+    if isinstance(value, dt.date):
+        return value
+    text = value.strip().lower()
+    if text == "today":
+        return today
+    m = _OFFSET_DATE.fullmatch(text)
+    if m is None:
+        return dt.date.fromisoformat(text)
+    n = int(m.group(2)) * (1 if m.group(1) == "+" else -1)
+    unit = m.group(3)
+    if unit in "dw":
+        return today + dt.timedelta(days=n * (7 if unit == "w" else 1))
+    months = today.year * 12 + today.month - 1 + (n if unit == "m" else 12 * n)
+    year, month = divmod(months, 12)
+    if not 1 <= year <= 9999:
+        raise ValueError(f"{value!r} is too far from today")
+    # 29 February plus one year is 28 February: clamp to the month's last day
+    last = (dt.date(year + (month == 11), (month + 1) % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month + 1, min(today.day, last))
+
+
+class PlausibleDates(_Strict):
+    """The range of dates ingest accepts and as-of dates may take (docs/config.md).
+
+    Each end is a date (``1900-01-01``) or an offset from today (``today``, ``+1y``,
+    ``-120y``, ``+6m``, ``+30d``, ``+2w``), so a default never goes stale.
+
+    Examples
+    --------
+    >>> p = PlausibleDates()
+    >>> p.bounds(dt.date(2024, 2, 29))
+    (datetime.datetime(1900, 1, 1, 0, 0), datetime.datetime(2025, 3, 1, 0, 0))
+    >>> PlausibleDates.model_validate({"from": "-10y", "to": "today"}).describe(dt.date(2024, 5, 1))
+    '2014-05-01 to 2024-05-01'
+    """
+
+    from_: dt.date | str = Field("1900-01-01", alias="from",
+                                 description="earliest plausible date: a date or an offset like -120y")
+    to: dt.date | str = Field("+1y", description="latest plausible date (the whole day): a date or an offset "
+                                                 "from today like +1y")
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _date_or_offset(cls, v: Any) -> dt.date | str:
+        if isinstance(v, dt.datetime):
+            v = v.date()
+        try:
+            if not isinstance(v, (dt.date, str)):
+                raise ValueError
+            _resolve_date(v, dt.date.today())
+        except ValueError:
+            raise ValueError(f"{v!r} is neither a date (YYYY-MM-DD) nor an offset from today such as +1y, "
+                             "-120y, +6m, +30d or today") from None
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PlausibleDates":
+        lo, hi = _resolve_date(self.from_, dt.date.today()), _resolve_date(self.to, dt.date.today())
+        if lo > hi:
+            raise ValueError(f"'from' ({lo}) is after 'to' ({hi})")
+        return self
+
+    def dates(self, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+        """The first and the last plausible day."""
+        today = today or dt.date.today()
+        lo, hi = _resolve_date(self.from_, today), _resolve_date(self.to, today)
+        if lo > hi:
+            raise ConfigError(f"ingest.plausible_dates: 'from' ({lo}) is after 'to' ({hi})")
+        return lo, hi
+
+    def bounds(self, today: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+        """``(first, end)`` as datetimes: a time is plausible when ``first <= t < end``."""
+        lo, hi = self.dates(today)
+        end = dt.datetime.max if hi == dt.date.max else dt.datetime.combine(hi + dt.timedelta(days=1), dt.time())
+        return dt.datetime.combine(lo, dt.time()), end
+
+    def describe(self, today: dt.date | None = None) -> str:
+        lo, hi = self.dates(today)
+        return f"{lo.isoformat()} to {hi.isoformat()}"
+
+
+class IngestConfig(_Strict):
+    """Ingest settings that hold for every source (docs/config.md)."""
+
+    plausible_dates: PlausibleDates = Field(
+        default_factory=PlausibleDates,
+        description="rows with a date outside this range are quarantined as implausible_date; as-of dates "
+                    "outside it are refused")
 
 
 #: A memory size as DuckDB's ``memory_limit`` takes it: a number and a unit (checked in config and in the store).
@@ -124,6 +223,7 @@ class Config(_Strict):
     currency: str = "GBP"
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
@@ -193,7 +293,7 @@ def _explain(exc: ValidationError, source: str) -> str:
         where = ".".join(str(p) for p in loc[:-1]) or "the top level"
         if err["type"] == "extra_forbidden":
             model = _model_at(loc)
-            known = list(model.model_fields) if model else []
+            known = [f.alias or n for n, f in model.model_fields.items()] if model else []
             lines.append(f"unknown key {loc[-1]!r} at {where}; {did_you_mean(str(loc[-1]), known)}")
         else:
             path = ".".join(str(p) for p in loc) or "the top level"
@@ -226,9 +326,16 @@ currency: GBP
 #     line_items: false              # true: one row per item; amounts summed per order
 sources: {{}}
 
+ingest:
+  # Rows with a date outside this range are quarantined (implausible_date); as-of
+  # dates outside it are refused. Each end: a date or an offset from today (+1y, -120y).
+  plausible_dates: {{from: 1900-01-01, to: +1y}}
+
 privacy:
-  # Columns with common personal-data names (email, phone, name, address...) are
-  # replaced by keyed HMAC-SHA256 pseudonyms. Override per column: hash | drop | keep.
+  # Columns holding personal data (found by name or by value: email, phone, name,
+  # address...) are replaced by keyed HMAC-SHA256 pseudonyms; card numbers, national
+  # ids, passports and bank accounts stop the ingest until you choose. Per column:
+  # hash | drop | keep, e.g. pii: {{card_number: drop, email: hash}}.
   detect_pii: true
   pii: {{}}
   # Aggregates of segments smaller than this are suppressed in reports and exports.

@@ -180,6 +180,7 @@ class Workspace:
             encoding=encoding, pii_policy=dict(self.config.privacy.pii),
             detect_pii=self.config.privacy.detect_pii,
             default_country_code=self.config.privacy.default_country_code,
+            plausible_dates=self.config.ingest.plausible_dates.bounds(),
         )
 
     # -- features ------------------------------------------------------------------------

@@ -32,7 +32,11 @@ def test_pii_policy_drop_and_keep(ws, tmp_path):
     src = tmp_path / "customers.csv"
     src.write_text("customer_id,email,first_name\nC1,a@b.com,Ann\n")
     r = ws.ingest("customers", src)
-    assert r.pii == {"email": "dropped"}
+    # a kept column is reported too: nothing found is stored without the report saying so
+    assert r.pii == {"email": "dropped", "first_name": "kept"}
+    assert r.pii_found["first_name"] == {"action": "kept", "kind": "name", "found_by": "name",
+                                         "evidence": "its name 'first_name'", "inside_text": False,
+                                         "setting": "first_name"}
     row = ws.store.table("customers").to_pyarrow().to_pylist()[0]
     assert row["email"] is None and row["first_name"] == "Ann"
 

@@ -22,6 +22,10 @@ datetime.datetime(2024, 3, 1, 12, 30)
 Traceback (most recent call last):
 ...
 segmint.errors.ConfigError: as_of 'yesterday' is not a date; write it as YYYY-MM-DD (or YYYY-MM-DDTHH:MM)
+>>> parse_as_of("9999-12-31")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+segmint.errors.ConfigError: as_of 9999-12-31 is outside the plausible dates 1900-01-01 to ...
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 
-from segmint.config import FeatureConfig
+from segmint.config import FeatureConfig, PlausibleDates
 from segmint.errors import ConfigError, DataError
 
 __all__ = ["Context", "parse_as_of", "default_as_of", "make_context", "days_between", "epoch", "day_of",
@@ -41,19 +45,41 @@ __all__ = ["Context", "parse_as_of", "default_as_of", "make_context", "days_betw
 SECONDS_PER_DAY = 86_400
 
 
-def parse_as_of(value: object) -> dt.datetime:
+def parse_as_of(value: object, plausible: PlausibleDates | None = None) -> dt.datetime:
     """Turn a date, datetime or ISO text into a naive UTC datetime (dates mean midnight).
 
     Parameters
     ----------
     value : str, datetime.date or datetime.datetime
         The point in time; an aware datetime is converted to UTC.
+    plausible : PlausibleDates, optional
+        The range the date must lie in (``ingest.plausible_dates`` of the workspace);
+        default: 1900-01-01 to a year from today.
 
     Returns
     -------
     datetime.datetime
         Naive, in UTC, as the store keeps its timestamps.
+
+    Raises
+    ------
+    ConfigError
+        Not a date, or outside the plausible range: an as-of of 9999-12-31 would make every
+        window computation overflow and become the look-ups' latest run.
     """
+    when = _parse(value)
+    first, end = (plausible or PlausibleDates()).bounds()
+    if not first <= when < end:
+        shown = when.date().isoformat() if when.time() == dt.time() else when.isoformat()
+        raise ConfigError(
+            f"as_of {shown} is outside the plausible dates {(plausible or PlausibleDates()).describe()}; "
+            "pick a date in that range (the range is ingest.plausible_dates in segmint.yaml; a snapshot or run "
+            "stored at such a date before segmint checked dates needs an explicit plausible --as-of)"
+        )
+    return when
+
+
+def _parse(value: object) -> dt.datetime:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -61,23 +87,47 @@ def parse_as_of(value: object) -> dt.datetime:
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     if hasattr(value, "to_pydatetime"):  # pandas.Timestamp
-        return parse_as_of(value.to_pydatetime())
+        return _parse(value.to_pydatetime())
     try:
-        return parse_as_of(dt.datetime.fromisoformat(str(value).strip()))
-    except ValueError:
+        return _parse(dt.datetime.fromisoformat(str(value).strip()))
+    except (ValueError, OverflowError):
         raise ConfigError(
             f"as_of {value!r} is not a date; write it as YYYY-MM-DD (or YYYY-MM-DDTHH:MM)"
         ) from None
 
 
-def default_as_of(orders: ir.Table) -> dt.datetime:
-    """The day after the last order, at midnight UTC: every order is then in the past."""
-    last = orders.ordered_at.max().to_pyarrow().as_py()
-    if last is None:
+def default_as_of(orders: ir.Table, plausible: PlausibleDates | None = None) -> dt.datetime:
+    """The day after the last order, at midnight UTC: every order is then in the past.
+
+    Raises
+    ------
+    DataError
+        No orders; or orders dated outside the plausible range (stored before ingest
+        quarantined them), which would put the default as-of beyond what dates can hold.
+    """
+    _, end = (plausible or PlausibleDates()).bounds()
+    hi = ibis.literal(end, type="timestamp")
+    # Checked and formatted in the engine: a year-99999 value cannot even become a Python datetime.
+    stats = orders.aggregate(
+        late=(orders.ordered_at >= hi).cast("int64").sum(),
+        latest=orders.ordered_at.max().cast("string"),
+        last_day=orders.ordered_at.max().date(),
+    ).to_pyarrow()
+    agg = {c: stats.column(c)[0].as_py() for c in ("late", "latest")}
+    if agg["latest"] is None:
         raise DataError(
             "the orders table is empty, so there is no default as_of date; ingest orders first "
             "(`segmint ingest orders FILE`) or pass --as-of YYYY-MM-DD"
         )
+    if agg["late"]:
+        raise DataError(
+            f"the orders table holds {agg['late']} order(s) dated after the plausible range "
+            f"{(plausible or PlausibleDates()).describe()} (the latest: {agg['latest']}), stored before segmint "
+            "checked dates, so the day after the last order is not a usable default as_of. Fix: pass --as-of "
+            "YYYY-MM-DD (later orders are then left out), or delete those orders from the store and ingest "
+            "the corrected file again (it now quarantines such rows as implausible_date)"
+        )
+    last = stats.column("last_day")[0].as_py()
     return dt.datetime(last.year, last.month, last.day) + dt.timedelta(days=1)
 
 
@@ -156,11 +206,15 @@ def _nonempty(table: ir.Table) -> ir.Table | None:
     return table if int(table.limit(1).count().to_pyarrow().as_py()) else None
 
 
-def make_context(store, as_of: object = None, settings: FeatureConfig | None = None) -> Context:
-    """Cut the store's tables at ``as_of`` (default: :func:`default_as_of`)."""
+def make_context(store, as_of: object = None, settings: FeatureConfig | None = None,
+                 plausible: PlausibleDates | None = None) -> Context:
+    """Cut the store's tables at ``as_of`` (default: :func:`default_as_of`).
+
+    ``plausible`` is the workspace's ``ingest.plausible_dates`` (default: 1900 to a year from today).
+    """
     settings = settings or FeatureConfig()
     raw_orders = store.table("orders")
-    when = default_as_of(raw_orders) if as_of is None else parse_as_of(as_of)
+    when = default_as_of(raw_orders, plausible) if as_of is None else parse_as_of(as_of, plausible)
     cut = ibis.literal(when, type="timestamp")
     orders = raw_orders.filter(raw_orders.ordered_at < cut)
     orders = orders.mutate(

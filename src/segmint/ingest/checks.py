@@ -14,6 +14,8 @@ Examples
 
 from __future__ import annotations
 
+import datetime
+
 import ibis
 
 from segmint.contracts import Column
@@ -30,6 +32,8 @@ ROW_REASONS: dict[str, str] = {
     "non_positive_quantity": "quantity is zero or negative on a sale line",
     "non_positive_price": "unit price is zero or negative",
     "zero_quantity": "quantity is zero",
+    "implausible_date": "a date outside the plausible range (ingest.plausible_dates in segmint.yaml; by default "
+                        "1900-01-01 to a year from today), such as 9999-12-31 or 0001-01-01",
 }
 
 _COLUMN_REASONS = {
@@ -85,6 +89,17 @@ def column_reasons(col: Column, present: ibis.BooleanValue, value: ibis.Value) -
     if col.accepted:
         out.append(_reason(value.notnull() & ~value.isin(col.accepted), f"not_accepted_{col.name}"))
     return out
+
+
+def implausible_date(value: ibis.TimestampValue, bounds: tuple[datetime.datetime, datetime.datetime]
+                     ) -> ibis.StringValue:
+    """``implausible_date`` where a parsed time lies outside ``[first, end)``.
+
+    A year like 9999 or 0001 parses, but later breaks date arithmetic (the day after the
+    last order, epoch seconds); rows carrying one are quarantined rather than stored.
+    """
+    first, end = (ibis.literal(b, type="timestamp") for b in bounds)
+    return reason(value.notnull() & ((value < first) | (value >= end)), "implausible_date")
 
 
 def reason(cond: ibis.BooleanValue, code: str) -> ibis.StringValue:

@@ -17,7 +17,16 @@ address    ad\\_    as name (postcodes count as addresses: a quasi-identifier)
 ip         ip\\_    trim, lowercase
 dob        bd\\_    ISO text of the date, trimmed
 text       tx\\_    NFKC, trim (for columns hashed on request but not detected)
+handle     hd\\_    NFKC, trim, lowercase, no leading ``@``
+card       cc\\_    NFKC, uppercase, no spaces, dashes, dots or slashes (see :func:`normalise_identifier`)
+national_  ni\\_    as card
+id
+passport   pp\\_    as card
+bank_      ba\\_    as card
+account
 =========  ======  =====================================================================
+
+Which columns hold personal data is found by :mod:`segmint.ingest.pii_detect`, by name and by value.
 
 Examples
 --------
@@ -46,6 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.errors import ConfigError, DataError, did_you_mean
+from segmint.ingest.pii_detect import EMAIL_ANYWHERE, as_number_text, name_kind
 
 PREFIXES = {
     "email": "em_",
@@ -55,42 +65,27 @@ PREFIXES = {
     "ip": "ip_",
     "dob": "bd_",
     "text": "tx_",
+    "handle": "hd_",
+    "card": "cc_",
+    "national_id": "ni_",
+    "passport": "pp_",
+    "bank_account": "ba_",
 }
 ACTIONS = ("hash", "drop", "keep")
 SECRET_ENV = "SEGMINT_SECRET"
 KEY_FILE = Path(".segmint") / "secret.key"
 _MIN_KEY_BYTES = 16  # below 128 bits a stolen pseudonym table lets the key be brute-forced
 
-# Column names are compared in "compact" form: lowercase, separators and camelCase removed.
-_BASE_NAMES = {
-    "email": "email e_mail email_address e_mail_address mail mail_address",
-    "phone": "phone mobile telephone tel phone_number mobile_number mobile_phone telephone_number tel_no "
-    "phone_no cell cell_phone msisdn",
-    "name": "name first_name last_name full_name surname given_name family_name forename middle_name "
-    "customer_name contact_name",
-    "address": "address street street_address address_line1 address_line2 addr1 addr2 address1 address2 "
-    "postcode post_code postal_code zip zip_code",
-    "ip": "ip ip_address ip_addr ipv4 ipv6",
-    "dob": "date_of_birth dob birth_date birthdate birthday",
-}
-# "billing_address", "customer_email", "home_phone": a qualifier in front keeps the kind.
-# Deliberately no suffix matching: "email_opt_in" or "name_length" are not personal data.
-_QUALIFIERS = "customer contact billing shipping delivery primary secondary work home personal private user client buyer"
-_COMPACT = {n.replace("_", ""): kind for kind, names in _BASE_NAMES.items() for n in names.split()}
-
-
-def _compact(column: str) -> str:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(column))  # firstName -> first_Name
-    return re.sub(r"[^a-z0-9]", "", spaced.lower())
-
-
 def detect_pii_columns(column_names: Iterable[str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Guess which columns hold personal data, from their names alone.
+
+    Values are looked at by :func:`segmint.ingest.pii_detect.detect`, which ingest uses.
 
     Parameters
     ----------
     column_names : iterable of str
-        The columns of a source. Matching ignores case, separators and camelCase.
+        The columns of a source. Matching ignores case, separators, camelCase, numbers
+        (``email2``, ``telephone_2``) and qualifiers (``billing_``, ``_work``).
     extra : mapping of str to str, optional
         More column names (any spelling) and their kind, e.g. ``{"kundennummer": "text"}``.
 
@@ -104,20 +99,14 @@ def detect_pii_columns(column_names: Iterable[str], extra: Mapping[str, str] | N
     >>> detect_pii_columns(["E-mail", "First Name", "billing_address", "amount", "email_opt_in"])
     {'E-mail': 'email', 'First Name': 'name', 'billing_address': 'address'}
     """
-    table = dict(_COMPACT)
     for name, kind in (extra or {}).items():
         if kind not in PREFIXES:
             raise ConfigError(
                 f"unknown PII kind {kind!r} for column {name!r}; {did_you_mean(kind, PREFIXES)}"
             )
-        table[_compact(name)] = kind
     found = {}
     for column in column_names:
-        key = _compact(column)
-        kind = table.get(key)
-        for qualifier in _QUALIFIERS.split():
-            if kind is None and key.startswith(qualifier) and key != qualifier:
-                kind = _COMPACT.get(key[len(qualifier) :])
+        kind = name_kind(column, extra)
         if kind is not None:
             found[column] = kind
     return found
@@ -241,7 +230,7 @@ def normalise_phone(values: Any, default_country_code: str | None = "44"):
         if not default_country_code.isdigit():
             raise ConfigError(f"default_country_code must be digits like '44', got {default_country_code!r}")
     arr, back = _as_arrow(values)
-    s = pc.utf8_trim_whitespace(arr)
+    s = _numbers_as_digits(pc.utf8_trim_whitespace(arr))
     s = pc.replace_substring_regex(s, r"(?i)\s*(?:ext\.?|extension|x|#)\s*\d+\s*$", "")
     s = pc.replace_substring(s, "(0)", "")
     plus = pc.starts_with(s, "+")
@@ -260,6 +249,47 @@ def normalise_phone(values: Any, default_country_code: str | None = "44"):
     out = pc.if_else(pc.starts_with(digits, "00"), pc.utf8_replace_slice(digits, 0, 2, "+"), out)
     out = pc.if_else(plus, pc.utf8_replace_slice(digits, 0, 0, "+"), out)
     return back(out)
+
+
+def _numbers_as_digits(arr):
+    """``447700900123.0`` and ``4.47700900123e+11`` (a number column read as text) become ``447700900123``."""
+    if isinstance(arr, pa.ChunkedArray):
+        return pa.chunked_array([_numbers_as_digits(c) for c in arr.chunks], type=arr.type)
+    arr = pc.replace_substring_regex(arr, r"^([+-]?\d+)\.0*$", r"\1")
+    mask = pc.fill_null(pc.match_substring_regex(arr, r"^[+-]?\d(\.\d+)?[eE]\+?\d{1,2}$"), False)
+    rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    if len(rows) == 0:
+        return arr
+    fixed = pa.array([as_number_text(v) for v in arr.take(rows).to_pylist()], arr.type)
+    return pc.replace_with_mask(arr, mask, fixed)
+
+
+def normalise_identifier(values: Any):
+    """Card, national id, passport and bank account numbers: uppercase, without spaces or separators.
+
+    Examples
+    --------
+    >>> normalise_identifier([" gb82 west 1234 5698 7654 32", "4111-1111-1111-1111", "4111111111111111.0",
+    ...                       "AB 12 34 56 C", ""]).to_pylist()
+    ['GB82WEST12345698765432', '4111111111111111', '4111111111111111', 'AB123456C', None]
+    """
+    arr, back = _as_arrow(values)
+    out = _numbers_as_digits(_text(arr))
+    out = pc.replace_substring_regex(pc.utf8_upper(out), r"[\s\-./]", "")
+    return back(_empty_to_null(out))
+
+
+def normalise_handle(values: Any):
+    """Messaging and social handles: lowercase, without a leading ``@``.
+
+    Examples
+    --------
+    >>> normalise_handle([" @Ann_Lee", "ann_lee", "@"]).to_pylist()
+    ['ann_lee', 'ann_lee', None]
+    """
+    arr, back = _as_arrow(values)
+    out = pc.replace_substring_regex(pc.utf8_lower(_text(arr)), r"^@+", "")
+    return back(_empty_to_null(out))
 
 
 def normalise_name(values: Any):
@@ -283,6 +313,11 @@ _NORMALISERS = {
     "ip": lambda v: pc.utf8_lower(_text(v)),
     "dob": _text,
     "text": _text,
+    "handle": normalise_handle,
+    "card": normalise_identifier,
+    "national_id": normalise_identifier,
+    "passport": normalise_identifier,
+    "bank_account": normalise_identifier,
 }
 
 
@@ -423,18 +458,57 @@ class Pseudonymiser:
             encoded = pc.dictionary_encode(arr)
             uniques, indices = encoded.dictionary, encoded.indices
         normal = self.normalise(uniques, kind).to_pylist()
+        digest = self._digester(kind)
+        return pa.array([None if v is None else digest(v) for v in normal], pa.string()).take(indices)
+
+    def pseudonymise_embedded(self, values: Any, kind: str = "email") -> pa.Array | pa.ChunkedArray:
+        """Replace each email address *inside* longer text by its pseudonym; the rest stays.
+
+        The pseudonym is the one the address gets in an email column, so a note that
+        mentions a customer's address still points at that customer.
+
+        Examples
+        --------
+        >>> p = Pseudonymiser(b"k" * 32)
+        >>> out = p.pseudonymise_embedded(pa.array(['{"to": "Ann@Example.com"}', "no address", None]))
+        >>> out[0].as_py() == '{"to": "' + p.pseudonymise(["ann@example.com"], "email")[0].as_py() + '"}'
+        True
+        >>> out[1:].to_pylist()
+        ['no address', None]
+        """
+        if kind != "email":
+            raise ConfigError(f"only email addresses are replaced inside text, not {kind!r}")
+        arr, _ = _as_arrow(values)
+        if isinstance(arr, pa.ChunkedArray):
+            uniques = pc.unique(arr)
+            indices = pc.index_in(arr, value_set=uniques)
+        else:
+            encoded = pc.dictionary_encode(arr)
+            uniques, indices = encoded.dictionary, encoded.indices
+        digest = self._digester(kind)
+        seen: dict[str, str] = {}  # an address mentioned in many notes is normalised and hashed once
+
+        def one(match: re.Match) -> str:
+            text = match.group(0)
+            if text not in seen:
+                seen[text] = digest(self.normalise([text], kind)[0].as_py())
+            return seen[text]
+
+        out = [None if v is None else EMAIL_ANYWHERE.sub(one, v) for v in uniques.to_pylist()]
+        return pa.array(out, pa.string()).take(indices)
+
+    def _digester(self, kind: str):
+        """``text -> prefix + HMAC-SHA256 hex[:32]`` for one kind."""
         inner, outer = self._hmac_states(kind)
         prefix = PREFIXES[kind]
-        digests = []
-        for v in normal:  # HMAC by hand from copied states: ~2x faster than hmac.digest per value
-            if v is None:
-                digests.append(None)
-                continue
+
+        def digest(v: str) -> str:  # HMAC by hand from copied states: ~2x faster than hmac.digest per value
             i, o = inner.copy(), outer.copy()
             i.update(v.encode())
             o.update(i.digest())
-            digests.append(prefix + o.hexdigest()[:32])
-        return pa.array(digests, pa.string()).take(indices)
+            return prefix + o.hexdigest()[:32]
+
+        return digest
 
     def _hmac_states(self, kind: str):
         """SHA-256 states after the HMAC inner and outer pads (RFC 2104), the inner one fed the kind tag."""

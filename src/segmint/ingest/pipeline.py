@@ -3,8 +3,9 @@
 The steps, all in the engine:
 
 1. stage the source as text (:mod:`segmint.ingest.stage`); reader rejects are kept;
-2. replace personal-data columns by keyed pseudonyms (:mod:`segmint.ingest.pii`), so raw
-   PII never reaches the store, not even the quarantine;
+2. find personal data by column name and by value, and replace it by keyed pseudonyms, drop it,
+   or refuse the load (:mod:`segmint.ingest.pii_stage`), so raw PII never reaches the store,
+   not even the quarantine;
 3. convert text to typed columns and run the contract's checks (reason codes);
 4. find exact duplicates and repeated keys within the source, and unknown customers;
 5. compare with what the store holds: new, updated, or already present;
@@ -13,6 +14,7 @@ The steps, all in the engine:
 
 from __future__ import annotations
 
+import datetime
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 
+from segmint.config import PlausibleDates
 from segmint.contracts import CONTRACTS, Contract, contract
 from segmint.errors import DataError
 from segmint.ingest import checks, coerce, lineitems, stage
@@ -46,6 +49,9 @@ class IngestOptions:
     pii_policy: dict[str, str] = field(default_factory=dict)
     detect_pii: bool = True
     default_country_code: str = "44"
+    #: times outside ``[first, end)`` are quarantined as implausible_date (ingest.plausible_dates)
+    plausible_dates: tuple[datetime.datetime, datetime.datetime] = field(
+        default_factory=lambda: PlausibleDates().bounds())
 
 
 def ingest(store: Store, table: str, source, options: IngestOptions, key: bytes | None = None,
@@ -70,7 +76,7 @@ def ingest(store: Store, table: str, source, options: IngestOptions, key: bytes 
         report.mapping = dict(plan.mapping)
         report.ignored_columns = list(plan.ignored)
         report.attribute_columns = list(plan.extras.values())
-        report.pii = _pseudonymise(con, staged, plan, options, key)
+        _pseudonymise(con, staged, plan, options, key, report)
         typed = _typed(con, staged, target, plan, options)
         if options.line_items:
             lineitems.finish(store, typed, staged, plan, options, report)
@@ -95,47 +101,32 @@ def _stage(con, source, options: IngestOptions, source_name: str | None) -> stag
 
 
 def _pseudonymise(con, staged: stage.Staged, plan: coerce.ColumnPlan, options: IngestOptions,
-                  key: bytes | None) -> dict[str, str]:
-    """Hash or drop personal-data columns of the staged table in place."""
-    from segmint.ingest import pii
+                  key: bytes | None, report: IngestReport) -> None:
+    """Hash or drop personal-data columns of the staged table in place, or refuse the load."""
+    from segmint.ingest import pii_stage
 
-    detected = pii.detect_pii_columns(staged.columns) if options.detect_pii else {}
-    actions = {c: "hash" for c in detected}
-    for col, action in options.pii_policy.items():
-        if col in staged.columns:
-            actions[col] = action
-    actions = {c: a for c, a in actions.items() if a != "keep"}
-    if not actions:
-        return {}
-    if key is None:
-        raise DataError("personal data columns found but no pseudonymisation key was given")
-    kinds = {c: detected.get(c, "name") for c in actions}
     t = staged.table(con)
-    cols = [c for c, a in actions.items() if a == "hash"]
-    pseudo = pii.Pseudonymiser(key, default_country_code=options.default_country_code)
-    if cols:
-        arrow = t.select("_rec", *cols).to_pyarrow()
-        replaced = {"_rec": arrow.column("_rec")}
-        for c in cols:
-            replaced[c] = pseudo.pseudonymise(arrow.column(c), kinds[c])
-        hashed = ibis.memtable(pa.table(replaced))
-        keep = [c for c in t.columns if c not in actions]
-        joined = t.select(*keep).join(hashed, "_rec")
-        new = joined.select(*[c for c in t.columns if c not in actions or actions[c] == "hash"])
-    else:
-        new = t.drop(*actions)
+    findings = pii_stage.find(t, staged.columns) if options.detect_pii else {}
+    decisions = pii_stage.decide(findings, options.pii_policy, staged.columns, plan.ignored)
+    refused = [d for d in decisions.values() if d.action == "refuse"]
+    if refused:
+        raise pii_stage.refusal(staged.source, refused)
+    report.pii = {c: pii_stage.DONE[d.action] for c, d in decisions.items()}
+    report.pii_found = {c: d.to_dict() for c, d in decisions.items()}
+    new = pii_stage.apply(con, t, decisions, key, options.default_country_code)
+    if new is None:
+        return
     name = staged.name + "_pii"
     con.create_table(name, new, temp=True)
     con.drop_table(staged.name, force=True)
     staged.name = name
-    staged.columns = [c for c in staged.columns if actions.get(c) != "drop"]
-    for c, a in actions.items():
-        if a == "drop":
-            plan.extras.pop(c, None)
-            plan.ignored = [x for x in plan.ignored if x != c]
-            plan.mapping = {k: v for k, v in plan.mapping.items() if v != c}
+    dropped = {c for c, d in decisions.items() if d.action == "drop"}
+    staged.columns = [c for c in staged.columns if c not in dropped]
+    for c in dropped:
+        plan.extras.pop(c, None)
+        plan.ignored = [x for x in plan.ignored if x != c]
+        plan.mapping = {k: v for k, v in plan.mapping.items() if v != c}
     staged.had_pii = True
-    return {c: ("hashed" if a == "hash" else "dropped") for c, a in actions.items()}
 
 
 def _typed(con, staged: stage.Staged, target: Contract, plan: coerce.ColumnPlan,
@@ -169,6 +160,8 @@ def _typed(con, staged: stage.Staged, target: Contract, plan: coerce.ColumnPlan,
     reasons: list[ibis.Value] = []
     for col in converted:
         reasons.extend(checks.column_reasons(col, conv[f"_has_{col.name}"], conv[col.name]))
+        if col.type == "timestamp":
+            reasons.append(checks.implausible_date(conv[col.name], options.plausible_dates))
     if target.table == "orders" and "amount" in conv.columns:
         returned = conv.returned.fill_null(False) if "returned" in conv.columns else ibis.literal(False)
         reasons.append(checks.reason((conv.amount < 0) & ~returned, "negative_amount"))

@@ -36,7 +36,10 @@ class IngestReport:
     ignored_columns: list[str] = field(default_factory=list)
     attribute_columns: list[str] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
+    #: column -> hashed | dropped | kept, for every column holding personal data
     pii: dict[str, str] = field(default_factory=dict)
+    #: column -> how it was found (kind, by name or values, evidence without values) and the setting used
+    pii_found: dict[str, dict] = field(default_factory=dict)
     orders_built: int | None = None
     customers_added: int | None = None
     ingest_id: str = ""

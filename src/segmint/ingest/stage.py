@@ -228,6 +228,7 @@ def stage_frame(con, frame, source: str = "frame") -> Staged:
     """Stage a pandas DataFrame or a pyarrow Table."""
     if isinstance(frame, pd.DataFrame):
         frame = frame.reset_index(drop=True)
+        frame.columns = unique_names([str(c) for c in frame.columns])
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -239,8 +240,32 @@ def stage_frame(con, frame, source: str = "frame") -> Staged:
         raise DataError(f"cannot ingest a {type(frame).__name__}; pass a pandas DataFrame, a pyarrow Table or a path")
     if table.num_columns == 0:
         raise DataError(f"{source}: the frame has no columns")
-    table = pa.table({str(n): _to_text(c) for n, c in zip(table.column_names, table.columns)})
+    names = unique_names([str(n) for n in table.column_names])
+    table = pa.table({n: _to_text(c) for n, c in zip(names, table.columns)})
     return _stage_expr(con, ibis.memtable(table), source)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """A repeated column name gets ``_1``, ``_2``... as DuckDB's CSV reader names them.
+
+    Without this a frame's second ``email`` column would silently replace the first (or be
+    refused by Arrow); with it, both are staged and both are looked at for personal data.
+
+    Examples
+    --------
+    >>> unique_names(["id", "email", "email", "email_1", "email"])
+    ['id', 'email', 'email_1', 'email_1_1', 'email_2']
+    """
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        new, n = name, 0
+        while new in seen:
+            n += 1
+            new = f"{name}_{n}"
+        seen.add(new)
+        out.append(new)
+    return out
 
 
 def _to_text(col: pa.ChunkedArray) -> pa.ChunkedArray:

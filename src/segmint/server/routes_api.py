@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from segmint.features.asof import parse_as_of
 from segmint.server import data
 from segmint.server.audit import AuditLog
 from segmint.server.auth import Principal, role
@@ -229,8 +230,11 @@ def preview_rule(body: PreviewRequest, request: Request) -> dict[str, Any]:
 @router.post("/segmentations/{name}/runs", status_code=202, response_model=JobOut,
              summary="Run a segmentation in the background; poll GET /api/v1/jobs/{job_id}", **role("analyst"))
 def run_segmentation(name: Name, request: Request, body: RunRequest | None = None) -> dict[str, Any]:
-    data.segmentation(view(request), name)  # 404 now rather than a failed job later
+    ws = view(request)
+    data.segmentation(ws, name)  # 404 now rather than a failed job later
     as_of = _iso(body.as_of) if body else None
+    if as_of is not None:  # 422 now: an implausible date must not become a run (and the look-ups' last_as_of)
+        parse_as_of(as_of, ws.config.ingest.plausible_dates)
     job = request.app.state.jobs.submit("segmentation-run", who(request).name,
                                         lambda ws: ws.segment(name, as_of), segmentation=name, as_of=as_of)
     return job.to_dict()
