@@ -191,13 +191,14 @@ class Workspace:
         """
         from segmint.features.snapshot import features_frame
 
-        return features_frame(self.store, as_of, self.config.features, save=store)
+        return features_frame(self.store, as_of, self.config.features, save=store,
+                              plausible=self.config.ingest.plausible_dates)
 
     def snapshot_features(self, as_of: Any = None) -> dict[str, Any]:
         """Compute and store the feature snapshot; returns as_of, customers, features, skipped, seconds."""
         from segmint.features.snapshot import snapshot
 
-        return snapshot(self.store, as_of, self.config.features)
+        return snapshot(self.store, as_of, self.config.features, plausible=self.config.ingest.plausible_dates)
 
     def feature_snapshots(self) -> list[dict[str, Any]]:
         """The stored feature snapshots (as_of, customers)."""
@@ -221,7 +222,8 @@ class Workspace:
         from segmint.segment.definitions import load_definitions
 
         return SegmentContext(self.store, self.config.features,
-                              lambda: load_definitions(self.path, self.config.segmentations), self._models)
+                              lambda: load_definitions(self.path, self.config.segmentations), self._models,
+                              self.config.ingest.plausible_dates)
 
     def definitions(self) -> dict[str, Definition]:
         """Every segmentation definition by name (segmint.yaml, then segments/*.yaml)."""

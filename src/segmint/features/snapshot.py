@@ -36,7 +36,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from segmint.config import FeatureConfig
+from segmint.config import FeatureConfig, PlausibleDates
 from segmint.errors import DataError
 from segmint.features import attributes, engagement, mix, orders, predictive, rfm, survey
 from segmint.features.asof import Context, make_context, parse_as_of
@@ -53,9 +53,14 @@ _PARTS = (mix.categories, engagement.features, survey.features)
 
 
 def compute_with_context(store, as_of: object = None, settings: FeatureConfig | None = None,
-                         predictive_models: bool = True) -> tuple[ir.Table, Context]:
-    """Like :func:`compute_features`, also returning the :class:`Context` (as_of, skipped families)."""
-    ctx = make_context(store, as_of, settings)
+                         predictive_models: bool = True,
+                         plausible: PlausibleDates | None = None) -> tuple[ir.Table, Context]:
+    """Like :func:`compute_features`, also returning the :class:`Context` (as_of, skipped families).
+
+    ``plausible`` is the workspace's ``ingest.plausible_dates`` (default: 1900 to a year from today): an
+    ``as_of`` outside it is refused.
+    """
+    ctx = make_context(store, as_of, settings, plausible)
     t, attrs = _aggregates(ctx)
     # Materialise the joined aggregates once: the derived columns and the model fit then read a
     # plain table, and Ibis compiles a small expression instead of one deep tree (seconds saved).
@@ -149,7 +154,7 @@ def compute_features(store, as_of: object = None, settings: FeatureConfig | None
 
 
 def snapshot(store, as_of: object = None, settings: FeatureConfig | None = None,
-             predictive_models: bool = True) -> dict[str, Any]:
+             predictive_models: bool = True, plausible: PlausibleDates | None = None) -> dict[str, Any]:
     """Compute the features as of ``as_of`` and store them in the ``features`` table.
 
     Returns
@@ -159,7 +164,7 @@ def snapshot(store, as_of: object = None, settings: FeatureConfig | None = None,
         ``skipped`` (family or feature -> reason) and ``seconds``.
     """
     start = time.perf_counter()
-    t, ctx = compute_with_context(store, as_of, settings, predictive_models)
+    t, ctx = compute_with_context(store, as_of, settings, predictive_models, plausible)
     rows = t.mutate(as_of=ctx.as_of_lit).select("as_of", *t.columns)
     schema = rows.schema()
     with store.transaction():
@@ -231,15 +236,15 @@ def load_features(store, as_of: object = None) -> ir.Table:
 
 
 def features_frame(store, as_of: object = None, settings: FeatureConfig | None = None,
-                   save: bool = True) -> pd.DataFrame:
+                   save: bool = True, plausible: PlausibleDates | None = None) -> pd.DataFrame:
     """Features as a pandas DataFrame: computed and stored (``save``), or computed only.
 
     This is what ``Workspace.features(as_of, store)`` calls.
     """
     if save:
-        info = snapshot(store, as_of, settings)
+        info = snapshot(store, as_of, settings, plausible=plausible)
         return load_features(store, info["as_of"]).to_pyarrow().to_pandas()
-    t, ctx = compute_with_context(store, as_of, settings)
+    t, ctx = compute_with_context(store, as_of, settings, plausible=plausible)
     frame = t.to_pyarrow().to_pandas()
     _drop_temporary(store, ctx)
     return frame

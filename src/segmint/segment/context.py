@@ -26,7 +26,7 @@ from segmint.segment.model_cache import ModelDocs
 from segmint.segment.rules import RuleSegmentation, resolver_for
 
 if TYPE_CHECKING:
-    from segmint.config import FeatureConfig
+    from segmint.config import FeatureConfig, PlausibleDates
     from segmint.store import Store
 
 __all__ = ["ID", "ModelDocs", "SegmentContext", "features_at", "get_definition", "iso", "require_snapshot",
@@ -49,12 +49,16 @@ class SegmentContext:
         so an edit of the files is seen by the next call.
     models : ModelDocs
         Parsed model documents, shared by every context of the workspace.
+    plausible : PlausibleDates, optional
+        The workspace's ``ingest.plausible_dates``, for every as_of given or derived.
     """
 
     store: Store
     features: FeatureConfig
     load_definitions: Callable[[], dict[str, Definition]]
     models: ModelDocs = field(default_factory=ModelDocs)
+    #: ``ingest.plausible_dates``: an as_of outside it is refused (None: 1900 to a year from today).
+    plausible: PlausibleDates | None = None
 
     def definitions(self) -> dict[str, Definition]:
         return self.load_definitions()
@@ -88,9 +92,10 @@ def features_at(ctx: SegmentContext, as_of: object = None) -> tuple[ir.Table, dt
     from segmint.features.asof import default_as_of, parse_as_of
     from segmint.features.snapshot import list_snapshots, load_features, snapshot
 
-    when = parse_as_of(as_of) if as_of is not None else default_as_of(ctx.store.table("orders"))
+    when = (parse_as_of(as_of, ctx.plausible) if as_of is not None
+            else default_as_of(ctx.store.table("orders"), ctx.plausible))
     if iso(when) not in {s["as_of"] for s in list_snapshots(ctx.store)}:
-        snapshot(ctx.store, when, ctx.features)
+        snapshot(ctx.store, when, ctx.features, plausible=ctx.plausible)
     return load_features(ctx.store, when), when
 
 
@@ -103,7 +108,8 @@ def require_snapshot(ctx: SegmentContext, as_of: object = None) -> dt.datetime:
     dates = sorted(stored, key=lambda d: pd.Timestamp(d), reverse=True)
     if as_of is None and dates:
         return parse_as_of(dates[0])
-    when = parse_as_of(as_of) if as_of is not None else default_as_of(ctx.store.table("orders"))
+    when = (parse_as_of(as_of, ctx.plausible) if as_of is not None
+            else default_as_of(ctx.store.table("orders"), ctx.plausible))
     if iso(when) not in stored:
         some = ", ".join(dates[:5]) + (", ..." if len(dates) > 5 else "") if dates else "none yet"
         raise SnapshotMissing(

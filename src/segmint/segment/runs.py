@@ -139,7 +139,8 @@ def stored_run(ctx: SegmentContext, name: str, as_of: object = None) -> Segmenta
     from segmint.features.asof import default_as_of, parse_as_of
 
     defn = get_definition(ctx, name)
-    when = parse_as_of(as_of) if as_of is not None else default_as_of(ctx.store.table("orders"))
+    when = (parse_as_of(as_of, ctx.plausible) if as_of is not None
+            else default_as_of(ctx.store.table("orders"), ctx.plausible))
     try:
         version, when = run_of(ctx, name, when)
     except DataError:  # never run at this as_of
@@ -196,7 +197,7 @@ def run_info(ctx: SegmentContext, name: str, as_of: object = None, version: int 
             known = ", ".join(str(v["version"]) for v in ms.versions(ctx.store, name))
             raise UnknownNameError(f"segmentation {name!r} has no run of version {version}; versions: {known}")
     if as_of is not None:
-        when = parse_as_of(as_of)
+        when = parse_as_of(as_of, ctx.plausible)
         runs = [r for r in runs if pd.Timestamp(r[1]) == pd.Timestamp(when)]
         if not runs:
             dates = ", ".join(sorted({iso(pd.Timestamp(r[1]).to_pydatetime()) for r in every}))
