@@ -40,7 +40,7 @@ def shop_ws(ws, shop_dir):
     """The conftest workspace with the small shop ingested and three segmentations defined."""
     for table in ("customers", "orders"):
         ws.ingest(table, shop_dir / f"{table}.csv")
-    (ws.path / "segments").mkdir()
+    (ws.path / "segments").mkdir(exist_ok=True)
     (ws.path / "segments" / "run.yaml").write_text(SEGMENTS)
     return ws
 

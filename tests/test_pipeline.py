@@ -36,7 +36,7 @@ def shop_ws(tmp_path_factory):
     ws = Workspace.init(root / "ws")
     for table in ("customers", "orders", "events", "responses"):
         ws.ingest(table, root / "data" / f"{table}.csv")
-    (ws.path / "segments").mkdir()
+    (ws.path / "segments").mkdir(exist_ok=True)
     (ws.path / "segments" / "demo.yaml").write_text(SEGMENTS)
     ws.close()
     ws = Workspace.open(root / "ws")

@@ -50,7 +50,7 @@ def demo_shop(tmp_path_factory):
         ws = Workspace.init(root / "ws")
         for table in ("customers", "orders", "events", "responses"):
             ws.ingest(table, root / "data" / f"{table}.csv")
-        (ws.path / "segments").mkdir()
+        (ws.path / "segments").mkdir(exist_ok=True)
         (ws.path / "segments" / "demo.yaml").write_text((REPO / "examples" / "demo-segments.yaml").read_text())
         ws.snapshot_features()
         features = ws.store.table("features").drop("as_of").to_pyarrow().to_pandas().set_index("customer_id")

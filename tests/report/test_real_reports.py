@@ -52,7 +52,7 @@ def test_demo_shop_report(tmp_path, artifacts, monkeypatch):
     ws = Workspace.init(tmp_path / "ws")
     for table in ("customers", "orders", "events", "responses"):
         ws.ingest(table, tmp_path / "data" / f"{table}.csv")
-    (ws.path / "segments").mkdir()
+    (ws.path / "segments").mkdir(exist_ok=True)
     (ws.path / "segments" / "demo.yaml").write_text(DEMO)
     ws.close()
     with Workspace.open(tmp_path / "ws") as ws:
@@ -65,7 +65,7 @@ def test_online_retail_report(tmp_path, artifacts, shared_data, monkeypatch):
     monkeypatch.setenv("SEGMINT_SECRET", os.environ.get("SEGMINT_SECRET", "test-secret-key-for-pseudonyms"))
     ws = Workspace.init(tmp_path / "retail")
     ws.ingest("orders", shared_data / "online_retail.csv.gz", preset="online-retail")
-    (ws.path / "segments").mkdir()
+    (ws.path / "segments").mkdir(exist_ok=True)
     (ws.path / "segments" / "rfm.yaml").write_text(RETAIL)
     ws.close()
     with Workspace.open(tmp_path / "retail") as ws:

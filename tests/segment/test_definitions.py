@@ -121,7 +121,7 @@ def test_definitions_merge_yaml_and_segment_files(ws):
     cfg = yaml.safe_load((ws.path / "segmint.yaml").read_text())
     cfg["segmentations"] = {"life": RULES}
     (ws.path / "segmint.yaml").write_text(yaml.safe_dump(cfg))
-    (ws.path / "segments").mkdir()
+    (ws.path / "segments").mkdir(exist_ok=True)
     (ws.path / "segments" / "a.yaml").write_text(yaml.safe_dump({"segmentations": {"value": {"kind": "tiers",
                                                                                              "by": "clv"}}}))
     (ws.path / "segments" / "b.yaml").write_text(yaml.safe_dump({"rfm": {"kind": "rfm"}}))

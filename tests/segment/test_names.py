@@ -30,10 +30,10 @@ def test_good_names_pass(name):
 
 
 def test_names_from_files_are_checked(ws):
-    (ws.path / "segments").mkdir()
+    (ws.path / "segments").mkdir(exist_ok=True)
     (ws.path / "segments" / "evil.yaml").write_text(yaml.safe_dump({"../../x": RULES}))
     with pytest.raises(ConfigError, match=r"'\.\./\.\./x' in segments/evil\.yaml is not allowed"):
-        load_definitions(ws)
+        load_definitions(ws.path, ws.config.segmentations)
 
 
 def test_names_in_segmint_yaml_are_checked(ws):
@@ -45,7 +45,7 @@ def test_names_in_segmint_yaml_are_checked(ws):
     path.write_text(yaml.safe_dump(cfg))
     ws.config = Config.load(path)
     with pytest.raises(ConfigError, match=r"'/tmp/evil' in segmint\.yaml is not allowed"):
-        load_definitions(ws)
+        load_definitions(ws.path, ws.config.segmentations)
 
 
 def test_inside_refuses_paths_that_leave_the_folder(tmp_path):
@@ -64,7 +64,7 @@ def test_report_and_run_write_nothing_outside_reports(ws, tmp_path, capsys):
     """The red-team case: `segmint run` and `segmint report` with a segmentation named ../../x."""
     from segmint.cli import main
 
-    (ws.path / "segments").mkdir()
+    (ws.path / "segments").mkdir(exist_ok=True)
     (ws.path / "segments" / "evil.yaml").write_text(yaml.safe_dump({"../../x": RULES}))
     ws.close()
     before = set(tmp_path.rglob("*"))
