@@ -255,9 +255,15 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning errors into messages and exit codes."""
     import warnings
 
-    # numpy's "mean of empty slice" and friends are expected on empty segments; results say so.
-    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    # Warnings the code expects (a mean of an empty segment, an optimiser's overflow it recovers from) are
+    # silenced where they arise; any other is news the user should see: one line through the console, not
+    # Python's two-line form with a source line. (Ignoring every RuntimeWarning hid optimiser overflows.)
+    warnings.showwarning = _show_warning
     sys.exit(run(sys.argv[1:] if argv is None else argv))
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001 - warnings' API
+    console.info(f"warning: {message} ({category.__name__}, {Path(filename).name}:{lineno})")
 
 
 def run(argv: list[str]) -> int:

@@ -222,3 +222,22 @@ def test_template_takes_the_name_of_the_new_definition(run, segmented):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["kind"] == "rules"
     assert list(json.loads(run("segment", "--template", "rfm", "--json").stdout)) == ["rfm"]
+
+
+def test_main_shows_unexpected_warnings_on_one_line_and_hides_none(capsys, monkeypatch):
+    # main() ignored every RuntimeWarning for the whole process, hiding optimiser overflows (issue 14)
+    import warnings
+
+    import pytest
+
+    from segmint import cli
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # restored after the test
+    with warnings.catch_warnings():
+        with pytest.raises(SystemExit):
+            cli.main(["--help"])
+        assert not any(f[0] == "ignore" and f[2] is RuntimeWarning for f in warnings.filters)
+        assert warnings.showwarning is cli._show_warning
+        cli._show_warning(RuntimeWarning("overflow encountered in exp"), RuntimeWarning, "/x/bgnbd.py", 12)
+    err = capsys.readouterr().err
+    assert "warning: overflow encountered in exp (RuntimeWarning, bgnbd.py:12)" in err
