@@ -17,11 +17,12 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segmint.config import Config, render_default_yaml
@@ -216,6 +217,12 @@ class Workspace:
     # -- segments ------------------------------------------------------------------------
     # Thin wrappers: the logic lives in segmint.segment.runs, .inspect, .explain_run and .preview, which
     # take a SegmentContext (store, feature settings, definitions), not the workspace (docs/segments.md).
+    def check_as_of(self, as_of: Any) -> dt.datetime:
+        """``as_of`` as a naive UTC datetime, refused (ConfigError) outside ``ingest.plausible_dates``."""
+        from segmint.features.asof import parse_as_of
+
+        return parse_as_of(as_of, self.config.ingest.plausible_dates)
+
     def segment_context(self) -> SegmentContext:
         """What the segment modules need from this workspace: its store, feature settings, definitions, model cache."""
         from segmint.segment.context import SegmentContext

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from segmint.features.asof import parse_as_of
 from segmint.server import data
 from segmint.server.audit import AuditLog
 from segmint.server.auth import Principal, role
@@ -234,7 +233,7 @@ def run_segmentation(name: Name, request: Request, body: RunRequest | None = Non
     data.segmentation(ws, name)  # 404 now rather than a failed job later
     as_of = _iso(body.as_of) if body else None
     if as_of is not None:  # 422 now: an implausible date must not become a run (and the look-ups' last_as_of)
-        parse_as_of(as_of, ws.config.ingest.plausible_dates)
+        ws.check_as_of(as_of)
     job = request.app.state.jobs.submit("segmentation-run", who(request).name,
                                         lambda ws: ws.segment(name, as_of), segmentation=name, as_of=as_of)
     return job.to_dict()
