@@ -251,7 +251,7 @@ def test_two_cli_writers_without_a_server_both_succeed(shop_template, tmp_path):
         assert "Traceback" not in err and "is in use by another" not in err
     r = subprocess.run([SEGMINT, "token", "list", "--json", "-w", ws], env=_env(), capture_output=True,
                        text=True, timeout=120)
-    assert {"w1", "w2"} <= {t["name"] for t in json.loads(r.stdout)}
+    assert {"w1", "w2"} <= {t["name"] for t in json.loads(r.stdout)["tokens"]}
 
 
 # -- the serve file ---------------------------------------------------------------------------------------
