@@ -33,6 +33,9 @@ def serve(
                                     help="Log a line per request (off by default: it costs as much as a look-up)."),
     as_json: bool = typer.Option(False, "--json", help="Print the URLs (and demo token) as one JSON object on "
                                  "stdout before serving; messages go to stderr."),
+    trusted_proxy: list[str] = typer.Option(
+        [], "--trusted-proxy", help="Address of a reverse proxy whose X-Forwarded-For is believed (repeatable); "
+                                    "none by default, so a client cannot pick the address the login backoff counts."),
 ) -> None:
     """Serve the REST API (/api/v1) and the dashboard for a workspace."""
     import secrets
@@ -41,7 +44,8 @@ def serve(
     from segmint.server import Settings
     from segmint.server.tokens import TokenStore
 
-    settings = Settings(host=host, port=port, secure_cookies=secure_cookies, serving_index_mb=serving_index_mb)
+    settings = Settings(host=host, port=port, secure_cookies=secure_cookies, serving_index_mb=serving_index_mb,
+                        trusted_proxies=trusted_proxy)
     # An absolute folder: commands the CLI forwards run in the client's folder (server/routes_cli.py).
     # forward=False: beside a running server this is an error naming it, not a forwarded command.
     ws = open_workspace((workspace or Path(os.environ.get("SEGMINT_WORKSPACE") or ".")).resolve(), forward=False)

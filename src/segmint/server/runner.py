@@ -77,7 +77,11 @@ def serve(workspace: Any, settings: Settings | None = None, access_log: bool = F
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
                             access_log=access_log, loop=loop, http=protocol, backlog=4096,
                             timeout_keep_alive=settings.keep_alive_s,
-                            h11_max_incomplete_event_size=settings.max_head_bytes)
+                            h11_max_incomplete_event_size=settings.max_head_bytes,
+                            # uvicorn believes X-Forwarded-For from loopback by default, so a client on the
+                            # same host could rotate it past the login backoff: only configured proxies count.
+                            proxy_headers=bool(settings.trusted_proxies),
+                            forwarded_allow_ips=",".join(settings.trusted_proxies) or None)
     limit = logs.install()  # after uvicorn.Config, which configures logging
     gc.collect()
     gc.freeze()

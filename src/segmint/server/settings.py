@@ -78,6 +78,10 @@ class Settings(BaseModel):
         gets 503. Kept below the process's open-file limit.
     max_head_bytes : int, default 64 KiB
         Largest request head (request line and headers); 431 above it.
+    trusted_proxies : list of str, default none
+        Addresses of reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed
+        (uvicorn's ``forwarded_allow_ips``). With none, the peer's own address is the client's, even on
+        loopback: a header any client can set must not pick the address the login backoff counts.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -100,6 +104,7 @@ class Settings(BaseModel):
     keep_alive_s: float = Field(5.0, gt=0)
     max_connections: int = Field(1000, ge=1)
     max_head_bytes: int = Field(64 * 1024, ge=1024)
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     @field_validator("body_limits")
     @classmethod
