@@ -76,7 +76,10 @@ class Workspace:
         if cfg_file.exists() and not exist_ok:
             raise WorkspaceError(f"{path} is already a segmint workspace ({cfg_file} exists)")
         path.mkdir(parents=True, exist_ok=True)
-        (path / STATE_DIR).mkdir(exist_ok=True)
+        # The store holds pseudonyms, memberships and token hashes: only the owner may read the folder, whatever
+        # the umask gives the DuckDB file and its WAL (the key in it is 0600 already).
+        (path / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path / STATE_DIR, 0o700)
         (path / "reports").mkdir(exist_ok=True)
         (path / "segments").mkdir(exist_ok=True)  # where `segmint segment --template rfm > ...` writes
         if not cfg_file.exists():
