@@ -73,6 +73,11 @@ def ingest(store: Store, table: str, source, options: IngestOptions, key: bytes 
             if col not in staged.columns:
                 raise DataError(f"{staged.source}: no column {col!r} for customer attribute {attr!r}")
             plan.ignored = [c for c in plan.ignored if c != col]
+        if len(plan.extras) > stage.MAX_ATTRIBUTE_COLUMNS:
+            raise DataError(
+                f"{staged.source}: {len(plan.extras):,} extra columns would become {table} attributes; segmint "
+                f"takes at most {stage.MAX_ATTRIBUTE_COLUMNS:,} from one source (each is a column of the store and of "
+                f"every check). Keep the ones you need in a copy of the source. Nothing was written.")
         report.mapping = dict(plan.mapping)
         report.ignored_columns = list(plan.ignored)
         report.attribute_columns = list(plan.extras.values())
