@@ -107,16 +107,26 @@ def for_model(doc: Mapping[str, Any] | str) -> SegmentationKind:
     return kind
 
 
+#: The built-in kinds in the order the docs list them; messages list kinds so whatever module was imported first.
+BUILTIN_ORDER = ("rules", "audiences", "rfm", "cluster", "hybrid", "tiers")
+
+
+def _ordered(names: list[str]) -> tuple[str, ...]:
+    """The built-in kinds first in :data:`BUILTIN_ORDER`, then the others in registration order."""
+    rank = {n: i for i, n in enumerate(BUILTIN_ORDER)}
+    return tuple(sorted(names, key=lambda n: rank.get(n, len(rank))))  # sorted() is stable for the others
+
+
 def names() -> tuple[str, ...]:
-    """Every registered definition kind, in registration order."""
+    """Every registered definition kind: the built-in ones in :data:`BUILTIN_ORDER`, then the others."""
     _builtins()
-    return tuple(_KINDS)
+    return _ordered(list(_KINDS))
 
 
 def model_kinds() -> tuple[str, ...]:
-    """Every model document kind a registered kind reads."""
+    """Every model document kind a registered kind reads (the same order)."""
     _builtins()
-    return tuple(_MODELS)
+    return _ordered(list(_MODELS))
 
 
 def check_doc(doc: Mapping[str, Any] | str) -> dict[str, Any]:
