@@ -77,7 +77,7 @@ def serve(
         info = remote.new_serve_info(ws.path, host, port, url, control)
         # Access logs (when on) show paths only; tokens travel in headers and form bodies, never in URLs.
         run_server(ws, settings, access_log=access_log, control_secret=control,
-                   on_listening=lambda: serve_file.write(info))
+                   on_listening=lambda: serve_file.write(info), on_stopped=lambda: serve_file.remove(info))
     finally:
         if info is not None:
             serve_file.remove(info)

@@ -228,6 +228,18 @@ def test_every_command_answers_the_same_with_and_without_serve(shop_template, tm
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("signal_number", [2, 15])  # Ctrl+C, and the SIGTERM of a service manager
+def test_the_serve_file_goes_with_the_server(shop_template, tmp_path, signal_number):
+    # uvicorn re-raises the signal it caught once it has shut down, which skipped the `finally` that removed
+    # the file: the next command then had to find it stale
+    shutil.copytree(shop_template, tmp_path / "shop")
+    proc = _start_server(tmp_path / "shop", _free_port())
+    proc.send_signal(signal_number)
+    log = proc.communicate(timeout=60)[0]  # waits for the end, and closes the pipe
+    assert not (tmp_path / "shop" / ".segmint" / "serve.json").exists(), log
+
+
+@pytest.mark.slow
 def test_two_cli_writers_without_a_server_both_succeed(shop_template, tmp_path):
     shutil.copytree(shop_template, tmp_path / "shop")
     ws = str(tmp_path / "shop")

@@ -43,7 +43,7 @@ log = logging.getLogger("segmint.server")
 
 def serve(workspace: Any, settings: Settings | None = None, access_log: bool = False,
           log_level: str = "info", loop: str = "asyncio", http: str = "auto", control_secret: str | None = None,
-          on_listening: Callable[[], None] | None = None) -> None:
+          on_listening: Callable[[], None] | None = None, on_stopped: Callable[[], None] | None = None) -> None:
     """Serve ``workspace`` with uvicorn until interrupted (one process; see docs/api.md, "Performance").
 
     Parameters
@@ -60,6 +60,10 @@ def serve(workspace: Any, settings: Settings | None = None, access_log: bool = F
         uvicorn's HTTP parser; ``auto`` picks httptools when installed.
     control_secret : str, optional
         The secret of the route that runs commands the CLI forwards (see :func:`create_app`).
+    on_stopped : callable, optional
+        Called once the server has shut down (``segmint serve`` then removes ``.segmint/serve.json``): before
+        uvicorn re-raises the SIGTERM or SIGINT it caught, which ends the process without running ``finally``
+        blocks further up.
     on_listening : callable, optional
         Called once the server accepts connections (``segmint serve`` then writes ``.segmint/serve.json``).
     """
@@ -86,13 +90,14 @@ def serve(workspace: Any, settings: Settings | None = None, access_log: bool = F
     gc.collect()
     gc.freeze()
     try:
-        _server(config, on_listening).run()
+        _server(config, on_listening, on_stopped).run()
     finally:
         logs.uninstall(limit)
 
 
-def _server(config, on_listening: Callable[[], None] | None):
-    """uvicorn's server, telling ``on_listening`` once its sockets accept connections."""
+def _server(config, on_listening: Callable[[], None] | None, on_stopped: Callable[[], None] | None = None):
+    """uvicorn's server, telling ``on_listening`` once its sockets accept connections and ``on_stopped`` once
+    it has shut down."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -100,6 +105,13 @@ def _server(config, on_listening: Callable[[], None] | None):
             await super().startup(sockets)
             if self.started and on_listening is not None:
                 on_listening()
+
+        async def shutdown(self, sockets=None) -> None:
+            try:
+                await super().shutdown(sockets)
+            finally:
+                if on_stopped is not None:
+                    on_stopped()
 
     return Server(config)
 
