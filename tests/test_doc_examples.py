@@ -7,7 +7,9 @@ Each page runs in order, in a fresh temporary folder that holds what a checkout 
   ``bash`` with the venv's ``segmint`` first on PATH; variables a line sets or exports are kept for the
   next lines of the page (``set -a``), as in one terminal. ``curl`` goes through a wrapper that adds
   ``--fail-with-body`` (unless the line says ``--fail``), so an example that gets an HTTP error fails here;
-  a ``segmint ... --json`` line whose output is not redirected must print one JSON object;
+  a ``segmint ... --json`` line whose output is not redirected must print one JSON object; a line ending in
+  a lone ``&`` starts in the background as in a terminal (a ``segmint serve`` is waited for until it listens)
+  and is stopped with Ctrl+C when the page ends;
 * Python blocks (```python, and ``>>>`` doctest blocks) in one interpreter per page, one namespace, with the
   shell's environment;
 * other blocks (yaml, json, text) are not run.
@@ -37,6 +39,7 @@ import os
 import resource
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -419,6 +422,38 @@ def _run_shell(command: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, 
     return proc.returncode, proc.stdout, proc.stderr, new_env
 
 
+#: A line that ends with a lone ``&`` (and maybe a comment): a process the next lines talk to, such as a server.
+BACKGROUND = re.compile(r"^(?P<command>.*?[^&])&\s*(#.*)?$", re.S)
+
+
+def _start_background(command: str, cwd: Path, env: dict[str, str], n: int):
+    """Start a background line with its output in a log file; a ``segmint serve`` is waited for until it listens
+    (its ``.segmint/serve.json`` appears), so the next lines meet a running server. Stopped at the page's end."""
+    cmd = BACKGROUND.match(command)["command"].strip()
+    log = open(cwd.parent / f".background-{cwd.name}-{n}.log", "w")  # noqa: SIM115 - closed by _stop_background
+    proc = subprocess.Popen(["bash", "-c", f"exec {cmd}"], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    if cmd.startswith("segmint serve"):
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline and not any(cwd.glob("*/.segmint/serve.json")):
+            time.sleep(0.2)
+    return proc, log
+
+
+def _stop_background(proc: subprocess.Popen, log) -> int | None:
+    """Stop a background line; its exit code when it had already ended (a failure unless 0), else None."""
+    ended = proc.poll()
+    if ended is None:
+        proc.send_signal(signal.SIGINT)  # Ctrl+C, as a person stops it
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+    log.close()
+    return ended
+
+
 def _prints_json(command: str) -> bool:
     """A `segmint ... --json` line whose stdout the test sees (not redirected, not piped)."""
     return command.lstrip().startswith("segmint ") and " --json" in command and not re.search(r"[>|]", command)
@@ -457,6 +492,7 @@ def run_page(name: str, base: Path, shop_dir: Path | None) -> Run:
     run = Run(name)
     python: PythonSession | None = None
     server: Server | None = None
+    background: list = []
     try:
         for block in page.blocks:
             if block.kind == "other":
@@ -481,6 +517,10 @@ def run_page(name: str, base: Path, shop_dir: Path | None) -> Run:
                         run.skipped_lines.append(f"{name}:{line}: {command} (no shared data: see "
                                                  "segmint.datasets.real.data_dir)")
                         continue
+                    if BACKGROUND.match(command):
+                        background.append((line, command, *_start_background(command, cwd, env, len(background))))
+                        run.ran += 1
+                        continue
                     rc, out, err, env = _run_shell(command, cwd, env)
                     run.ran += 1
                     if rc != 0:
@@ -502,6 +542,10 @@ def run_page(name: str, base: Path, shop_dir: Path | None) -> Run:
                     source = (ROOT / name).read_text(encoding="utf-8").splitlines()[line - 1].strip()
                     run.failures.append(Failure(name, line, source, _tail(output, 5) + "\n" + result["error"]))
     finally:
+        for line, command, proc, log in background:
+            if _stop_background(proc, log) not in (None, 0):  # it failed on its own before the page ended
+                run.failures.append(Failure(name, line, command, f"exit {proc.returncode} (in the background)\n"
+                                            + _tail(Path(log.name).read_text(errors="replace"))))
         if python is not None:
             python.close()
         if server is not None:
