@@ -19,7 +19,7 @@ def test_the_runner_believes_forwarded_headers_only_from_trusted_proxies(shop, m
         def run(self):
             seen["ran"] = True
 
-    monkeypatch.setattr(runner, "_server", lambda config, on_listening: Recorder(config))
+    monkeypatch.setattr(runner, "_server", lambda config, on_listening, on_stopped=None: Recorder(config))
     runner.serve(shop, Settings(port=8765, trusted_proxies=proxies))
     config = seen["config"]
     assert seen["ran"] and config.proxy_headers is believed
