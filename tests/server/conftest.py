@@ -108,5 +108,14 @@ def client(make_client, tokens):
     return make_client()
 
 
+def define(ws, name: str, definition: dict) -> None:
+    """Add the segmentation ``name`` to the workspace's segmint.yaml and reload its config."""
+    cfg = ws.path / "segmint.yaml"
+    doc = yaml.safe_load(cfg.read_text())
+    doc["segmentations"][name] = definition
+    cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ws.config = type(ws.config).load(cfg)
+
+
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}

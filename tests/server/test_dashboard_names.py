@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-import yaml
-
-from .conftest import DATES, bearer
+from .conftest import DATES, bearer, define
 
 CLUSTER = {"kind": "cluster", "features": ["recency_days", "frequency", "monetary_total"], "k": 3, "random_state": 0}
 
@@ -20,11 +18,7 @@ def _page(client, token, path):
 
 
 def test_overview_segmentation_and_migration_pages_use_the_persona_names(shop, make_client, tokens):
-    cfg = shop.path / "segmint.yaml"
-    doc = yaml.safe_load(cfg.read_text())
-    doc["segmentations"]["behaviour"] = CLUSTER
-    cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
-    shop.config = type(shop.config).load(cfg)
+    define(shop, "behaviour", CLUSTER)
     for d in DATES:
         shop.segment("behaviour", d)
     names = {p.segment: p.name for p in shop.personas("behaviour")}

@@ -3,19 +3,13 @@ they got 404 "no route" (issue 15, Low)."""
 
 from __future__ import annotations
 
-import yaml
-
-from .conftest import DATES, bearer
+from .conftest import DATES, bearer, define
 
 SLASHED = {"kind": "rules", "segments": [{"name": "VIP/EU", "where": "monetary_total >= 1500"}], "else": "rest/other"}
 
 
 def test_segments_and_customers_with_a_slash(shop, make_client, tokens):
-    cfg = shop.path / "segmint.yaml"
-    doc = yaml.safe_load(cfg.read_text())
-    doc["segmentations"]["slashed"] = SLASHED
-    cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
-    shop.config = type(shop.config).load(cfg)
+    define(shop, "slashed", SLASHED)
     shop.segment("slashed", DATES[1])
     client = make_client()
     h = bearer(tokens["admin"])
