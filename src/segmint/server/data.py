@@ -31,7 +31,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from segmint.errors import ConfigError, SnapshotMissing, UnknownNameError, did_you_mean
+from segmint.errors import ConfigError, SegmintError, SnapshotMissing, UnknownNameError, did_you_mean
 
 if TYPE_CHECKING:
     from segmint.segment.results import Why
@@ -115,7 +115,6 @@ def display_names(ws, name: str, labels: list[str]) -> dict[str, str]:
     (``cluster_3``), as the profile and the report call them; the label itself when a person (or the RFM
     template) named it, or when no profile can be made (small cells, no run yet).
     """
-    from segmint.errors import SegmintError
     from segmint.profile.naming import is_given_name
 
     labels = [str(x) for x in labels]
