@@ -4,7 +4,7 @@ Estimators follow scikit-learn's contract and take a frame of ``frequency, recen
 (and ``monetary_value``) as made by :func:`segmint.features.summary.rfm_summary`.
 """
 
-from segmint.clv._base import FORMAT
+from segmint.clv._base import FORMAT, MIN_CUSTOMERS, UnidentifiedWarning
 from segmint.clv.bgnbd import BetaGeo
 from segmint.clv.gamma_gamma import GammaGamma
 from segmint.clv.holdout import calibration_and_holdout, holdout_report
@@ -13,10 +13,12 @@ from segmint.clv.pareto_nbd import ParetoNBD
 
 __all__ = [
     "FORMAT",
+    "MIN_CUSTOMERS",
     "PERIODS_PER_MONTH",
     "BetaGeo",
     "GammaGamma",
     "ParetoNBD",
+    "UnidentifiedWarning",
     "calibration_and_holdout",
     "customer_lifetime_value",
     "holdout_report",

@@ -20,6 +20,7 @@ total); this module does the rest the same way for all of them:
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -43,6 +44,23 @@ from segmint.errors import (
 
 #: Format tag written by ``to_dict``; ``from_dict`` refuses any other.
 FORMAT = "segmint.clv/1"
+
+#: Fewest customers a fit accepts (repeat buyers for the spend model). The models describe how
+#: customers differ (gamma and beta mixing distributions, 3-4 parameters); a handful of customers
+#: cannot show that: BG/NBD on one customer "converged" to r = 2.4e7 with every standard error
+#: undefined, Gamma-Gamma on 5 buyers to q = 4.8e7.
+MIN_CUSTOMERS = 10
+
+
+class UnidentifiedWarning(UserWarning):
+    """A fit reached an optimum at which the data do not pin down every parameter.
+
+    The Hessian of the log-likelihood is singular there (a standard error is undefined): the
+    likelihood is flat along some direction, typically because a parameter ran towards 0 or
+    infinity (e.g. Pareto/NBD's s -> 0 and beta -> infinity on a shop where nobody seems to
+    drop out). Predictions may still be usable (they follow the limit), but the parameters
+    that have no standard error mean nothing on their own. ``identified_`` is False.
+    """
 
 
 _controller: ThreadpoolController | None = None
@@ -276,6 +294,15 @@ class CLVModel(ValidatedParams, BaseEstimator):
         data = self._prepare(read_columns(X, self._columns, f"{name}.fit"))
         uniq, weights = collapse(data)
         wsum = float(weights.sum())
+        if wsum < MIN_CUSTOMERS:
+            who = "repeat buyers" if "monetary_value" in self._columns else "customers"
+            raise FitError(
+                f"{name}.fit: {int(wsum)} {who} cannot identify the model: its {len(self._param_names)} "
+                f"parameters ({', '.join(self._param_names)}) describe how customers differ from each other, "
+                f"which needs at least {MIN_CUSTOMERS} {who} (on fewer the optimiser runs parameters off "
+                f"towards infinity and every standard error is undefined). Fit on more customers (a longer "
+                f"period, or one model for several segments)"
+            )
         # One BLAS thread: the vectors are short and the problem has 3-4 parameters, so BLAS
         # threads only add start/stop cost, which on a busy machine made fits 10x slower.
         with np.errstate(all="ignore"), _one_blas_thread():
@@ -285,6 +312,12 @@ class CLVModel(ValidatedParams, BaseEstimator):
         gnorm = float(np.max(np.abs(res.jac))) if res.jac is not None else np.inf
         # L-BFGS-B often stops with a line-search note at a point where the gradient is already ~0.
         converged = bool(np.isfinite(res.fun) and (res.success or gnorm < 1e-4))
+        if not np.isfinite(res.fun):
+            raise FitError(
+                f"{name}.fit: the log-likelihood is not finite (it over- or underflows) after {res.nit} "
+                f"iterations, at {', '.join(f'{p} = {v:.4g}' for p, v in zip(self._param_names, np.exp(res.x)))}: "
+                f"a numerical failure of segmint on these data, not a convergence problem (please report it)"
+            )
         if not converged:
             if np.all(np.isfinite(res.x)):
                 # A runaway parameter also stops line searches: name that cause when it is the one.
@@ -304,6 +337,8 @@ class CLVModel(ValidatedParams, BaseEstimator):
             )
         params = np.exp(res.x)
         self._check_identified(params, uniq, weights)
+        with np.errstate(all="ignore"), _one_blas_thread():
+            self._check_likelihood(params, uniq, weights)
         self.params_ = dict(zip(self._param_names, map(float, params)))
         self.log_likelihood_ = self._total(params, uniq, weights, grad=False)
         self.n_iter_ = int(res.nit)
@@ -314,7 +349,47 @@ class CLVModel(ValidatedParams, BaseEstimator):
         self._set_inputs(X)
         with np.errstate(all="ignore"), _one_blas_thread():
             self.standard_errors_ = self._standard_errors(res.x, uniq, weights, wsum, np.asarray(res.jac))
+        flat = [p for p, v in self.standard_errors_.items() if not np.isfinite(v)]
+        self.identified_ = not flat
+        if flat:
+            warnings.warn(
+                f"{name}.fit: the data do not identify {', '.join(flat)}: the log-likelihood is flat along "
+                f"some direction at the optimum ({', '.join(f'{p} = {v:.3g}' for p, v in self.params_.items())}), "
+                f"so the standard error of {', '.join(flat)} is undefined and those values mean nothing on "
+                f"their own (predictions follow the limit the optimiser approached). Check with summary(); "
+                f"a simpler model, more customers or penalizer_coef > 0 may pin them down",
+                UnidentifiedWarning,
+                stacklevel=2,
+            )
         return self
+
+    #: True where a row with frequency 0 has a likelihood that is a probability (<= 1).
+    _zero_rows_are_probabilities = True
+
+    def _check_likelihood(self, params: np.ndarray, data, weights: np.ndarray) -> None:
+        """Refuse an optimum whose likelihood is not a likelihood: non-finite, or P > 1.
+
+        For a customer without repeat purchases the likelihood is the probability of no
+        purchase in (0, T], never above 1 (log never above 0). A special function that lost
+        its digits reads as a better fit than the true optimum, and the optimiser goes for it;
+        this check makes that a loud error rather than a fit with an impossible likelihood.
+        """
+        ll = np.asarray(self._loglik(params, data, grad=False), dtype=float)
+        bad = ~np.isfinite(ll)
+        if self._zero_rows_are_probabilities:
+            bad |= (data["frequency"] == 0) & (ll > 1e-9)
+        if bad.any():
+            i = np.flatnonzero(bad)
+            rows = "; ".join(
+                ", ".join(f"{c} {data[c][j]:g}" for c in self._columns) + f": log L = {ll[j]:.4g}" for j in i[:3]
+            )
+            raise FitError(
+                f"{type(self).__name__}.fit: the log-likelihood could not be evaluated correctly at the optimum "
+                f"({', '.join(f'{p} = {v:.4g}' for p, v in zip(self._param_names, params))}) for "
+                f"{len(i)} distinct customer histories (e.g. {rows}; a log-probability must be finite and "
+                f"<= 0 for a customer without repeat purchases). This is a numerical failure of segmint, "
+                f"not of your data: please report it; meanwhile set penalizer_coef > 0 or rescale the time unit"
+            )
 
     def _set_inputs(self, X) -> None:
         """Record what scikit-learn records of the input: the columns read, by name for a frame."""
@@ -406,6 +481,7 @@ class CLVModel(ValidatedParams, BaseEstimator):
             "log_likelihood": self.log_likelihood_,
             "n_iter": self.n_iter_,
             "converged": self.converged_,
+            "identified": bool(getattr(self, "identified_", True)),
             "convergence_message": self.convergence_message_,
             "n_samples": self.n_samples_,
             "n_unique_rows": self.n_unique_rows_,
@@ -439,6 +515,7 @@ class CLVModel(ValidatedParams, BaseEstimator):
         model.log_likelihood_ = float(doc.get("log_likelihood", np.nan))
         model.n_iter_ = int(doc.get("n_iter", 0))
         model.converged_ = bool(doc.get("converged", True))
+        model.identified_ = bool(doc.get("identified", True))
         model.convergence_message_ = str(doc.get("convergence_message", ""))
         model.n_samples_ = int(doc.get("n_samples", 0))
         model.n_unique_rows_ = int(doc.get("n_unique_rows", 0))

@@ -8,9 +8,9 @@ Examples
 --------
 >>> import pandas as pd
 >>> from segmint.clv import BetaGeo
->>> X = pd.DataFrame({"frequency": [0, 1, 2, 0, 5, 3, 0, 1],
-...                   "recency": [0.0, 10.0, 30.4, 0.0, 35.0, 20.0, 0.0, 5.0],
-...                   "T": [38.9, 38.9, 38.9, 38.0, 37.0, 36.0, 35.0, 34.0]})
+>>> X = pd.DataFrame({"frequency": [0, 1, 2, 0, 5, 3, 0, 1, 0, 2],
+...                   "recency": [0.0, 10.0, 30.4, 0.0, 35.0, 20.0, 0.0, 5.0, 0.0, 12.0],
+...                   "T": [38.9, 38.9, 38.9, 38.0, 37.0, 36.0, 35.0, 34.0, 33.0, 32.0]})
 >>> model = BetaGeo(penalizer_coef=0.01).fit(X)
 >>> sorted(model.params_)
 ['a', 'alpha', 'b', 'r']
@@ -29,6 +29,55 @@ from segmint.clv._base import CLVModel, by_value, check_time, distinct_pairs
 DISTINCT_ROWS = 1_000
 
 __all__ = ["BetaGeo"]
+
+#: Within this distance of a = 1 the growth formula is interpolated between a = 1 -+ this (see _growth).
+_A_NEAR_ONE = 1e-5
+
+
+def _growth_raw(r, alpha, a, b, t, x, T):
+    """(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)], z = t / (alpha+T+t).
+
+    Fader, Hardie & Lee's form where it is finite; Euler's transformation of it where not (see _growth).
+    """
+    t, x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, x, T)))
+    shape = t.shape
+    t, x, T = (np.ravel(v) for v in (t, x, T))
+    z = t / (alpha + T + t)
+    log_keep = np.log1p(-z)  # log(1 - z) = log((alpha+T) / (alpha+T+t))
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = np.exp((r + x) * log_keep) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    out = 1.0 - product
+    # 0 x inf, inf, or a power that underflowed; and every z <= 1/2 (horizon within alpha + T), where
+    # the transformed form is the better conditioned (its 2F1 has small parameters; the original's
+    # cancellation 1 - product amplified 2F1's rounding a millionfold for frequencies in the thousands).
+    bad = ~np.isfinite(out) | ((product == 0) & (z > 0)) | (z <= 0.5)
+    if bad.any():
+        # 2F1(A, B; C; z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z): the new 2F1 tends to 1 as x grows.
+        # F may be negative (with a + b + x < 1 its c is), so no log of it: 1 - k F = -((k - 1) F + (F - 1)).
+        zb, kb = z[bad], log_keep[bad]
+        f = hyp2f1(a + b - 1 - r, a - 1, a + b + x[bad] - 1, zb)
+        out[bad] = -(np.expm1((a - 1) * kb) * f + (f - 1.0))
+    return ((a + b + x - 1) / (a - 1) * out).reshape(shape)
+
+
+def _growth(r, alpha, a, b, t, x, T):
+    """Expected purchases in the next ``t`` periods of a customer alive at ``T`` with ``x`` repeats.
+
+    Fader, Hardie & Lee's form, ``(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
+    2F1(r+x, b+x; a+b+x-1; z)]``, multiplies a power that underflows to 0 by a 2F1 that
+    overflows to infinity once x reaches a few thousand (0 x inf = NaN, which went on into
+    CLV). There Euler's transformation ``2F1(A, B; C; z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z)``
+    turns it into ``1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``, whose 2F1 tends to 1 as x
+    grows: finite for every x. (Elsewhere the original form stays: the transformed one loses
+    digits for horizons far beyond alpha + T, where z nears 1.) At a = 1 the formula is 0/0; its limit is taken by interpolating
+    between a = 1 -+ 1e-5 (the function is smooth in a; error ~1e-10 relative).
+    """
+    if abs(a - 1.0) >= _A_NEAR_ONE:
+        return _growth_raw(r, alpha, a, b, t, x, T)
+    lo = _growth_raw(r, alpha, 1.0 - _A_NEAR_ONE, b, t, x, T)
+    hi = _growth_raw(r, alpha, 1.0 + _A_NEAR_ONE, b, t, x, T)
+    share = (a - (1.0 - _A_NEAR_ONE)) / (2 * _A_NEAR_ONE)
+    return lo + share * (hi - lo)
 
 
 class BetaGeo(CLVModel):
@@ -53,6 +102,10 @@ class BetaGeo(CLVModel):
     standard_errors_ : dict
         Standard errors from the Hessian at the optimum.
     n_iter_, converged_, convergence_message_ : optimiser report.
+    identified_ : bool
+        False when a standard error is undefined (the fit warns with
+        :class:`~segmint.clv.UnidentifiedWarning`); fits on fewer than
+        ``MIN_CUSTOMERS`` (10) customers are refused.
     n_samples_, n_unique_rows_ : customers fitted, and distinct rows after collapsing.
     """
 
@@ -164,7 +217,8 @@ class BetaGeo(CLVModel):
             return self.conditional_expected_purchases(t, X)
         r, alpha, a, b = self._check_fitted()
         t = check_time(t)
-        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+        # A new customer is one alive at T = 0 with no repeat purchase.
+        return _growth(r, alpha, a, b, t, 0.0, 0.0)
 
     def conditional_expected_purchases(self, t, X):
         """Expected purchases in the next ``t`` periods given frequency, recency and T.
@@ -213,9 +267,7 @@ class BetaGeo(CLVModel):
     @staticmethod
     def _given_alive(r, alpha, a, b, t, x, T):
         """Expected purchases in the next ``t`` periods of a customer still alive at ``T`` with ``x`` repeats."""
-        z = t / (alpha + T + t)
-        num = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
-        return (a + b + x - 1) / (a - 1) * num
+        return _growth(r, alpha, a, b, t, x, T)
 
     @staticmethod
     def _alive(r, alpha, a, b, x, tx, T):

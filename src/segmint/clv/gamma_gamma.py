@@ -70,6 +70,7 @@ class GammaGamma(CLVModel):
 
     _param_names = ("p", "q", "v")
     _columns = ("frequency", "monetary_value")
+    _zero_rows_are_probabilities = False  # every row fitted is a repeat buyer, its likelihood a density
 
     def _prepare(self, data):
         repeat = data["frequency"] > 0

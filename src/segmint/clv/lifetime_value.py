@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from segmint.clv._base import check_time
+from segmint.clv._base import check_time, read_columns
 from segmint.errors import ConfigError, DataError, did_you_mean
 
 __all__ = ["PERIODS_PER_MONTH", "customer_lifetime_value"]
@@ -60,7 +60,8 @@ def customer_lifetime_value(
     X : pandas.DataFrame
         ``frequency, recency, T`` in the unit the model was fitted in, and
         ``monetary_value`` (needed by ``spend_model``, or used as the spend per purchase
-        when there is no ``spend_model``).
+        when there is no ``spend_model``: then it must be finite and >= 0, else a
+        :class:`~segmint.errors.DataError` names the rows).
     horizon : int
         Number of months to sum over.
     discount_rate : float
@@ -89,7 +90,9 @@ def customer_lifetime_value(
     if spend_model is not None:
         spend = np.asarray(spend_model.expected_spend(X), dtype=float)
     elif "monetary_value" in X.columns:
-        spend = X["monetary_value"].to_numpy(dtype=float)
+        # Used as it is, so it must be a spend: NaN or negative values would come out as NaN or
+        # negative CLV without a word (read_columns names the rows).
+        spend = read_columns(X, ("monetary_value",), "customer_lifetime_value")["monetary_value"]
     else:
         raise DataError("customer_lifetime_value: give a spend_model or a 'monetary_value' column in X")
 

@@ -21,8 +21,11 @@ the substitution ``tau = (m+t_x) exp(u/a) - m`` (``m = max(alpha, beta)``,
 ``a = r+s+x``), which turns the integrand into ``exp(-u)`` times a smooth bounded factor
 (the same substitution that gives the 2F1 form); panels are graded towards ``u = 0``,
 where that factor varies fastest, and stop at ``u = 50`` (``exp(-50)`` is below double
-precision). The value itself still comes from 2F1; the tests check the gradient against
-finite differences and the quadrature's dead term against the 2F1 one.
+precision). The value comes from the same quadrature, in logs: 2F1's closed form (``_log_a0``,
+kept as the tests' second opinion) loses every digit when its argument nears 1 (a penalised
+Online Retail fit drove beta to 1e-13 there and read log P(no purchase) = +5.7), and its powers
+overflow for large frequencies. The tests check the value against 2F1 where 2F1 is sound,
+against mpmath at 50 digits where it is not, and the gradient against finite differences.
 
 Examples
 --------
@@ -64,19 +67,41 @@ def _log_a0(r, alpha, s, beta, x, tx, T):
 #: Panel edges of the quadrature in u (see the module notes): 0, then a factor 3 apart from 1e-8
 #: to 1 (the factor by the integrand may have a pole just left of 0, at about -a (1 - z); panels
 #: [e, 3e] keep it two half-widths away, where 10 Gauss nodes are exact to ~1e-11), then up to 50.
-_EDGES = np.concatenate([[0.0], 1e-8 * 3.0 ** np.arange(17), [1.2, 1.6, 2.0, 3.0, 4.5, 6.5, 9.0, 12.0, 16.0, 21.0,
-                                                               28.0, 36.0, 50.0]])
+#: Rows whose pole is nearer than 1e-8 (z within 1e-8 of 1: e.g. beta far below alpha, as a
+#: penalised fit may try) get the factor-3 edges continued downwards as far as they need
+#: (:func:`_edges`): that is where 2F1's closed form loses all its digits (its log A0 came out
+#: above 0, an impossible log-probability).
+_GRADED = 1e-8 * 3.0 ** np.arange(17)
+_FIXED = np.array([1.2, 1.6, 2.0, 3.0, 4.5, 6.5, 9.0, 12.0, 16.0, 21.0, 28.0, 36.0, 50.0])
+_EDGES = np.concatenate([[0.0], _GRADED, _FIXED])
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(10)
+#: Rows per block of the quadrature (its arrays are rows x panels x nodes).
+_BLOCK = 20_000
+
+
+def _edges(smallest: float) -> np.ndarray:
+    """The panel edges, continued below 1e-8 by factors of 3 down to ``smallest`` (at most 1e-300)."""
+    if not smallest < _GRADED[0]:
+        return _EDGES
+    more = int(np.ceil(np.log(_GRADED[0] / max(smallest, 1e-300)) / np.log(3.0)))
+    return np.concatenate([[0.0], _GRADED[0] * 3.0 ** np.arange(-more, 0), _GRADED, _FIXED])
 
 
 def _dead_gradient(r, alpha, s, beta, x, tx, T):
     """log E_dead and d log E_dead / d(r, alpha, s, beta) per row, by quadrature (module notes).
 
+    Everything is computed in logs (the integrand relative to its largest value), so no
+    frequency overflows it: one customer with 10,000 repeat purchases has a finite likelihood.
     Rows with ``t_x == T`` (no time to die in) get ``-inf`` and zero derivatives.
     """
+    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+    if len(x) > _BLOCK:
+        parts = [_dead_gradient(r, alpha, s, beta, x[i:i + _BLOCK], tx[i:i + _BLOCK], T[i:i + _BLOCK])
+                 for i in range(0, len(x), _BLOCK)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts], axis=1)
     a = r + s + x
     m = max(alpha, beta)
-    U = np.minimum(a * np.log((m + T) / (m + tx)), _EDGES[-1])
+    U = np.minimum(a * np.log((m + T) / (m + tx)), _FIXED[-1])
     # The factor (1 - z exp(-u/a))^-k (k = s+1 when alpha >= beta, else r+x) falls by e over
     # about a (1 - z) / k near u = 0. Edges well below that scale are not needed (one panel from 0
     # covers them); each row walks only its own panels, from there up to U, so the arrays are as
@@ -84,18 +109,24 @@ def _dead_gradient(r, alpha, s, beta, x, tx, T):
     # exp(-u) factor needs the short panels from 1 on.
     order = np.where(alpha >= beta, s + 1.0, r + x)
     scale = a * (np.minimum(alpha, beta) + tx) / (m + tx) / np.maximum(order, 1.0)
-    first = np.searchsorted(_EDGES, np.minimum(scale / 3.0, 0.5), side="right") - 1  # last edge <= that
-    last = np.searchsorted(_EDGES, U, side="left")  # first edge >= U
-    width = max(int(np.max(last - first)), 1)
+    start = np.minimum(scale / 3.0, 0.5)
+    edges = _edges(float(start.min()) if len(start) else 1.0)
+    first = np.searchsorted(edges, start, side="right") - 1  # last edge <= that
+    last = np.searchsorted(edges, U, side="left")  # first edge >= U
+    width = max(int(np.max(last - first)) if len(x) else 1, 1)
     k = first[:, None] + np.arange(width)[None, :]
-    lo = np.where(k == first[:, None], 0.0, _EDGES[np.minimum(k, len(_EDGES) - 1)])
-    hi = _EDGES[np.minimum(k + 1, len(_EDGES) - 1)]
+    lo = np.where(k == first[:, None], 0.0, edges[np.minimum(k, len(edges) - 1)])
+    hi = edges[np.minimum(k + 1, len(edges) - 1)]
     lo, hi = np.minimum(lo, U[:, None]), np.minimum(hi, U[:, None])  # panels beyond U: length 0
     half = (hi - lo) / 2
     u = (lo + half)[:, :, None] + half[:, :, None] * _NODES  # (n, panels, nodes)
     w = half[:, :, None] * _WEIGHTS
     tau_m = (m + tx)[:, None, None] * np.exp(u / a[:, None, None])  # m + tau
-    at, bt = tau_m - m + alpha, tau_m - m + beta  # alpha + tau, beta + tau
+    # alpha + tau and beta + tau; the smaller one as (min + t_x) e^(u/a) + (m + t_x)(e^(u/a) - 1),
+    # which keeps its digits when min is far below m (tau_m - m + min would lose them).
+    grow = (m + tx)[:, None, None] * np.expm1(u / a[:, None, None])
+    low = (np.minimum(alpha, beta) + tx)[:, None, None] + grow
+    at, bt = (tau_m, low) if alpha >= beta else (low, tau_m)
     la, lb = np.log(at), np.log(bt)
     rx = (r + x)[:, None, None]
     # log of integrand * dtau/du, dtau/du = (m + tau) / a; the constant 1/a is added at the end.
@@ -151,13 +182,14 @@ class ParetoNBD(CLVModel):
         x, tx, T = data["frequency"], data["recency"], data["T"]
         a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         alive_term = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        dead_term = np.log(s) - np.log(r + s + x) + _log_a0(r, alpha, s, beta, x, tx, T)
+        # The dead term by quadrature, in logs (2F1's closed form, _log_a0, loses every digit when its
+        # argument nears 1, and overflows for large frequencies; the tests check the two agree elsewhere).
+        dead_term, g_dead = _dead_gradient(r, alpha, s, beta, x, tx, T)
         ll = a1 + np.logaddexp(alive_term, dead_term)
         if not grad:
             return ll
         # d ll = d a1 + P_alive d log E_alive + (1 - P_alive) d log E_dead, P_alive = E_alive / (E_alive + E_dead).
-        log_dead_q, g_dead = _dead_gradient(r, alpha, s, beta, x, tx, T)
-        share_alive = np.exp(alive_term - np.logaddexp(alive_term, log_dead_q))
+        share_alive = np.exp(alive_term - ll + a1)
         g_alive = np.stack([-np.log(alpha + T), -(r + x) / (alpha + T), -np.log(beta + T), -s / (beta + T)])
         g_a1 = np.stack([digamma(r + x) - digamma(r) + np.log(alpha), np.full_like(x, r / alpha),
                          np.full_like(x, np.log(beta)), np.full_like(x, s / beta)])
@@ -177,8 +209,8 @@ class ParetoNBD(CLVModel):
     def _alive(self, params, d):
         r, alpha, s, beta = params
         x, tx, T = d["frequency"], d["recency"], d["T"]
-        log_a0 = _log_a0(r, alpha, s, beta, x, tx, T)
-        log_ratio = np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + log_a0
+        log_dead, _ = _dead_gradient(r, alpha, s, beta, x, tx, T)
+        log_ratio = (r + x) * np.log(alpha + T) + s * np.log(beta + T) + log_dead
         with np.errstate(over="ignore"):
             return 1.0 / (1.0 + np.exp(log_ratio))
 
