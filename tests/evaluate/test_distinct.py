@@ -33,10 +33,11 @@ def test_numeric_effects_match_scipy(small):
             x = f[col].to_numpy()
             ok = ~np.isnan(x)
             inside, rest = x[ok & (labels == s).to_numpy()], x[ok & (labels != s).to_numpy()]
-            pooled = np.sqrt(((len(inside) - 1) * inside.var(ddof=1) + (len(rest) - 1) * rest.var(ddof=1))
-                             / (len(inside) + len(rest) - 2))
+            # Both groups' variances weigh alike, floored at a quarter of the base's variance.
+            spread = max((inside.var(ddof=1) + rest.var(ddof=1)) / 2, x[ok].var(ddof=1) / 4)
             row = e.loc[(s, col)]
-            assert row["smd"] == pytest.approx((inside.mean() - rest.mean()) / pooled)
+            assert row["smd"] == pytest.approx((inside.mean() - rest.mean()) / np.sqrt(spread))
+            assert row["measure"] == "Cliff's delta" and row["effect"] == row["cliffs_delta"]
             mw = stats.mannwhitneyu(inside, rest, method="asymptotic", use_continuity=False)
             assert row["cliffs_delta"] == pytest.approx(2 * mw.statistic / (len(inside) * len(rest)) - 1)
             assert row["p_value"] == pytest.approx(mw.pvalue, rel=1e-6)
@@ -117,3 +118,61 @@ def test_duplicate_ids_are_counted_once_per_index_and_forgotten_with_it():
     del unique, twice, numbers, index
     gc.collect()
     assert len(inputs._DUPLICATES) == held - 3
+
+
+# -- issue 21: effect sizes that stay bounded and defined in degenerate cases ------------------------
+def _flag_frame(n_in=300, n_out=700, jitter=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = pd.Series(["in"] * n_in + ["out"] * n_out)
+    flag = np.r_[np.ones(n_in), np.zeros(n_out)] + jitter * rng.standard_normal(n_in + n_out)
+    return pd.DataFrame({"flag": flag, "noise": rng.normal(size=n_in + n_out)}), labels
+
+
+def test_flag_constant_within_groups_is_a_perfect_bounded_effect():
+    # The pooled-sd d read 0 ("negligible") here while Cliff's delta is 1.
+    f, labels = _flag_frame()
+    e = effect_sizes(f, labels).set_index(["segment", "feature"])
+    row = e.loc[("in", "flag")]
+    assert row["kind"] == "binary" and row["measure"] == "difference in proportions"
+    assert row["effect"] == pytest.approx(1.0) and row["cliffs_delta"] == pytest.approx(1.0)
+    assert row["cramers_v"] == pytest.approx(1.0)
+    assert row["magnitude"] == "large"
+    assert e.loc[("out", "flag"), "effect"] == pytest.approx(-1.0)
+    # The floored SMD is finite: |d| <= 2 / sqrt(share (1 - share)).
+    assert row["smd"] == pytest.approx(1.0 / np.sqrt(f.flag.var(ddof=1) / 4))
+    assert abs(row["smd"]) <= 2 / np.sqrt(0.3 * 0.7)
+
+
+def test_binary_effect_matches_a_two_by_two_table():
+    rng = np.random.default_rng(3)
+    labels = pd.Series(rng.choice(["a", "b"], 500))
+    flag = np.where(labels == "a", rng.random(500) < 0.6, rng.random(500) < 0.2).astype(float)
+    e = effect_sizes(pd.DataFrame({"flag": flag}), labels).set_index(["segment", "feature"])
+    inside, rest = flag[labels == "a"], flag[labels != "a"]
+    chi2, _, _, _ = stats.chi2_contingency(pd.crosstab(labels == "a", flag).to_numpy(), correction=False)
+    row = e.loc[("a", "flag")]
+    assert row["effect"] == pytest.approx(inside.mean() - rest.mean())
+    assert row["cliffs_delta"] == pytest.approx(row["effect"])  # the same quantity for a flag
+    assert row["cramers_v"] == pytest.approx(np.sqrt(chi2 / len(flag)))
+
+
+def test_jitter_does_not_blow_the_effect_up():
+    # A 1e-6 jitter made the flag "numeric" and the pooled-sd d 1e6.
+    f, labels = _flag_frame(jitter=1e-6)
+    row = effect_sizes(f, labels).set_index(["segment", "feature"]).loc[("in", "flag")]
+    assert row["kind"] == "numeric" and row["measure"] == "Cliff's delta"
+    assert row["effect"] == pytest.approx(1.0)
+    assert abs(row["smd"]) < 5
+
+
+def test_a_tiny_segment_against_zeros_is_standardised_by_both_groups():
+    # 9,990 zeros against 10 draws of N(1, 1): the pooled sd is the zeros' (d = 63); both groups weigh alike now.
+    rng = np.random.default_rng(7)
+    x = np.r_[np.zeros(9990), rng.normal(1, 1, 10)]
+    labels = pd.Series(["rest"] * 9990 + ["few"] * 10)
+    row = effect_sizes(pd.DataFrame({"x": x}), labels).set_index(["segment", "feature"]).loc[("few", "x")]
+    inside = x[9990:]
+    assert row["smd"] == pytest.approx(inside.mean() / np.sqrt(max(inside.var(ddof=1) / 2, x.var(ddof=1) / 4)))
+    assert abs(row["smd"]) < 3
+    assert -1 <= row["effect"] <= 1 and row["measure"] == "Cliff's delta"
+    assert row["effect"] == pytest.approx(((inside > 0).sum() - (inside < 0).sum()) / 10)

@@ -220,3 +220,30 @@ def test_the_card_does_not_depend_on_the_refits_running_beside_it(monkeypatch):
     pd.testing.assert_frame_equal(threaded.segments, inline.segments)
     assert threaded.segmentation.metric.tolist().index("bootstrap_ari") > \
         threaded.segmentation.metric.tolist().index("separability")
+
+
+def test_max_effect_is_bounded_and_names_its_measure():
+    # Issue 21: a segment defined by region == 'north' (Cramer's V = 1) showed a "d-equivalent" of 63,245.55,
+    # and a binary flag "d = +35.33".
+    rng = np.random.default_rng(21)
+    n = 2000
+    region = rng.choice(["north", "south", "east", "west"], n)
+    labels = pd.Series(np.where(region == "north", "north", "elsewhere"), index=[f"C{i}" for i in range(n)])
+    flag = (labels == "north").to_numpy().astype(float)
+    features = pd.DataFrame({"region": region, "is_north": flag, "spend": rng.gamma(2.0, 50.0, n)},
+                            index=labels.index)
+    card = scorecard(features, labels, n_bootstrap=5, random_state=0)
+    rows = card.segments.set_index(["segment", "metric"])
+    for s in ("north", "elsewhere"):
+        assert rows.loc[(s, "max_effect"), "value"] == pytest.approx(1.0)
+        assert rows.loc[(s, "max_effect"), "verdict"] == "pass"
+    effects = card.effects.set_index(["segment", "feature"])
+    assert effects.loc[("north", "region"), "measure"] == "Cramer's V"
+    assert effects.loc[("north", "is_north"), "measure"] == "difference in proportions"
+    assert effects.loc[("north", "spend"), "measure"] == "Cliff's delta"
+    assert (effects["abs_effect"] <= 1 + 1e-12).all()
+    sentences = " ".join(card.segments["sentence"]) + " ".join(card.segmentation["sentence"])
+    assert "d = " not in sentences and "d-equivalent" not in sentences
+    assert "difference in proportions +1.00" in sentences or "Cramer's V 1.00" in sentences
+    minimum = card.segmentation.set_index("metric").loc["min_effect"]
+    assert minimum["value"] == pytest.approx(1.0) and "bounded effect" in minimum["sentence"]

@@ -1,9 +1,12 @@
 """Are the segments distinct? Effect sizes, tests, cluster indices and separability.
 
-* :func:`effect_sizes`: every feature of every segment against the rest of the base:
-  standardised mean difference (Cohen's d, pooled sd) and Cliff's delta for numbers,
-  Cramer's V for categories, each with a p-value (Mann-Whitney U, chi-square) and
-  Benjamini-Hochberg q-values.
+* :func:`effect_sizes`: every feature of every segment against the rest of the base, each
+  with a bounded effect size that is defined in every case, named in the ``measure`` column:
+  Cliff's delta (numbers, in [-1, 1]), the difference in proportions (0/1 flags and other
+  two-valued numbers, in [-1, 1]; it equals Cliff's delta there), Cramer's V (categories,
+  in [0, 1]); with a p-value (Mann-Whitney U, chi-square) and Benjamini-Hochberg q-values.
+  A standardised mean difference is reported beside them (``smd``), with a floor on its
+  variance so that a feature nearly constant within groups cannot give d = 1e6.
 * :func:`feature_tests`: one test per feature across all segments (Kruskal-Wallis with
   epsilon-squared, chi-square with Cramer's V), BH-corrected.
 * :func:`cluster_quality`: silhouette (sampled), Calinski-Harabasz, Davies-Bouldin.
@@ -48,7 +51,20 @@ from segmint.evaluate.inputs import Segmented, as_float, prepare
 #: |d| cut-offs (Cohen) and Cramer's V cut-offs (df = 1) for small, medium, large.
 SMD_MAGNITUDE = (0.2, 0.5, 0.8)
 CRAMERS_V_MAGNITUDE = (0.1, 0.3, 0.5)
+#: |Cliff's delta| cut-offs for small, medium, large (Romano et al. 2006; Cohen's d 0.2, 0.5, 0.8
+#: for two normal groups). They also judge the difference in proportions of a 0/1 flag, which is
+#: Cliff's delta of that flag.
+CLIFFS_DELTA_MAGNITUDE = (0.147, 0.33, 0.474)
 MAGNITUDE_WORDS = ("negligible", "small", "medium", "large")
+
+#: What ``effect`` holds for each kind of feature (the ``measure`` column).
+MEASURES = {"numeric": "Cliff's delta", "binary": "difference in proportions", "categorical": "Cramer's V"}
+#: Magnitude cut-offs of each measure.
+MEASURE_MAGNITUDE = {"numeric": CLIFFS_DELTA_MAGNITUDE, "binary": CLIFFS_DELTA_MAGNITUDE,
+                     "categorical": CRAMERS_V_MAGNITUDE}
+#: The standardised mean difference's variance is at least this share of the base's variance
+#: (see :func:`effect_sizes`).
+SMD_VARIANCE_FLOOR = 0.25
 
 
 def magnitude(value: float, cuts: tuple[float, float, float] = SMD_MAGNITUDE) -> str:
@@ -102,8 +118,25 @@ def effect_sizes(features: pd.DataFrame | None = None, labels=None, catalog=None
     -------
     DataFrame
         ``segment, feature, family, kind, segment_mean, rest_mean, smd, cliffs_delta,
-        cramers_v, top_value, effect, abs_effect, magnitude, p_value, q_value, significant``.
-        ``effect`` is the signed SMD for numbers and Cramer's V for categories.
+        cramers_v, top_value, effect, measure, abs_effect, magnitude, p_value, q_value,
+        significant``. ``kind`` is ``numeric``, ``binary`` (a number with two values, e.g. a
+        0/1 flag) or ``categorical``. ``effect`` is bounded and always defined; ``measure``
+        names it:
+
+        - numeric: Cliff's delta, P(segment > rest) - P(segment < rest), in [-1, 1]
+          (equal to the rank-biserial correlation);
+        - binary: the difference in proportions at the higher value (segment share less
+          the rest's share), in [-1, 1]: Cliff's delta of the flag; ``cramers_v`` holds the
+          phi coefficient's size;
+        - categorical: Cramer's V of segment membership against the values, in [0, 1].
+
+        ``magnitude`` reads ``effect`` with its measure's cut-offs (Cliff's delta: 0.147,
+        0.33, 0.474; Cramer's V: 0.1, 0.3, 0.5). ``smd`` is the mean difference over
+        sqrt(max((v_segment + v_rest) / 2, base variance / 4)): the two groups' variances
+        weigh alike (a 10-customer segment against 9,990 zeros is not standardised by the
+        zeros alone), and the floor keeps a feature nearly constant within groups finite
+        (|smd| <= 2 / sqrt(share (1 - share)), e.g. 4 for a 0/1 flag that splits the base
+        in half), where the pooled-sd d read 0 (constant) or 1e6 (jittered by 1e-6).
 
     ``prepared``: ``features``, ``labels`` and ``catalog`` already aligned by
     :func:`~segmint.evaluate.inputs.prepare`, given instead of them.
@@ -125,9 +158,9 @@ def _effect_sizes(seg: Segmented, alpha: float) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["segment", "feature", "kind", "segment_mean", "rest_mean", "smd",
                                       "cliffs_delta", "cramers_v", "top_value", "effect", "p_value"])
     out.insert(2, "family", [seg.catalog[f].family for f in out["feature"]])
+    out.insert(out.columns.get_loc("effect") + 1, "measure", [MEASURES[k] for k in out["kind"]])
     out["abs_effect"] = out["effect"].abs()
-    out["magnitude"] = [magnitude(e, CRAMERS_V_MAGNITUDE if k == "categorical" else SMD_MAGNITUDE)
-                        for e, k in zip(out["effect"], out["kind"])]
+    out["magnitude"] = [magnitude(e, MEASURE_MAGNITUDE[k]) for e, k in zip(out["effect"], out["kind"])]
     out["q_value"] = bh(out["p_value"].to_numpy(float))
     out["significant"] = (out["q_value"] < alpha).to_numpy(bool)
     return out.sort_values(["segment", "abs_effect"], ascending=[True, False], key=_segment_key(seg)
@@ -145,6 +178,11 @@ def _numeric_effects(seg: Segmented, col: str) -> list[list]:
     n = len(xv)
     if n < 3 or nanstd(xv) == 0:
         return []
+    head = np.unique(xv[:1000])  # most columns show a third value at once: no full sort for them
+    values = np.unique(xv) if len(head) <= 2 else head
+    binary = len(values) == 2
+    kind = "binary" if binary else "numeric"
+    floor = SMD_VARIANCE_FLOOR * float(np.var(xv, ddof=1))
     total, total_sq = xv.sum(), (xv ** 2).sum()
     n_in, s_in, q_in, r_in = (seg.segment_sums(rows=ok), seg.segment_sums(xv, ok), seg.segment_sums(xv ** 2, ok),
                               seg.segment_sums(ranks, ok))
@@ -159,13 +197,20 @@ def _numeric_effects(seg: Segmented, col: str) -> list[list]:
         mu1, mu2 = s1 / n1, s2 / n2
         v1 = max((q1 - n1 * mu1 ** 2) / (n1 - 1), 0.0)
         v2 = max((q2 - n2 * mu2 ** 2) / (n2 - 1), 0.0)
-        pooled = np.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
-        smd = (mu1 - mu2) / pooled if pooled > 0 else 0.0
+        smd = (mu1 - mu2) / np.sqrt(max((v1 + v2) / 2, floor))
         u = r_in[i] - n1 * (n1 + 1) / 2
         delta = 2 * u / (n1 * n2) - 1
         sigma = np.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
         p = float(2 * stats.norm.sf(abs(u - n1 * n2 / 2) / sigma)) if sigma > 0 else 1.0
-        rows.append([s, col, "numeric", mu1, mu2, smd, delta, np.nan, None, smd, p])
+        if binary:
+            # Shares at the higher value; their difference is Cliff's delta of the flag.
+            lo, hi = float(values[0]), float(values[1])
+            p1, p2 = (mu1 - lo) / (hi - lo), (mu2 - lo) / (hi - lo)
+            share = (n1 * p1 + n2 * p2) / n
+            phi = (p1 - p2) * np.sqrt(n1 * n2 / (n * n * share * (1 - share))) if 0 < share < 1 else 0.0
+            rows.append([s, col, kind, mu1, mu2, smd, delta, abs(phi), None, p1 - p2, p])
+        else:
+            rows.append([s, col, kind, mu1, mu2, smd, delta, np.nan, None, delta, p])
     return rows
 
 

@@ -198,11 +198,9 @@ def scorecard(features: pd.DataFrame | None = None, labels=None, catalog=None, l
             X, used = standardized(seg, rows, reference=work)
             y = seg.labels.to_numpy()[rows]
             refits = pool.submit(bootstrap_agreement, X, y, n_bootstrap=n_bootstrap, random_state=random_state)
+        # Every measure is bounded in [0, 1] as |effect| (Cliff's delta, difference in proportions, Cramer's V):
+        # no conversion to a "d-equivalent", which ran to 63,245 for a segment defined by one category.
         effects = effect_sizes(prepared=work, alpha=t.alpha)
-        effects["d_equivalent"] = np.where(effects["kind"] == "categorical",
-                                           2 * effects["cramers_v"] / np.sqrt(np.clip(1 - effects["cramers_v"] ** 2,
-                                                                                      1e-9, None)),
-                                           effects["abs_effect"])
         tests = feature_tests(prepared=work, alpha=t.alpha)
         _distinct(b, work, effects, tests, sizes)
         if refits is not None:
@@ -282,19 +280,20 @@ def _distinct(b: _Builder, seg: Segmented, effects: pd.DataFrame, tests: pd.Data
     for s in seg.segments:
         e = effects[(effects.segment == s) & effects.significant]
         if len(e):
-            top = e.loc[e["d_equivalent"].idxmax()]
-            best[s] = (float(top["d_equivalent"]), str(top["feature"]))
+            top = e.loc[e["abs_effect"].idxmax()]
+            best[s] = (float(top["abs_effect"]), str(top["feature"]), str(top["measure"]))
             b.segment_row(s, "distinct", "max_effect", best[s][0],
                           f"'{s}' differs most on {top['feature']} ({_effect_words(top)}).")
         else:
-            best[s] = (0.0, "")
+            best[s] = (0.0, "", "")
             b.segment_row(s, "distinct", "max_effect", 0.0,
                           f"'{s}' shows no significant difference from the rest of the base.")
     least = min(b.shown(best) or best, key=lambda s: best[s][0])
-    value, feat = best[least]
+    value, feat, measure = best[least]
     where = f", on {feat}" if feat else ""
+    size = f"{measure} {value:.2f}" if measure else f"{value:.2f}"
     b.seg_row("distinct", "min_effect", value,
-              f"Every segment differs from the rest of the base by an effect of at least d = {value:.2f} "
+              f"Every segment differs from the rest of the base by a bounded effect (0 to 1) of at least {size} "
               f"(least distinct: '{least}'{where}).")
     if len(tests):
         sig = int(tests.significant.sum())
@@ -304,10 +303,14 @@ def _distinct(b: _Builder, seg: Segmented, effects: pd.DataFrame, tests: pd.Data
 
 
 def _effect_words(row) -> str:
+    """The effect in words, each number labelled with its measure."""
     if row["kind"] == "categorical":
         return f"Cramer's V {row['cramers_v']:.2f}, most over-represented: {row['top_value']}"
-    direction = "higher" if row["smd"] > 0 else "lower"
-    return f"{direction}, d = {row['smd']:+.2f}, Cliff's delta {row['cliffs_delta']:+.2f}"
+    direction = "higher" if row["effect"] > 0 else "lower"
+    if row["kind"] == "binary":
+        return (f"{direction}, difference in proportions {row['effect']:+.2f} at its higher value "
+                f"(Cramer's V {row['cramers_v']:.2f})")
+    return f"{direction}, Cliff's delta {row['cliffs_delta']:+.2f}, standardised mean difference {row['smd']:+.2f}"
 
 
 def _cluster_measures(b: _Builder, X: np.ndarray, y: np.ndarray, used: list[str], seed: int) -> None:

@@ -43,9 +43,11 @@ class Metric(NamedTuple):
 #: metric -> how it is judged. Metrics not listed here are reported as "info".
 METRICS: dict[str, Metric] = {
     "min_effect": Metric("distinct", True, "effect_pass", "effect_warn",
-                         "the least distinct segment's largest standardised effect vs the rest"),
+                         "the least distinct segment's largest bounded effect (|Cliff's delta|, difference in "
+                         "proportions or Cramer's V, 0 to 1) vs the rest"),
     "max_effect": Metric("distinct", True, "effect_pass", "effect_warn",
-                         "the segment's largest standardised effect vs the rest of the base"),
+                         "the segment's largest bounded effect (|Cliff's delta|, difference in proportions or "
+                         "Cramer's V, 0 to 1) vs the rest of the base"),
     "silhouette": Metric("distinct", True, "silhouette_pass", "silhouette_warn",
                          "mean silhouette on standardised numeric features (sampled)"),
     "davies_bouldin": Metric("distinct", False, "davies_bouldin_pass", "davies_bouldin_warn",
@@ -83,14 +85,16 @@ METRICS: dict[str, Metric] = {
 class Thresholds:
     """Limits of the scorecard; every pass limit has a softer warn limit.
 
-    Defaults follow common rules of thumb: Cohen's d 0.5 is a medium effect, a
+    Defaults follow common rules of thumb: an effect of 0.33 is medium (Cliff's delta 0.33
+    and 0.147 correspond to Cohen's d 0.5 and 0.2; Cramer's V's medium and small are 0.3
+    and 0.1, and the same limits judge it), a
     silhouette above 0.25 shows structure, a bootstrap Jaccard above 0.75 marks a
     stable cluster (Hennig 2007), and a segment worth serving has at least 1 % of
     the base and 100 customers.
     """
 
-    effect_pass: float = 0.5
-    effect_warn: float = 0.2
+    effect_pass: float = 0.33
+    effect_warn: float = 0.147
     silhouette_pass: float = 0.25
     silhouette_warn: float = 0.10
     davies_bouldin_pass: float = 1.0

@@ -252,7 +252,7 @@ def _traits(profile: Profile, segment: str) -> list[str]:
         else:
             ix = f", index {r.index:.0f}" if np.isfinite(r.index) else ""
             out.append(f"{feat} {r.direction} ({_fmt(r.segment_mean)} vs {_fmt(r.population_mean)}{ix}, "
-                       f"{r.magnitude} effect)")
+                       f"{r.magnitude} effect: {r.measure} {r.effect:+.2f})")
     return out
 
 

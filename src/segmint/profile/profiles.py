@@ -261,7 +261,7 @@ def _means(seg: Segmented, small: list[str]) -> pd.DataFrame:
 
 
 def _differentiators(seg: Segmented, means: pd.DataFrame, small: list[str], top_n: int) -> pd.DataFrame:
-    cols = ["segment", "rank", "feature", "family", "kind", "direction", "effect", "magnitude", "segment_mean",
+    cols = ["segment", "rank", "feature", "family", "kind", "direction", "effect", "measure", "magnitude", "segment_mean",
             "population_mean", "index", "top_value", "q_value"]
     effects = effect_sizes(prepared=seg)
     effects = effects[effects.significant & (effects.magnitude != "negligible") & ~effects.segment.isin(small)]
@@ -270,7 +270,7 @@ def _differentiators(seg: Segmented, means: pd.DataFrame, small: list[str], top_
     top = effects.groupby("segment", sort=False).head(top_n).copy()
     top["rank"] = top.groupby("segment", sort=False).cumcount() + 1
     top["direction"] = np.where(top.kind == "categorical", "over-represented",
-                                np.where(top.smd > 0, "higher", "lower"))
+                                np.where(top.effect > 0, "higher", "lower"))
     top = top.merge(means[["segment", "feature", "population_mean", "index"]], on=["segment", "feature"],
                     how="left")
     return top[cols].reset_index(drop=True)

@@ -304,8 +304,9 @@ def _notes(profile: Profile, notes: str | Sequence[str], card: Scorecard | None 
                  "sample." if profile.sample else "")
         out.append(f'<p class="note"><b>Sampling.</b> {e(card.sample_note + extra)}</p>')
     out += [f"<p>{e(n)}</p>" for n in notes if n]
-    out.append("<p>Effect sizes: standardised mean difference (Cohen's d) and Cliff's delta for numbers, Cramer's V "
-               "for categories; p-values from Mann-Whitney U, Kruskal-Wallis and chi-square tests with "
+    out.append("<p>Effect sizes, each bounded and labelled with its measure: Cliff's delta for numbers, the "
+               "difference in proportions for two-valued features (0/1 flags), Cramer's V for categories (the "
+               "standardised mean difference, reported beside them, has a floor on its variance); p-values from Mann-Whitney U, Kruskal-Wallis and chi-square tests with "
                "Benjamini-Hochberg correction. Stability: decision-tree surrogates refitted on bootstrap resamples, "
                "scored on the customers each resample left out.</p>")
     return "\n".join(out)

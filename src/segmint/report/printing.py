@@ -136,10 +136,14 @@ def print_profile(profile: Profile, console: Console | None = None, top: int = 3
             value = r.top_value if r.kind == "categorical" else _n(r.segment_mean)
             t.add_row(escape(str(r.segment)), r.feature, r.direction, escape(str(value)),
                       "" if r.kind == "categorical" else _n(r.population_mean), _n(r.index, 0),
-                      f"{r.effect:+.2f} {r.magnitude}")
+                      f"{r.effect:+.2f} {_MEASURE_SHORT.get(r.measure, r.measure)} {r.magnitude}")
         out.print(t)
     if profile.note:
         out.print(f"[yellow]Small-cell protection:[/] {escape(profile.note)}", markup=True)
+
+
+#: Short labels of the effect measures (segmint.evaluate.distinct.MEASURES) for narrow tables.
+_MEASURE_SHORT = {"Cliff's delta": "Cliff's d.", "difference in proportions": "diff. prop.", "Cramer's V": "V"}
 
 
 def print_personas(personas: Sequence[Persona], console: Console | None = None) -> None:
