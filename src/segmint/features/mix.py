@@ -24,7 +24,7 @@ import re
 import ibis
 import ibis.expr.types as ir
 
-from segmint.features.asof import Context
+from segmint.features.asof import Context, exact_sum
 
 __all__ = ["aggregates", "categories", "derive", "slugs", "MAX_LEVELS", "present_columns"]
 
@@ -97,7 +97,7 @@ def categories(ctx: Context) -> ir.Table | None:
         return None
     levels = _levels(ctx, "category")
     o = ctx.orders.filter(~ctx.orders.is_return & ctx.orders.category.notnull())
-    per = o.group_by(["customer_id", "category"]).aggregate(n=o.count(), spend=o.amount.sum())
+    per = o.group_by(["customer_id", "category"]).aggregate(n=o.count(), spend=exact_sum(o.amount))
     rank = ibis.row_number().over(group_by=per.customer_id,
                                   order_by=[ibis.desc(per.n), ibis.desc(per.spend), per.category])
     per = per.mutate(rank=rank)

@@ -31,7 +31,7 @@ import ibis
 import ibis.expr.types as ir
 
 from segmint.features import cadence, mix, predictive, rfm
-from segmint.features.asof import Context
+from segmint.features.asof import Context, exact_sum
 
 __all__ = ["features", "rows"]
 
@@ -55,7 +55,7 @@ def features(ctx: Context) -> ir.Table:
     o = ctx.orders
     ret = o.filter(o.is_return)
     returned = ret.group_by("customer_id").aggregate(_n_returns=ret.count(),
-                                                     returned_amount=ret.amount.abs().sum())
+                                                     returned_amount=exact_sum(ret.amount.abs()))
     joined = bought.outer_join(returned, bought.customer_id == returned.customer_id)
     columns: dict[str, ir.Value] = {"customer_id": ibis.coalesce(bought.customer_id, returned.customer_id)}
     columns.update({c: bought[c] for c in bought.columns if c != "customer_id"})

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from segmint.features.asof import Context
+from segmint.features.asof import Context, exact_sum
 
 __all__ = ["aggregates", "derive", "scores", "window_names", "score"]
 
@@ -41,18 +41,18 @@ def aggregates(ctx: Context, o: ir.Table) -> dict[str, ir.Value]:
     """
     aggs: dict[str, ir.Value] = {
         "frequency": o.count(),
-        "monetary_total": o.amount.sum(),
+        "monetary_total": exact_sum(o.amount),
         "first_order_at": o.ordered_at.min(),
         "last_order_at": o.ordered_at.max(),
     }
     for w in ctx.settings.windows:
         recent = o.ordered_at >= ctx.since(w)
         aggs[f"orders_last_{w}"] = o.count(where=recent)
-        aggs[f"spend_last_{w}"] = o.amount.sum(where=recent)
+        aggs[f"spend_last_{w}"] = exact_sum(o.amount, where=recent)
     # The trend compares two equal windows; computed here even when 90 is not a configured window.
-    aggs["_spend_recent"] = o.amount.sum(where=o.ordered_at >= ctx.since(TREND_DAYS))
-    aggs["_spend_before"] = o.amount.sum(
-        where=(o.ordered_at >= ctx.since(2 * TREND_DAYS)) & (o.ordered_at < ctx.since(TREND_DAYS))
+    aggs["_spend_recent"] = exact_sum(o.amount, where=o.ordered_at >= ctx.since(TREND_DAYS))
+    aggs["_spend_before"] = exact_sum(
+        o.amount, where=(o.ordered_at >= ctx.since(2 * TREND_DAYS)) & (o.ordered_at < ctx.since(TREND_DAYS))
     )
     return aggs
 
