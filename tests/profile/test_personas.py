@@ -52,3 +52,20 @@ def test_small_segments_get_no_statistics():
 def test_action_rules_are_data():
     assert all(r.conditions for r in ACTION_RULES)
     assert {c[0] for r in ACTION_RULES for c in r.conditions} <= {"index", "mean", "kpi"}
+
+
+def test_a_binary_flag_trait_names_a_bounded_measure():
+    # Issue 21: the persona page showed "d = +35.33" for a 0/1 flag.
+    rng = np.random.default_rng(2)
+    n = 600
+    inside = np.arange(n) < 150
+    f = pd.DataFrame({"is_member": inside.astype(float), "frequency": rng.poisson(4, n) + 1.0,
+                      "monetary_total": rng.gamma(2.0, 60.0, n)})
+    prof = profile(f, pd.Series(np.where(inside, "members", "others")))
+    d = prof.differentiators.set_index(["segment", "feature"])
+    row = d.loc[("members", "is_member")]
+    assert row["kind"] == "binary" and row["measure"] == "difference in proportions"
+    assert row["effect"] == 1.0 and row["direction"] == "higher"
+    card = next(c for c in personas(prof) if c.segment == "members")
+    trait = next(t for t in card.traits if t.startswith("is member"))
+    assert "difference in proportions +1.00" in trait and "d = " not in " ".join(card.traits)
