@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from segmint.segment import membership
+from tests.ingest.conftest import db_servers  # noqa: F401 - the real database servers, for the `db` tests
 
 
 class FakeClock:

@@ -78,11 +78,12 @@ class DatabaseSender:
 
     # -- the table -----------------------------------------------------------------------------------
     def _columns(self, rows: list[dict[str, Any]]) -> list[sa.Column]:
-        text = sa.String(255)  # MySQL cannot index TEXT: key columns are bounded strings
-        cols = [sa.Column("segmentation", text, nullable=False), sa.Column("segment", text, nullable=False),
-                sa.Column("customer_id", text, nullable=False)]
+        # MySQL cannot index TEXT, and an InnoDB key holds at most 3,072 bytes (4 per utf8mb4 character)
+        cols = [sa.Column("segmentation", sa.String(64), nullable=False),
+                sa.Column("segment", sa.String(191), nullable=False),
+                sa.Column("customer_id", sa.String(191), nullable=False)]
         if self.mode == "insert":
-            cols += [sa.Column("change", sa.String(16), nullable=False),
+            cols += [sa.Column("change_type", sa.String(16), nullable=False),  # CHANGE is reserved in MySQL
                      sa.Column("customer_seq", sa.BigInteger(), nullable=False),
                      sa.Column("seq", sa.BigInteger()), sa.Column("run_as_of", sa.DateTime())]
         cols += [sa.Column(f, _type([r.get(f) for r in rows])) for f in self.fields]
@@ -98,7 +99,7 @@ class DatabaseSender:
             self._table = sa.Table(self.name, meta, autoload_with=self.engine)
             return self._table
         cols = self._columns(rows)
-        key = KEY if self.mode == "mirror" else [*KEY, "change", "customer_seq"]
+        key = KEY if self.mode == "mirror" else [*KEY, "change_type", "customer_seq"]
         t = sa.Table(self.name, meta, *cols, sa.PrimaryKeyConstraint(*key, name=f"{self.name}_key"))
         meta.create_all(self.engine, tables=[t])
         self._table = t
@@ -124,7 +125,7 @@ class DatabaseSender:
         row = {"segmentation": c["segmentation"], "segment": c["segment"], "customer_id": str(c["customer_id"]),
                "synced_at": at}
         if self.mode == "insert":
-            row.update(change=c["change"], customer_seq=int(c.get("customer_seq") or 0), seq=c.get("seq"),
+            row.update(change_type=c["change"], customer_seq=int(c.get("customer_seq") or 0), seq=c.get("seq"),
                        run_as_of=_timestamp(c.get("as_of")))
         fields = c.get("fields") or {}
         row.update({f: fields.get(f) for f in self.fields if f in t.c})
