@@ -520,7 +520,7 @@ class Workspace:
         """Destinations, deliveries and the suppression list (:class:`segmint.activate.manage.Activation`)."""
         from segmint.activate.manage import Activation
 
-        return Activation(self.store, self.config, self.path)
+        return Activation(self.store, self.config, self.path, known=lambda: list(self.definitions()))
 
     def sync(self, destination: str | None = None, full: bool = False, **kwargs: Any) -> dict[str, Any]:
         """Deliver what is pending and due to one destination or all (``segmint sync``); a summary per destination.

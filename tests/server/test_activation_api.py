@@ -55,3 +55,15 @@ def test_the_server_worker_delivers_without_being_asked(make_client, tokens, rec
         time.sleep(0.1)
     assert worker.last is not None, "the delivery worker did not sync within a minute"
     assert worker.last["crm"]["sent"] >= 1 and receiver.changes()
+
+
+def test_the_destinations_page_shows_state_and_failures(client, tokens, shop, receiver):
+    from werkzeug import Response
+
+    shop.activation.add({"name": "crm", "kind": "webhook", "url": receiver.url, "segmentations": ["value"]})
+    receiver.answers = [Response("down", 503)]
+    shop.sync()
+    page = client.get("/destinations", headers=bearer(tokens["admin"]))
+    assert page.status_code == 200
+    assert "crm" in page.text and "503" in page.text and "Failures" in page.text
+    assert client.get("/destinations", headers=bearer(tokens["viewer"])).status_code == 403

@@ -27,10 +27,11 @@ __all__ = ["Activation"]
 class Activation:
     """Destinations, deliveries and the suppression list of one workspace."""
 
-    def __init__(self, store, config, root: Path) -> None:
+    def __init__(self, store, config, root: Path, known=None) -> None:
         self.store = store
         self.config = config
         self.root = Path(root)
+        self._known = known  # () -> the segmentation names defined (segmint.yaml and segments/)
 
     @property
     def registry(self) -> Registry:
@@ -46,11 +47,13 @@ class Activation:
     # -- destinations --------------------------------------------------------------------------------
     def add(self, body: dict[str, Any]) -> tuple[Destination, str | None]:
         """A new destination (kept in the store) and, for a webhook, its new secret (to show once)."""
-        known = {s for s in self.store.runs.latest()} | set(self.config.segmentations)
-        unknown = [s for s in body.get("segmentations") or [] if known and s not in known]
+        known = set(self.store.runs.latest()) | set(self.config.segmentations)
+        if self._known is not None:
+            known |= set(self._known())
+        unknown = [s for s in body.get("segmentations") or [] if s not in known]
         if unknown:
-            raise ConfigError(f"no segmentation {', '.join(map(repr, unknown))}; run `segmint segment NAME` first "
-                              f"(known: {', '.join(sorted(known))})")
+            raise ConfigError(f"no segmentation {', '.join(map(repr, unknown))} is defined; define it in segmint.yaml "
+                              f"or segments/ first (defined: {', '.join(sorted(known)) or 'none'})")
         d = self.registry.add(body)
         secret = self.secrets.create(d.name) if d.kind == "webhook" and not d.secret_env else None
         return d, secret
