@@ -221,7 +221,7 @@ class ActivationConfig(_Strict):
         default_factory=list,
         description="hosts a destination may reach over plain http besides loopback (127.0.0.1, ::1, "
                     "localhost); every other destination URL must be https")
-    batch_size: int = Field(500, ge=1, le=10_000, description="most changes in one webhook request or file")
+    batch_size: int = Field(1000, ge=1, le=10_000, description="most changes in one webhook request or file")
     timeout_s: float = Field(15.0, gt=0, le=300, description="seconds a webhook receiver has to answer")
     worker_every_s: float = Field(5.0, gt=0, description="how often `segmint serve`'s delivery worker syncs")
 

@@ -150,10 +150,15 @@ class DatabaseSender:
             gone = [k for k, c in last.items() if c["change"] != "entered"]
             for i in range(0, len(ups), chunk):
                 conn.execute(self._insert(t, update=True), ups[i:i + chunk])
-            for i in range(0, len(gone), chunk):
-                part = gone[i:i + chunk]
-                conn.execute(t.delete().where(sa.tuple_(t.c.segmentation, t.c.segment, t.c.customer_id)
-                                              .in_(part)))
+            # One DELETE per segment with the customers in an IN list: the key's index answers it (a
+            # row-value IN over three columns made PostgreSQL scan the table: 6 s for 2,000 rows).
+            groups: dict[tuple[str, str], list[str]] = {}
+            for segmentation, segment, customer in gone:
+                groups.setdefault((segmentation, segment), []).append(customer)
+            for (segmentation, segment), customers in groups.items():
+                for i in range(0, len(customers), chunk):
+                    conn.execute(t.delete().where((t.c.segmentation == segmentation) & (t.c.segment == segment)
+                                                  & t.c.customer_id.in_(customers[i:i + chunk])))
             done.update(upserted=len(ups), deleted=len(gone))
         return done
 

@@ -147,8 +147,7 @@ class Deliveries:
 
     def _replace(self, m: Message) -> None:
         with self.store.transaction():
-            self.store.delete_rows(DELIVERIES, message_id=m.message_id)
-            self._insert([m])
+            self.store.replace_row(DELIVERIES, {"message_id": m.message_id}, m.model_dump())
 
     def attempted(self, m: Message, ok: bool, code: int | None, error: str | None, wait: float | None,
                   at: dt.datetime, latency_ms: float | None = None, count: bool = True) -> Message:

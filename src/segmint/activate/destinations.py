@@ -314,6 +314,4 @@ class Registry:
 
     def save_state(self, state: DestinationState) -> None:
         """Replace ``state``'s row (call it inside the transaction that made the change)."""
-        self.store.delete_rows(STATE, name=state.name)
-        row = {**state.model_dump(), "updated_at": _now()}
-        self.store.con.insert(STATE, ibis.memtable([row], schema=SCHEMAS[STATE]))
+        self.store.replace_row(STATE, {"name": state.name}, {**state.model_dump(), "updated_at": _now()})

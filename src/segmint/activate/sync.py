@@ -118,14 +118,20 @@ class Sync:
         return len(items)
 
     # -- send-time rules -----------------------------------------------------------------------------
-    def _eligible(self, d: Destination, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-        """The changes that may go out now, with the mapped fields; and how many were held back."""
-        entered = sorted({str(c["customer_id"]) for c in items if c["change"] == "entered"})
+    def _rules(self, d: Destination, messages: list[list[dict[str, Any]]]) -> tuple[set[str], dict[str, dict]]:
+        """Who of these messages' entered customers may not be sent now, and their mapped fields (one query
+        each for the whole batch of due messages: a query per message cost more than the request)."""
+        entered = sorted({str(c["customer_id"]) for items in messages for c in items if c["change"] == "entered"})
         if not entered:
-            return items, 0
+            return set(), {}
         ids = ibis.memtable({"customer_id": entered}, schema={"customer_id": "string"})
         blocked = set(excluded(self.store, ids, require_consent=d.consent))
-        fields = self._fields(d, ids) if d.fields else {}
+        return blocked, (self._fields(d, ids) if d.fields else {})
+
+    def _eligible(self, d: Destination, items: list[dict[str, Any]],
+                  rules: tuple[set[str], dict[str, dict]] | None = None) -> tuple[list[dict[str, Any]], int]:
+        """The changes that may go out now, with the mapped fields; and how many were held back."""
+        blocked, fields = rules if rules is not None else self._rules(d, [items])
         out = []
         for c in items:
             cid = str(c["customer_id"])
@@ -222,16 +228,17 @@ class Sync:
         try:
             if d.kind == "files" and d.content == "audience":
                 return self._send_audience_file(d, due, done)
+            rules = self._rules(d, [m.items() for m in due])  # checked now, at send time
             for m in due:
-                if not self._send_one(d, m, sender, done):
+                if not self._send_one(d, m, sender, done, rules):
                     break
         finally:
             if sender is not None:
                 sender.close()
         return done
 
-    def _send_one(self, d: Destination, m: Message, sender, done: dict[str, int]) -> bool:
-        items, held = self._eligible(d, m.items())
+    def _send_one(self, d: Destination, m: Message, sender, done: dict[str, int], rules=None) -> bool:
+        items, held = self._eligible(d, m.items(), rules)
         done["held_back"] += held
         now = self.clock()
         if d.kind == "webhook":
@@ -277,7 +284,7 @@ class Sync:
         done["failed"] += 1
         done["dead"] += new.status == "dead"
         if new.status == "pending" and wait == 0.0:  # the schedule's immediate retry
-            return self._send_one(d, new, sender, done)
+            return self._send_one(d, new, sender, done, rules)
         return False
 
     def _send_audience_file(self, d: Destination, due: list[Message], done: dict[str, int]) -> dict[str, int]:
