@@ -290,6 +290,8 @@ def test_no_import_cycles():
 STORE = "segmint.store"
 #: Modules outside the store that may run SQL text, with why.
 SQL_ELSEWHERE = {
+    "segmint.activate.database": "writes a user's destination database (PostgreSQL, MySQL) through SQLAlchemy "
+                                 "Core statements with bound values, never the store",
     "segmint.ingest.sql_source": "reads a user's source database (PostgreSQL, MySQL...) through SQLAlchemy; "
                                  "the SQL is the user's query or a table read there, never the store",
 }

@@ -214,6 +214,18 @@ class ExportsConfig(_Strict):
                           "spreadsheet shows them as text (CSV injection); false: exact cells for machine consumers")
 
 
+class ActivationConfig(_Strict):
+    """How segments leave segmint for destinations (docs/activation.md)."""
+
+    allow_http_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts a destination may reach over plain http besides loopback (127.0.0.1, ::1, "
+                    "localhost); every other destination URL must be https")
+    batch_size: int = Field(1000, ge=1, le=10_000, description="most changes in one webhook request or file")
+    timeout_s: float = Field(15.0, gt=0, le=300, description="seconds a webhook receiver has to answer")
+    worker_every_s: float = Field(5.0, gt=0, description="how often `segmint serve`'s delivery worker syncs")
+
+
 class Config(_Strict):
     """The whole ``segmint.yaml``."""
 
@@ -229,6 +241,10 @@ class Config(_Strict):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     exports: ExportsConfig = Field(default_factory=ExportsConfig)
     segmentations: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # --- activation (issue 18) ---
+    activation: ActivationConfig = Field(default_factory=ActivationConfig)
+    destinations: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="name -> a destination (docs/activation.md): kind, segmentations, ...")
 
     @field_validator("timezone")
     @classmethod

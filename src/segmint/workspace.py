@@ -514,6 +514,29 @@ class Workspace:
 
         return workspace_status(self.store, self.path, self.config.name)
 
+    # --- activation (issue 18): destinations, the outbox's deliveries, suppression ---
+    @property
+    def activation(self):
+        """Destinations, deliveries and the suppression list (:class:`segmint.activate.manage.Activation`)."""
+        from segmint.activate.manage import Activation
+
+        return Activation(self.store, self.config, self.path, known=lambda: list(self.definitions()))
+
+    def sync(self, destination: str | None = None, full: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """Deliver what is pending and due to one destination or all (``segmint sync``); a summary per destination.
+
+        ``full=True`` sends the whole current audience again (a database destination is rewritten).
+        """
+        return self.activation.sync(destination, full=full, **kwargs)
+
+    def destinations(self) -> list[dict[str, Any]]:
+        """Every destination with its state (backlog, pending and dead messages, last delivery)."""
+        return self.activation.describe()
+
+    def suppress(self, customer_ids: list[str], reason: str = "") -> int:
+        """Put customers on the suppression list: no destination is sent them again; how many were added."""
+        return self.activation.suppress(customer_ids, reason)
+
 
 @dataclass
 class Judged:

@@ -34,6 +34,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
+from segmint.activate import outbox
 from segmint.errors import DataError
 from segmint.store.runs import MEMBERSHIPS, REASONS, RUNS, SCHEMAS, SEGMENTATIONS
 
@@ -183,6 +184,8 @@ def _write(store, name, version, as_of, labels, new_version, reasons, exclusive,
             joined = r.left_join(held, r.customer_id == held.customer_id)
             store.con.insert(REASONS, joined.select(**key, customer_id=r.customer_id, segments=held.segments,
                                                     reasons=r.reasons).order_by("customer_id"))
+        # The changes this run makes to the published audience, for the destinations (same transaction).
+        outbox.record_run(store, name, int(version), as_of, memberships(store, name, version, as_of))
         stored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         store.runs.insert_summary(name, version, as_of, exclusive or reasons is not None, stored_at)
 

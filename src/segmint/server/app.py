@@ -82,7 +82,14 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         index.schedule()
+        worker = None
+        if settings.deliver_every_s:  # segmint serve's delivery worker (docs/activation.md)
+            from segmint.server.delivery import DeliveryWorker
+
+            worker = app.state.delivery = DeliveryWorker(handle, jobs, settings.deliver_every_s).start()
         yield
+        if worker is not None:
+            worker.close()
         jobs.close()
         index.close()
         handle.close()
@@ -100,10 +107,11 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     app.state.index = index
     errors.install(app)
 
-    from segmint.server import dashboard, routes_admin, routes_api, routes_cli
+    from segmint.server import dashboard, routes_activation, routes_admin, routes_api, routes_cli
 
     app.include_router(routes_api.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_activation.router)
     app.include_router(dashboard.router)
     routes_cli.install(app, control_secret)  # the CLI's commands while the server runs (not a token route)
     _secure_openapi(app)

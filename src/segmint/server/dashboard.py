@@ -98,6 +98,14 @@ def overview(request: Request) -> Response:
     return render(request, "overview.html", segmentations=items, charts=charts, workspace=ws.config.name)
 
 
+@router.get("/destinations", **role("admin"))
+def destinations_page(request: Request) -> Response:
+    """Each destination's state, backlog and failures (docs/activation.md)."""
+    ws = _view(request)
+    failures = [m for m in ws.activation.deliveries(limit=200) if m["status"] != "delivered" and m["attempts"]]
+    return render(request, "destinations.html", destinations=ws.destinations(), failures=failures)
+
+
 @router.get("/segmentations/{name}", **role("viewer"))
 def segmentation_page(name: str, request: Request, job: str | None = None) -> Response:
     ws = _view(request)

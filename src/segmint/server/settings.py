@@ -105,6 +105,8 @@ class Settings(BaseModel):
     max_connections: int = Field(1000, ge=1)
     max_head_bytes: int = Field(64 * 1024, ge=1024)
     trusted_proxies: list[str] = Field(default_factory=list)
+    deliver_every_s: float | None = Field(None, gt=0, description="run the delivery worker (segmint serve sets "
+                                                                  "activation.worker_every_s); None: no worker")
 
     @field_validator("body_limits")
     @classmethod

@@ -161,6 +161,18 @@ AUDIT_LATEST = f"SELECT {_AUDIT_COLUMNS} FROM audit_log ORDER BY logged_at DESC 
 AUDIT_LATEST_OF = f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE action = ? ORDER BY logged_at DESC LIMIT ?"
 
 
+def insert_values(table: str, columns: list[str]) -> str:
+    """``INSERT INTO table (columns) VALUES (?, ...)``: one row, every value bound.
+
+    Examples
+    --------
+    >>> insert_values("deliveries", ["message_id", "status"])
+    'INSERT INTO "deliveries" ("message_id", "status") VALUES (?, ?)'
+    """
+    names = ", ".join(identifier(c) for c in columns)
+    return f"INSERT INTO {identifier(table)} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+
+
 #: Statements only DuckDB (or a few engines) understand: why, and the portable equivalent the Spark
 #: backend uses. "Ibis:" names the method whose ``native_sql=False`` branch is that equivalent
 #: (tests/store/test_portable.py runs both branches on DuckDB and compares).

@@ -1,0 +1,134 @@
+"""Admin routes of activation: destinations, deliveries, sync and the suppression list (docs/activation.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from segmint.server.audit import AuditLog
+from segmint.server.auth import role
+from segmint.server.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["activation"])
+
+NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+
+
+class DestinationIn(BaseModel):
+    """A destination to add (the fields of a ``destinations:`` entry of segmint.yaml)."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(..., pattern=NAME, examples=["crm"])
+    kind: Literal["webhook", "files", "database"]
+    segmentations: list[str] = Field(..., min_length=1, max_length=50)
+    segments: list[str] = Field(default_factory=list, max_length=500)
+    fields: list[str] = Field(default_factory=list, max_length=200)
+    consent: bool = True
+    personal_data: bool = False
+    batch_size: int | None = Field(None, ge=1, le=10_000)
+    url: str | None = Field(None, max_length=2000)
+    url_env: str | None = Field(None, max_length=200)
+    secret_env: str | None = Field(None, max_length=200)
+    timeout_s: float | None = Field(None, gt=0, le=300)
+    path: str | None = Field(None, max_length=1000)
+    format: Literal["csv", "parquet", "jsonl"] = "csv"
+    content: Literal["changes", "audience"] = "changes"
+    table: str | None = Field(None, max_length=200)
+    mode: Literal["mirror", "insert"] = "mirror"
+
+
+class SuppressIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    customer_ids: list[str] = Field(..., min_length=1, max_length=10_000)
+    reason: str = Field("", max_length=200)
+    remove: bool = False
+
+
+def _ws(request: Request):
+    return request.app.state.handle.local()
+
+
+def _audit(request: Request, action: str, target: str, rows: int | None, **details: Any) -> None:
+    p = request.state.principal
+    AuditLog(request.app.state.handle.store()).record(p.name, p.role, action, target, rows, details)
+
+
+@router.get("/destinations", summary="Destinations with their state (backlog, pending, dead letters)",
+            **role("admin"))
+def list_destinations(request: Request) -> list[dict[str, Any]]:
+    return _ws(request).destinations()
+
+
+@router.post("/destinations", status_code=201, summary="Add a destination; a webhook's secret is in this "
+                                                       "response only", **role("admin"))
+def add_destination(body: DestinationIn, request: Request) -> dict[str, Any]:
+    ws = _ws(request)
+    d, secret = ws.activation.add(body.model_dump(exclude_none=True))
+    _audit(request, "destination-add", d.name, None, kind=d.kind, consent=d.consent, personal_data=d.personal_data)
+    return {**d.public(), **({"secret": secret} if secret else {})}
+
+
+@router.delete("/destinations/{name}", summary="Remove a destination added through the CLI or the API",
+               **role("admin"))
+def remove_destination(name: str, request: Request) -> dict[str, Any]:
+    d = _ws(request).activation.remove(name)
+    _audit(request, "destination-remove", d.name, None)
+    return {"removed": d.name}
+
+
+@router.post("/destinations/{name}/test", summary="Reach a destination without sending customers",
+             **role("admin"))
+def test_destination(name: str, request: Request) -> dict[str, Any]:
+    return _ws(request).activation.test(name)
+
+
+@router.post("/sync", status_code=202, summary="Deliver what is pending and due, as a background job",
+             **role("admin"))
+def sync(request: Request, destination: str | None = Query(None, max_length=64),
+         full: bool = Query(False)) -> dict[str, Any]:
+    p = request.state.principal
+    job = request.app.state.jobs.submit("sync", p.name, lambda ws: ws.sync(destination, full=full, who=p.name),
+                                        destination=destination, full=full)
+    return job.to_dict()
+
+
+@router.get("/deliveries", summary="Messages to destinations (default: pending and dead letters)",
+            **role("admin"))
+def deliveries(request: Request, destination: str | None = Query(None, max_length=64),
+               status: Literal["pending", "delivered", "dead"] | None = Query(None),
+               limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
+    found = _ws(request).activation.deliveries(destination, status, limit)
+    return found if status else [m for m in found if m["status"] != "delivered"]
+
+
+@router.post("/deliveries/retry", summary="Dead letters back to pending (sent again, same ids)", **role("admin"))
+def retry(request: Request, destination: str | None = Query(None, max_length=64)) -> dict[str, Any]:
+    revived = _ws(request).activation.retry(destination)
+    _audit(request, "deliveries-retry", destination or "*", len(revived))
+    return {"retried": revived}
+
+
+@router.post("/deliveries/replay", summary="Queue again every change recorded since a time", **role("admin"))
+def replay(request: Request, since: dt.datetime = Query(...),
+           destination: str | None = Query(None, max_length=64)) -> dict[str, Any]:
+    queued = _ws(request).activation.replay(since.replace(tzinfo=None), destination)
+    _audit(request, "deliveries-replay", destination or "*", sum(queued.values()), since=since.isoformat())
+    return {"replayed": queued}
+
+
+@router.get("/suppressions", summary="The suppression list", **role("admin"))
+def suppressions(request: Request) -> list[dict[str, Any]]:
+    return _ws(request).activation.suppressed()
+
+
+@router.post("/suppressions", summary="Add customers to (or take them off) the suppression list", **role("admin"))
+def suppress(body: SuppressIn, request: Request) -> dict[str, Any]:
+    ws = _ws(request)
+    n = ws.activation.unsuppress(body.customer_ids) if body.remove else ws.suppress(body.customer_ids, body.reason)
+    _audit(request, "unsuppress" if body.remove else "suppress", "suppressions", n)
+    return {"removed" if body.remove else "added": n}
