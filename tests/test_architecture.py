@@ -45,7 +45,9 @@ LAYERS: list[tuple[str, list[str]]] = [
               "segmint.activate", "segmint.activate.*"]),
     ("segment", ["segmint.segment", "segmint.segment.*"]),
     ("judge", ["segmint.evaluate", "segmint.evaluate.*", "segmint.profile", "segmint.profile.*", "segmint.report",
-               "segmint.report.*"]),
+               "segmint.report.*",
+               # measurement (issue 19): campaigns, holdouts, lift, uplift, lookalikes
+               "segmint.measure", "segmint.measure.*"]),
     ("workspace", ["segmint.workspace", "segmint.frame_cache"]),
     ("interface", ["segmint.cli", "segmint.cli.*", "segmint.cli_*", "segmint.server", "segmint.server.*",
                    "segmint.docs_gen", "segmint.remote"]),

@@ -514,6 +514,66 @@ class Workspace:
 
         return workspace_status(self.store, self.path, self.config.name)
 
+    # --- measurement (issue 19): campaigns, holdouts, lift, lookalikes; the code is in segmint.measure ---
+    def _campaign_key(self) -> bytes:
+        from segmint.ingest.pii import load_or_create_key
+
+        return load_or_create_key(self.path)
+
+    def create_campaign(self, name: str, segmentation: str, segments: list[str] | None = None, *,
+                        holdout: float = 0.1, start: Any, end: Any = None, outcome: str = "conversion"):
+        """Create a campaign on segments of a segmentation and assign its members to treatment or holdout."""
+        from segmint.measure import campaigns
+
+        return campaigns.create(self.segment_context(), self._campaign_key(), name, segmentation, segments,
+                                holdout, start, end, outcome)
+
+    def campaigns(self) -> list:
+        """Every stored campaign (:class:`segmint.measure.campaigns.Campaign`), oldest first."""
+        from segmint.measure import campaigns
+
+        return campaigns.list_campaigns(self.store)
+
+    def campaign_members(self, name: str) -> ir.Table:
+        """A campaign's members: ``customer_id``, ``segment``, ``group`` (treatment/holdout), ``assigned_at``."""
+        from segmint.measure import campaigns
+
+        c = campaigns.get(self.store, name)
+        return campaigns.members(self.segment_context(), self._campaign_key(), c)
+
+    def campaign_audience(self, name: str, include_unconsented: bool = False) -> ir.Table:
+        """What a campaign may send: its treatment group, consent applied (holdouts are never in it)."""
+        from segmint.activate.consent import apply_consent
+        from segmint.measure import campaigns
+
+        c = campaigns.get(self.store, name)
+        return apply_consent(self.store, campaigns.treatment(self.segment_context(), self._campaign_key(), c),
+                             include_unconsented)
+
+    def exclude_holdouts(self, table: ir.Table, campaigns: list[str] | None = None) -> ir.Table:
+        """``table`` without the holdout members of ``campaigns`` (default: every running campaign)."""
+        from segmint.measure import campaigns as cp
+
+        return cp.exclude_holdouts(self.store, table, campaigns)
+
+    def measure_campaign(self, name: str, covariate: str | None = None, bootstrap: int = 200) -> dict[str, Any]:
+        """Treatment against holdout, overall and per segment, with intervals (docs/measurement.md)."""
+        from segmint.measure import campaigns, readout
+
+        c = campaigns.get(self.store, name)
+        return readout.measure(self.segment_context(), self._campaign_key(), c, covariate, bootstrap)
+
+    def plan_campaign(self, segmentation: str | None = None, segments: list[str] | None = None, *,
+                      holdout: float = 0.1, outcome: str = "conversion", days: int = 30, mde: float | None = None,
+                      customers: int | None = None, mean: float | None = None, sd: float | None = None,
+                      alpha: float = 0.05, power: float = 0.8) -> dict[str, Any]:
+        """Sample size and minimum detectable effect of a holdout test (baseline from the feature snapshot)."""
+        from segmint.measure import planning
+
+        return planning.plan_for(self.segment_context(), segmentation, segments, holdout=holdout, outcome=outcome,
+                                 days=days, effect=mde, customers=customers, mean=mean, sd=sd, alpha=alpha,
+                                 power=power)
+
 
 @dataclass
 class Judged:
