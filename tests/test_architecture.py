@@ -83,6 +83,8 @@ EXCEPTIONS: list[Exception_] = [
                "read-only: `segmint segment --template` prints a template (constants)"),
     Exception_("segmint.cli_segments", "segmint.segment.export",
                "read-only: the export file formats (format_of, write_members) of `segmint members -o`"),
+    Exception_("segmint.cli_campaign", "segmint.segment.export",
+               "read-only: the same export file writer for `segmint campaign members/audience -o` (issue 19)"),
     Exception_("segmint.cli_report", "segmint.report",
                "read-only: printing the scorecard, profile and personas the workspace returns"),
     Exception_("segmint.cli_report", "segmint.profile",
