@@ -236,3 +236,50 @@ def _parse_top(top: str) -> float:
     if not 0 < v <= 1:
         raise ConfigError(f"--top {top!r}: a share between 0 and 100%")
     return v
+
+
+@app.command()
+def lookalike(
+    target: str = typer.Argument(..., metavar="S:SEGMENT", help="The seed: a segment of a segmentation's latest run."),
+    source: str = typer.Option("customers", "--from", help="Whom to score: customers (outside the seed) or "
+                               "prospects (the ingested prospects table)."),
+    top: str = typer.Option("5%", "--top", help="Share of the ranking to write, e.g. 5% or 0.05."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File for the top share: customer_id, score, "
+                                       "percentile (.csv, .parquet, .jsonl)."),
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Score people by how much they resemble a segment (Elkan-Noto positive-unlabelled classifier)."""
+    from segmint.segment.export import format_of, write_members
+
+    share = _parse_top(top)
+    if output is not None:
+        format_of(output)
+    with open_workspace(workspace) as ws:
+        with console.status(f"Scoring lookalikes of {target}..."):
+            r = ws.lookalike(target, source, share)
+        table = r.pop("table")
+        if output is not None:
+            import pyarrow as pa
+
+            n = write_members(pa.Table.from_pandas(table, preserve_index=False), output,
+                              raw_csv=not ws.config.exports.neutralise_formulas)
+            r["file"], r["rows"] = str(output), n
+    if as_json:
+        if output is None:
+            r["top_people"] = table.head(100).to_dict("records")
+        console.print_json(r)
+        return
+    console.out.print(f"Seed {target}: {r['seed']:,} members ({r['as_of']}); {r['candidates']:,} {source} scored "
+                      f"({r['features']} features, c = {r['c']:.3f}, {r['seconds']:.1f} s).")
+    rows = [[b["band"], console.fmt_int(b["people"]), f"{b['expected_precision']:.1%}",
+             f"{b['cumulative_expected_precision']:.1%}"] for b in r["bands"] if b["people"]]
+    console.out.print(console.table("Percentile bands (expected precision: the share like the seed)",
+                                    ["band", "people", "expected precision", "cumulative"], rows,
+                                    {"people": "right", "expected precision": "right", "cumulative": "right"}))
+    drows = [[d["feature"], _num(d["top_mean"]), _num(d["mean"]), f"{d['standardised_difference']:+.2f}"]
+             for d in r["drivers"]]
+    console.out.print(console.table("What sets the top 10% apart", ["feature", "top 10% mean", "mean",
+                                                                     "difference (sd)"], drows))
+    if output is not None:
+        console.info(f"Wrote the top {share:.0%} ({r['rows']:,} people) to {output}")

@@ -574,6 +574,12 @@ class Workspace:
                                  days=days, effect=mde, customers=customers, mean=mean, sd=sd, alpha=alpha,
                                  power=power)
 
+    def lookalike(self, target: str, source: str = "customers", top: float = 0.05) -> dict[str, Any]:
+        """People outside ``SEGMENTATION:SEGMENT`` ranked by resemblance (PU classifier), with bands and drivers."""
+        from segmint.measure import lookalike
+
+        return lookalike.run(self.segment_context(), target, source, top)
+
 
 @dataclass
 class Judged:
