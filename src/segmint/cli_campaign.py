@@ -186,6 +186,30 @@ def _print_readout(r: dict[str, Any]) -> None:
         console.out.print("Sample ratio: as planned")
 
 
+@campaign_app.command("uplift")
+def uplift(
+    name: str = typer.Argument(..., help="Campaign."),
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Who responds: two-model uplift on the features, Qini curve and uplift at k on held-out customers."""
+    with open_workspace(workspace) as ws:
+        with console.status(f"Modelling the uplift of {name}..."):
+            r = ws.campaign_uplift(name)
+    if as_json:
+        console.print_json(r)
+        return
+    console.out.print(f"Campaign {name} ({r['outcome']}): fitted on {r['customers_fit']:,} members, evaluated on "
+                      f"{r['customers_evaluated']:,} others. Qini coefficient {r['qini_coefficient']:.3f} "
+                      f"(random ranking: {r['random_qini_coefficient']:.3f}).")
+    rows = [[k, _num(v)] for k, v in r["uplift_at"].items()] + [["all", _num(r["overall_lift"])]]
+    console.out.print(console.table("Lift among the top k by predicted uplift", ["top k", "lift"], rows,
+                                    {"lift": "right"}))
+    srows = [[s["segment"], _num(s["predicted_uplift"]), console.fmt_int(s["customers"])] for s in r["segments"]]
+    console.out.print(console.table("Where acting pays most", ["segment", "predicted uplift", "customers"], srows,
+                                    {"predicted uplift": "right", "customers": "right"}))
+
+
 @campaign_app.command("plan")
 def plan(
     segmentation: str | None = typer.Option(None, "--segmentation", help="Population: this segmentation's "

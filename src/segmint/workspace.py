@@ -574,6 +574,12 @@ class Workspace:
                                  days=days, effect=mde, customers=customers, mean=mean, sd=sd, alpha=alpha,
                                  power=power)
 
+    def campaign_uplift(self, name: str) -> dict[str, Any]:
+        """Who responds to a campaign: a two-model uplift estimate, its Qini curve and uplift at k (held-out half)."""
+        from segmint.measure import campaigns, uplift
+
+        return uplift.run(self.segment_context(), self._campaign_key(), campaigns.get(self.store, name))
+
     def lookalike(self, target: str, source: str = "customers", top: float = 0.05) -> dict[str, Any]:
         """People outside ``SEGMENTATION:SEGMENT`` ranked by resemblance (PU classifier), with bands and drivers."""
         from segmint.measure import lookalike
