@@ -162,12 +162,14 @@ def _print_readout(r: dict[str, Any]) -> None:
     fmt = (lambda v: "" if v is None else f"{v:.2%}") if r["outcome"] == "conversion" else _num
     rows = []
     for label, b in [("overall", r["overall"])] + [(s["segment"], s) for s in r["segments"]]:
-        rows.append([label, console.fmt_int(b["treatment"]["customers"]), fmt(b["treatment"]["outcome"]),
-                     console.fmt_int(b["holdout"]["customers"]), fmt(b["holdout"]["outcome"]), fmt(b["lift"]),
-                     _ci(b["lift_ci"], fmt), _pct(b["relative_lift"]), _ci(b["relative_lift_ci"], _pct),
-                     "" if b["p_value"] is None else f"{b['p_value']:.3g}",
-                     "" if b.get("p_value_adjusted") is None else f"{b['p_value_adjusted']:.3g}"])
-    cols = ["", "treatment", unit, "holdout", unit + " ", "lift", "95% CI", "relative", "95% CI ", "p", "p (Holm)"]
+        p = "" if b["p_value"] is None else f"{b['p_value']:.2g}"
+        if b.get("p_value_adjusted") is not None:
+            p += f" ({b['p_value_adjusted']:.2g})"
+        rows.append([label, f"{b['treatment']['customers']:,} / {b['holdout']['customers']:,}",
+                     f"{fmt(b['treatment']['outcome'])} / {fmt(b['holdout']['outcome'])}",
+                     f"{fmt(b['lift'])} {_ci(b['lift_ci'], fmt)}",
+                     f"{_pct(b['relative_lift'])} {_ci(b['relative_lift_ci'], _pct)}", p])
+    cols = ["", "customers T / H", f"{unit} T / H", "lift [95% CI]", "relative [95% CI]", "p (Holm)"]
     console.out.print(console.table(f"Campaign {r['campaign']}: {r['window']['start']} to {r['window']['end']}",
                                     cols, rows, {c: "right" for c in cols[1:]}))
     o = r["overall"]
