@@ -27,3 +27,15 @@ def test_create_list_and_measure_a_campaign(client, tokens):
     assert client.post("/api/v1/campaigns", json=bad, headers=bearer(tokens["admin"])).status_code == 422
     audit = client.get("/api/v1/audit?action=campaign-create", headers=bearer(tokens["admin"])).json()
     assert audit and audit[0]["target"] == "june"
+
+
+def test_campaign_pages_show_the_lift_per_segment(client, tokens, shop):
+    shop.create_campaign("june", "value", holdout=0.3, start="2025-06-01", end="2025-09-01")
+    listing = client.get("/campaigns", headers=bearer(tokens["viewer"]))
+    assert listing.status_code == 200 and 'href="/campaigns/june"' in listing.text
+    page = client.get("/campaigns/june", headers=bearer(tokens["viewer"]))
+    assert page.status_code == 200
+    assert 'data-plot="lift"' in page.text and "95% interval" in page.text
+    for segment in ("overall", "VIP", "Active", "Lapsed"):
+        assert f"<td>{segment}</td>" in page.text
+    assert client.get("/campaigns/nope", headers=bearer(tokens["viewer"])).status_code == 404

@@ -12,11 +12,16 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from fastapi.responses import Response
+
 from segmint.server.audit import AuditLog
 from segmint.server.auth import role
 from segmint.server.errors import ERROR_RESPONSES
+from segmint.server.templates import render
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+#: The dashboard's campaign pages (lift with intervals per segment, as a plot and a table).
+pages = APIRouter(include_in_schema=False)
 
 _NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
@@ -65,3 +70,24 @@ def measure_campaign(name: str, request: Request,
                      bootstrap: int = Query(200, ge=0, le=2000, description="Bootstrap replicates (0: none).")
                      ) -> dict[str, Any]:
     return _ws(request).measure_campaign(name, bootstrap=bootstrap)
+
+
+# -- dashboard pages ---------------------------------------------------------------------------------
+@pages.get("/campaigns", **role("viewer"))
+def campaigns_page(request: Request) -> Response:
+    return render(request, "campaigns.html", campaigns=[c.to_dict() for c in _ws(request).campaigns()])
+
+
+@pages.get("/campaigns/{name}", **role("viewer"))
+def campaign_page(name: str, request: Request) -> Response:
+    r = _ws(request).measure_campaign(name, bootstrap=0)
+    rows = [{"label": "overall", **_row(r["overall"])}] + [{"label": s["segment"], **_row(s)} for s in r["segments"]]
+    return render(request, "campaign.html", r=r, rows=rows)
+
+
+def _row(b: dict[str, Any]) -> dict[str, Any]:
+    return {"lift": b["lift"], "low": b["lift_ci"][0], "high": b["lift_ci"][1], "relative": b["relative_lift"],
+            "p": b["p_value"], "p_adj": b.get("p_value_adjusted"), "treatment": b["treatment"]["customers"],
+            "holdout": b["holdout"]["customers"], "t_out": b["treatment"]["outcome"],
+            "h_out": b["holdout"]["outcome"], "cuped_low": (b.get("cuped") or {}).get("lift_ci", [None])[0],
+            "cuped_high": (b.get("cuped") or {}).get("lift_ci", [None, None])[1]}
