@@ -44,6 +44,8 @@ __all__ = ["MIN_SEED", "LookalikeFit", "bands", "drivers", "fit_score", "lookali
 MIN_SEED = 100
 #: Unlabelled rows the classifier trains on at most (a sample; everyone is scored).
 MAX_TRAIN_UNLABELLED = 200_000
+#: Seed members the classifier trains on at most (a random sample; all of them are scored).
+MAX_TRAIN_SEED = 100_000
 _SKIP = {"customer_id", "as_of"}
 
 
@@ -102,7 +104,7 @@ def fit_score(X: np.ndarray, labelled: np.ndarray, random_state: int = 0, holdou
         raise DataError("everyone is in the seed: there is nobody left to score")
     pos = rng.permutation(pos)
     n_cal = max(1, int(round(len(pos) * holdout)))
-    cal, train_pos = pos[:n_cal], pos[n_cal:]
+    cal, train_pos = pos[:n_cal], pos[n_cal:MAX_TRAIN_SEED + n_cal]  # (pos is shuffled: a random sample)
     train_unl = unl if len(unl) <= MAX_TRAIN_UNLABELLED else rng.choice(unl, MAX_TRAIN_UNLABELLED, replace=False)
     fold = rng.integers(0, folds, len(train_unl))
     g = np.zeros(len(X))
