@@ -494,7 +494,8 @@ class Workspace:
         return render_report(path, f"{self.config.name}: {name}", features, labels, card, prof, personas(prof),
                              selection=None if sel is None else sel.get("table"),
                              chosen_k=None if sel is None else sel.get("k"), migrations=migrations,
-                             subtitle=f"as of {result.as_of}", prepared=j.prepared)
+                             subtitle=f"as of {result.as_of}", prepared=j.prepared,
+                             campaigns=self._report_campaigns(name))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -579,6 +580,19 @@ class Workspace:
         from segmint.measure import campaigns, uplift
 
         return uplift.run(self.segment_context(), self._campaign_key(), campaigns.get(self.store, name))
+
+    def _report_campaigns(self, name: str) -> list[dict[str, Any]]:
+        """Read-outs of the campaigns on segmentation ``name`` for its report (none measurable: none shown)."""
+        from segmint.errors import SegmintError
+
+        out = []
+        for c in self.campaigns() if not self.read_only else []:
+            if c.segmentation == name:
+                try:
+                    out.append(self.measure_campaign(c.name, bootstrap=0))
+                except SegmintError:  # nothing to measure yet (a window after the last order)
+                    continue
+        return out
 
     def lookalike(self, target: str, source: str = "customers", top: float = 0.05) -> dict[str, Any]:
         """People outside ``SEGMENTATION:SEGMENT`` ranked by resemblance (PU classifier), with bands and drivers."""

@@ -155,3 +155,10 @@ def test_uplift_finds_the_personas_that_respond(planted):
     assert r["qini_coefficient"] > 0  # (on ~800 evaluated customers a random ranking's is noisy too: not compared)
     assert r["uplift_at"]["20%"] > r["overall_lift"]  # targeting by predicted uplift earns more per customer
     assert r["qini"][0] == {"share": 0.0, "qini": 0.0} and len(r["qini"]) == 21
+
+
+def test_the_report_has_a_section_per_campaign(planted):
+    ws, _ = planted
+    html = ws.report("personas").read_text(encoding="utf-8")
+    assert 'id="campaign-0"' in html and "Campaign spring" in html and "95% interval" in html
+    assert '"fig-campaign-0"' in html
