@@ -266,13 +266,15 @@ class Workspace:
                  include_unconsented: bool = False) -> ir.Table:
         """The members an export may send: :meth:`members` with ``marketing_consent``, consent applied.
 
+        Members held out of a running campaign are left out too (:meth:`exclude_holdouts`).
+
         The one consent rule of every export path (``segmint members``, the API's member pages and exports):
         :func:`segmint.activate.consent.apply_consent`. ``include_unconsented=True`` keeps everyone (the callers
         audit that).
         """
         from segmint.activate.consent import apply_consent
 
-        everyone = self.members(name, segment, as_of, version)
+        everyone = self.exclude_holdouts(self.members(name, segment, as_of, version))  # issue 19: never the held out
         return apply_consent(self.store, everyone, include_unconsented)
 
     @property

@@ -78,6 +78,9 @@ def test_holdouts_never_leave_in_an_export(planted):
     ids = lambda t: set(t.to_pyarrow()["customer_id"].to_pylist())  # noqa: E731
     assert ids(ws.exclude_holdouts(everyone)) == ids(ws.exclude_holdouts(everyone, ["everyone", "open_ended"]))
     assert ids(ws.exclude_holdouts(everyone)) < ids(everyone)
+    # and every segment export (segmint members, the API's member pages and exports) leaves them out
+    running_held = ids(everyone) - ids(ws.exclude_holdouts(everyone))
+    assert running_held and not ids(ws.audience("personas", include_unconsented=True)) & running_held
 
 
 def test_the_read_out_recovers_the_planted_lift_per_persona(planted):
