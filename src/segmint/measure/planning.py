@@ -1,10 +1,13 @@
 """The baseline of a campaign plan, read from the feature snapshot (:mod:`segmint.measure.power` does the sums).
 
 The population is the members of a segmentation's latest run (optionally some segments),
-or every customer of the latest snapshot. The baseline is what they did in the last N days
-of that snapshot, N the configured feature window closest to the planned campaign length:
-the share who ordered (conversion), the mean and standard deviation of their spend
-(revenue) or order count (orders). Aggregated in the engine.
+or every customer of the latest snapshot. The baseline is each customer's own rate over the
+longest feature window (``orders_last_365`` by default), scaled to the campaign's length
+``d``: conversion is the chance of at least one order in ``d`` days (orders as a Poisson
+process at that rate), orders the scaled count (standard deviation: Poisson around each
+customer's rate), revenue the scaled spend (spread growing as the root of the length). A
+short window would say nothing about segments defined by not having bought lately.
+Aggregated in the engine.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import ibis
 from segmint.errors import ConfigError, DataError
 from segmint.measure import power
 from segmint.measure.campaigns import OUTCOMES
-from segmint.measure.readout import covariate_column
 
 __all__ = ["baseline", "plan_for"]
 
@@ -45,21 +47,36 @@ def baseline(ctx, segmentation: str | None, segments: list[str] | None, outcome:
         as_of, pop = parse_as_of(snaps[-1]["as_of"]), None
     f = store.con.table(FEATURES_TABLE)
     f = f.filter(f.as_of == ibis.literal(as_of, type="timestamp"))
-    col = covariate_column(f.columns, outcome, days, list(ctx.features.windows))
-    if col is None:
-        raise DataError(f"the feature snapshot at {as_of.date()} has no orders_last_N / spend_last_N column to "
-                        "read a baseline from; give --mean and --sd")
+    # The longest window, scaled to the campaign's length: a short window says nothing about segments defined
+    # by not having bought lately (their last 30 or 90 days are empty by definition).
+    windows = sorted(w for w in ctx.features.windows if f"orders_last_{w}" in f.columns)
+    if not windows:
+        raise DataError(f"the feature snapshot at {as_of.date()} has no orders_last_N column to read a baseline "
+                        "from; give --mean and --sd")
+    w = windows[-1]
     if pop is not None:
         f = f.semi_join(pop, f.customer_id == pop.customer_id)
-    v = f[col].cast("float64").fill_null(0.0)
+    scale = days / w
+    rate = f[f"orders_last_{w}"].cast("float64").fill_null(0.0) * scale  # expected orders in the campaign
     if outcome == "conversion":
-        v = (v > 0).ifelse(1.0, 0.0)
-    agg = f.aggregate(n=f.count(), mean=v.mean(), sd=v.std()).to_pyarrow().to_pylist()[0]
+        v = 1 - (-rate).exp()  # P(at least one order), orders as a Poisson process at the customer's own rate
+        agg = f.aggregate(n=f.count(), mean=v.mean()).to_pyarrow().to_pylist()[0]
+        agg["sd"] = (float(agg["mean"] or 0) * (1 - float(agg["mean"] or 0))) ** 0.5
+        what = f"P(an order in {days} days) from orders_last_{w}"
+    elif outcome == "orders":
+        agg = f.aggregate(n=f.count(), mean=rate.mean(), var=rate.var()).to_pyarrow().to_pylist()[0]
+        agg["sd"] = (float(agg["mean"] or 0) + float(agg["var"] or 0)) ** 0.5  # Poisson around each own rate
+        what = f"orders_last_{w} x {days}/{w}"
+    else:
+        spend = f[f"spend_last_{w}"].cast("float64").fill_null(0.0) if f"spend_last_{w}" in f.columns else rate * 0
+        agg = f.aggregate(n=f.count(), mean=(spend * scale).mean(), sd=spend.std()).to_pyarrow().to_pylist()[0]
+        agg["sd"] = float(agg["sd"] or 0) * scale ** 0.5  # (a sum over days: its spread grows as the root)
+        what = f"spend_last_{w} x {days}/{w}"
     n = int(agg["n"] or 0)
     if n == 0:
         raise DataError(f"nobody in {segmentation or 'the snapshot'}{' ' + str(segments) if segments else ''} "
                         f"at {as_of.date()}: nothing to plan on")
-    what = f"{'share with orders_last' if outcome == 'conversion' else col} in the snapshot of {as_of.date()}"
+    what += f", snapshot of {as_of.date()}"
     return n, float(agg["mean"] or 0.0), float(agg["sd"] or 0.0), what
 
 
