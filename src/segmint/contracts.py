@@ -18,6 +18,8 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -208,10 +210,21 @@ RESPONSES = Contract(
     ),
 )
 
-CONTRACTS: dict[str, Contract] = {c.table: c for c in (CUSTOMERS, ORDERS, ORDER_ITEMS, EVENTS, RESPONSES)}
+# --- prospects (issue 19): people who are not customers yet, with the customer columns; lookalikes score them ---
+PROSPECTS = Contract(
+    table="prospects",
+    description="Optional: people who are not customers yet (leads, a rented list), with the customers' columns; "
+                "`segmint lookalike --from prospects` scores them.",
+    key=("customer_id",),
+    allow_extra=True,
+    columns=tuple(dataclasses.replace(c, description="The prospect's id in the source system.")
+                  if c.name == "customer_id" else c for c in CUSTOMERS.columns),
+)
+
+CONTRACTS: dict[str, Contract] = {c.table: c for c in (CUSTOMERS, ORDERS, ORDER_ITEMS, EVENTS, RESPONSES, PROSPECTS)}
 
 #: Tables a user ingests directly (order_items arrive through ``line_items`` orders).
-INGESTIBLE = ("customers", "orders", "events", "responses")
+INGESTIBLE = ("customers", "orders", "events", "responses", "prospects")
 
 
 def contract(table: str) -> Contract:

@@ -266,13 +266,15 @@ class Workspace:
                  include_unconsented: bool = False) -> ir.Table:
         """The members an export may send: :meth:`members` with ``marketing_consent``, consent applied.
 
+        Members held out of a running campaign are left out too (:meth:`exclude_holdouts`).
+
         The one consent rule of every export path (``segmint members``, the API's member pages and exports):
         :func:`segmint.activate.consent.apply_consent`. ``include_unconsented=True`` keeps everyone (the callers
         audit that).
         """
         from segmint.activate.consent import apply_consent
 
-        everyone = self.members(name, segment, as_of, version)
+        everyone = self.exclude_holdouts(self.members(name, segment, as_of, version))  # issue 19: never the held out
         return apply_consent(self.store, everyone, include_unconsented)
 
     @property
@@ -494,7 +496,8 @@ class Workspace:
         return render_report(path, f"{self.config.name}: {name}", features, labels, card, prof, personas(prof),
                              selection=None if sel is None else sel.get("table"),
                              chosen_k=None if sel is None else sel.get("k"), migrations=migrations,
-                             subtitle=f"as of {result.as_of}", prepared=j.prepared)
+                             subtitle=f"as of {result.as_of}", prepared=j.prepared,
+                             campaigns=self._report_campaigns(name))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -519,8 +522,13 @@ class Workspace:
     def activation(self):
         """Destinations, deliveries and the suppression list (:class:`segmint.activate.manage.Activation`)."""
         from segmint.activate.manage import Activation
+        from segmint.measure.campaigns import exclude_holdouts
 
-        return Activation(self.store, self.config, self.path, known=lambda: list(self.definitions()))
+        def holdouts(store, ids):  # the holdout groups of running campaigns: never sent anywhere (issue 19)
+            return ids.anti_join(exclude_holdouts(store, ids), "customer_id")
+
+        return Activation(self.store, self.config, self.path, known=lambda: list(self.definitions()),
+                          exclusions=[holdouts])
 
     def sync(self, destination: str | None = None, full: bool = False, **kwargs: Any) -> dict[str, Any]:
         """Deliver what is pending and due to one destination or all (``segmint sync``); a summary per destination.
@@ -536,6 +544,91 @@ class Workspace:
     def suppress(self, customer_ids: list[str], reason: str = "") -> int:
         """Put customers on the suppression list: no destination is sent them again; how many were added."""
         return self.activation.suppress(customer_ids, reason)
+
+    # --- measurement (issue 19): campaigns, holdouts, lift, lookalikes; the code is in segmint.measure ---
+    def _campaign_key(self) -> bytes:
+        from segmint.ingest.pii import load_or_create_key
+
+        return load_or_create_key(self.path)
+
+    def create_campaign(self, name: str, segmentation: str, segments: list[str] | None = None, *,
+                        holdout: float = 0.1, start: Any, end: Any = None, outcome: str = "conversion"):
+        """Create a campaign on segments of a segmentation and assign its members to treatment or holdout."""
+        from segmint.measure import campaigns
+
+        return campaigns.create(self.segment_context(), self._campaign_key(), name, segmentation, segments,
+                                holdout, start, end, outcome)
+
+    def campaigns(self) -> list:
+        """Every stored campaign (:class:`segmint.measure.campaigns.Campaign`), oldest first."""
+        from segmint.measure import campaigns
+
+        return campaigns.list_campaigns(self.store)
+
+    def campaign_members(self, name: str) -> ir.Table:
+        """A campaign's members: ``customer_id``, ``segment``, ``group`` (treatment/holdout), ``assigned_at``."""
+        from segmint.measure import campaigns
+
+        c = campaigns.get(self.store, name)
+        return campaigns.members(self.segment_context(), self._campaign_key(), c)
+
+    def campaign_audience(self, name: str, include_unconsented: bool = False) -> ir.Table:
+        """What a campaign may send: its treatment group, consent applied (holdouts are never in it)."""
+        from segmint.activate.consent import apply_consent
+        from segmint.measure import campaigns
+
+        c = campaigns.get(self.store, name)
+        return apply_consent(self.store, campaigns.treatment(self.segment_context(), self._campaign_key(), c),
+                             include_unconsented)
+
+    def exclude_holdouts(self, table: ir.Table, campaigns: list[str] | None = None) -> ir.Table:
+        """``table`` without the holdout members of ``campaigns`` (default: every running campaign)."""
+        from segmint.measure import campaigns as cp
+
+        return cp.exclude_holdouts(self.store, table, campaigns)
+
+    def measure_campaign(self, name: str, covariate: str | None = None, bootstrap: int = 200) -> dict[str, Any]:
+        """Treatment against holdout, overall and per segment, with intervals (docs/measurement.md)."""
+        from segmint.measure import campaigns, readout
+
+        c = campaigns.get(self.store, name)
+        return readout.measure(self.segment_context(), self._campaign_key(), c, covariate, bootstrap)
+
+    def plan_campaign(self, segmentation: str | None = None, segments: list[str] | None = None, *,
+                      holdout: float = 0.1, outcome: str = "conversion", days: int = 30, mde: float | None = None,
+                      customers: int | None = None, mean: float | None = None, sd: float | None = None,
+                      alpha: float = 0.05, power: float = 0.8) -> dict[str, Any]:
+        """Sample size and minimum detectable effect of a holdout test (baseline from the feature snapshot)."""
+        from segmint.measure import planning
+
+        return planning.plan_for(self.segment_context(), segmentation, segments, holdout=holdout, outcome=outcome,
+                                 days=days, effect=mde, customers=customers, mean=mean, sd=sd, alpha=alpha,
+                                 power=power)
+
+    def campaign_uplift(self, name: str) -> dict[str, Any]:
+        """Who responds to a campaign: a two-model uplift estimate, its Qini curve and uplift at k (held-out half)."""
+        from segmint.measure import campaigns, uplift
+
+        return uplift.run(self.segment_context(), self._campaign_key(), campaigns.get(self.store, name))
+
+    def _report_campaigns(self, name: str) -> list[dict[str, Any]]:
+        """Read-outs of the campaigns on segmentation ``name`` for its report (none measurable: none shown)."""
+        from segmint.errors import SegmintError
+
+        out = []
+        for c in self.campaigns() if not self.read_only else []:
+            if c.segmentation == name:
+                try:
+                    out.append(self.measure_campaign(c.name, bootstrap=0))
+                except SegmintError:  # nothing to measure yet (a window after the last order)
+                    continue
+        return out
+
+    def lookalike(self, target: str, source: str = "customers", top: float = 0.05) -> dict[str, Any]:
+        """People outside ``SEGMENTATION:SEGMENT`` ranked by resemblance (PU classifier), with bands and drivers."""
+        from segmint.measure import lookalike
+
+        return lookalike.run(self.segment_context(), target, source, top)
 
 
 @dataclass

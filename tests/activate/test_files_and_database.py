@@ -15,7 +15,7 @@ from tests.activate.conftest import write
 
 
 def _sync(ws, clock, name, full=False):
-    return Sync(ws.store, ws.config, ws.path, clock=clock).run(name, full=full)[name]
+    return ws.sync(name, full=full, clock=clock)[name]
 
 
 def _manifests(folder):

@@ -28,7 +28,7 @@ def _add(ws, receiver, **extra):
 
 
 def _sync(ws, clock, **kw):
-    return Sync(ws.store, ws.config, ws.path, clock=clock, **kw).run("crm")["crm"]
+    return ws.sync("crm", clock=clock, **kw)["crm"]  # as the CLI and the server run it
 
 
 def test_the_audience_then_each_change_signed_and_consent_applied_at_send_time(shop, receiver, clock):
@@ -177,6 +177,7 @@ def test_secret_rotation_signs_with_both(shop, receiver, clock):
 
 
 def test_secrets_file_is_private_and_never_listed(shop, receiver):
+    write(shop, "value", 1, {"C00": "VIP"})
     secret = _add(shop, receiver)
     path = shop.path / ".segmint" / "destination-secrets.json"
     assert path.stat().st_mode & 0o777 == 0o600
@@ -224,3 +225,17 @@ def test_every_attempt_is_audited_without_secrets(shop, receiver, clock):
     assert [e["details"]["outcome"] for e in reversed(events)] == ["failed", "delivered"]
     assert all("latency_ms" in e["details"] and "status_code" in e["details"] for e in events)
     assert secret not in json.dumps(events)
+
+
+def test_holdouts_of_a_running_campaign_are_never_sent(shop, receiver, clock):
+    members = {f"C{i:02d}": "VIP" for i in range(40) if i % 4 != 3}  # consented customers only
+    write(shop, "value", 1, members)
+    shop.config.segmentations["value"] = {"kind": "rules", "segments": [{"name": "VIP", "where": "frequency >= 0"}]}
+    campaign = shop.create_campaign("spring", "value", ["VIP"], holdout=0.5, start="2025-01-01")
+    held = {r["customer_id"] for r in shop.campaign_members("spring").to_pyarrow().to_pylist()
+            if r["group"] == "holdout"}
+    assert campaign is not None and held
+    _add(shop, receiver)
+    report = _sync(shop, clock)
+    sent = {c["customer_id"] for c in receiver.changes()}
+    assert sent == set(members) - held and report["held_back"] == len(held)

@@ -27,11 +27,12 @@ __all__ = ["Activation"]
 class Activation:
     """Destinations, deliveries and the suppression list of one workspace."""
 
-    def __init__(self, store, config, root: Path, known=None) -> None:
+    def __init__(self, store, config, root: Path, known=None, exclusions: list | None = None) -> None:
         self.store = store
         self.config = config
         self.root = Path(root)
         self._known = known  # () -> the segmentation names defined (segmint.yaml and segments/)
+        self.exclusions = list(exclusions or [])  # held back at send time besides consent and suppression
 
     @property
     def registry(self) -> Registry:
@@ -42,6 +43,7 @@ class Activation:
         return SecretStore(self.root / ".segmint")
 
     def sync(self, destination: str | None = None, full: bool = False, **kwargs: Any) -> dict[str, Any]:
+        kwargs.setdefault("exclusions", self.exclusions)
         return Sync(self.store, self.config, self.root, **kwargs).run(destination, full=full)
 
     # -- destinations --------------------------------------------------------------------------------
@@ -115,7 +117,7 @@ class Activation:
         """Reach the destination without sending any customer: a signed ``segmint.test`` message, a probe file,
         or a connection to the database."""
         d = self.registry.get(name)
-        sync = Sync(self.store, self.config, self.root, transport=transport)
+        sync = Sync(self.store, self.config, self.root, transport=transport, exclusions=self.exclusions)
         start = time.perf_counter()
         if d.kind == "webhook":
             sender = sync._sender(d)
@@ -165,7 +167,7 @@ class Activation:
         return [m.public() for m in Deliveries(self.store).revive(destination, utcnow())]
 
     def replay(self, since: dt.datetime, destination: str | None = None) -> dict[str, int]:
-        return Sync(self.store, self.config, self.root).replay(since, destination)
+        return Sync(self.store, self.config, self.root, exclusions=self.exclusions).replay(since, destination)
 
     # -- suppression ---------------------------------------------------------------------------------
     def suppress(self, ids: list[str], reason: str = "") -> int:

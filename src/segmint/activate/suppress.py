@@ -3,8 +3,8 @@
 ``suppressions`` holds customers nobody may send to (``segmint suppress``): people who asked
 not to be contacted, test accounts, staff. Every destination checks it at send time
 (:func:`excluded`), together with ``marketing_consent`` (unless the destination says
-``consent: false``) and every function registered in :data:`EXCLUSIONS` (the measurement
-work registers its campaigns' holdout groups there), so a change made before someone was
+``consent: false``) and every extra rule the caller passes (the workspace passes the
+holdout groups of running campaigns, :mod:`segmint.measure.campaigns`), so a change made before someone was
 suppressed is still held back when it is sent.
 
 Examples
@@ -35,13 +35,13 @@ import ibis.expr.types as ir
 
 from segmint.activate.consent import CONSENT
 
-__all__ = ["EXCLUSIONS", "SUPPRESSIONS", "excluded", "suppress", "suppressed", "unsuppress"]
+__all__ = ["Exclusion", "SUPPRESSIONS", "excluded", "suppress", "suppressed", "unsuppress"]
 
 SUPPRESSIONS = "suppressions"
 SCHEMA = ibis.schema({"customer_id": "string", "reason": "string", "added_at": "timestamp"})
 
-#: Other exclusions, each ``f(store, ids) -> ibis.Table`` of the ``customer_id`` of ``ids`` to hold back.
-EXCLUSIONS: list[Callable[[Any, ir.Table], ir.Table]] = []
+#: Another exclusion: ``f(store, ids) -> ibis.Table`` of the ``customer_id`` of ``ids`` to hold back.
+Exclusion = Callable[[Any, ir.Table], ir.Table]
 
 
 def _ensure(store) -> None:
@@ -80,7 +80,7 @@ def suppressed(store) -> list[dict[str, Any]]:
     return store.con.table(SUPPRESSIONS).order_by(["added_at", "customer_id"]).to_pyarrow().to_pylist()
 
 
-def excluded(store, ids: ir.Table, require_consent: bool = True) -> list[str]:
+def excluded(store, ids: ir.Table, require_consent: bool = True, rules: list[Exclusion] = ()) -> list[str]:
     """The customers of ``ids`` (a table with ``customer_id``) who may not be sent now."""
     _ensure(store)
     ids = ids.select(customer_id=ids.customer_id.cast("string"))
@@ -89,7 +89,7 @@ def excluded(store, ids: ir.Table, require_consent: bool = True) -> list[str]:
         c = store.table("customers").select("customer_id", CONSENT)
         ok = c.filter(c[CONSENT].fill_null(False)).select("customer_id")
         parts.append(ids.anti_join(ok, "customer_id"))
-    for rule in EXCLUSIONS:
+    for rule in rules:
         parts.append(rule(store, ids).select("customer_id"))
     out = parts[0]
     for p in parts[1:]:

@@ -8,7 +8,7 @@ each destination (enabled, subscribed to some segmentations):
    end. A destination's first sync takes the published audience instead, as ``entered``
    changes. Nothing is sent in this step: a message exists (committed) before any attempt.
 2. **Send what is due**, oldest first. Consent, the suppression list and any other
-   exclusion (:data:`segmint.activate.suppress.EXCLUSIONS`: holdouts) are checked now, at
+   exclusion the caller passes (the holdouts of running campaigns) are checked now, at
    send time: an ``entered`` change of a customer who may not be contacted is left out of
    the request (their ``exited`` and ``deleted`` changes are sent: they only remove). An
    accepted message is marked delivered; a failed one waits for its next attempt
@@ -67,7 +67,8 @@ class Sync:
     """
 
     def __init__(self, store, config, root: Path, clock: Callable[[], dt.datetime] | None = None,
-                 transport=None, who: str = "segmint sync", rng: random.Random | None = None) -> None:
+                 transport=None, who: str = "segmint sync", rng: random.Random | None = None,
+                 exclusions: list | None = None) -> None:
         self.store = store
         self.config = config
         self.root = Path(root)
@@ -75,6 +76,7 @@ class Sync:
         self.transport = transport
         self.who = who
         self.rng = rng or random.Random()
+        self.exclusions = list(exclusions or [])
         self.registry = Registry(store, config.destinations, config.activation.allow_http_hosts)
         self.box = Deliveries(store)
         self.secrets = SecretStore(self.root / ".segmint")
@@ -125,7 +127,7 @@ class Sync:
         if not entered:
             return set(), {}
         ids = ibis.memtable({"customer_id": entered}, schema={"customer_id": "string"})
-        blocked = set(excluded(self.store, ids, require_consent=d.consent))
+        blocked = set(excluded(self.store, ids, require_consent=d.consent, rules=self.exclusions))
         return blocked, (self._fields(d, ids) if d.fields else {})
 
     def _eligible(self, d: Destination, items: list[dict[str, Any]],

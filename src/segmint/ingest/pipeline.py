@@ -59,7 +59,7 @@ def ingest(store: Store, table: str, source, options: IngestOptions, key: bytes 
     """Ingest ``source`` (a path, a DataFrame or an Arrow table) into ``table``."""
     started = time.perf_counter()
     con = store.con
-    if table not in {"customers", "orders", "events", "responses"}:
+    if table not in {"customers", "orders", "events", "responses", "prospects"}:
         contract(table)  # unknown name: raises with a suggestion
         raise DataError(f"{table} is filled through `ingest orders --line-items`, not directly")
     if options.line_items and table != "orders":

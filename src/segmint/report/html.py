@@ -86,7 +86,8 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
                   profile: Profile, personas: Sequence[Persona], selection: pd.DataFrame | None = None,
                   migrations: pd.DataFrame | None = None, projection: pd.DataFrame | None = None,
                   notes: str | Sequence[str] = (), subtitle: str = "", chosen_k: int | None = None,
-                  random_state: int = 0, *, prepared: Segmented | None = None) -> Path:
+                  random_state: int = 0, *, prepared: Segmented | None = None,
+                  campaigns: Sequence[dict] | None = None) -> Path:
     """Write the report to ``path`` and return the path.
 
     Parameters
@@ -117,6 +118,9 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
     prepared : Segmented, optional
         ``features`` and ``labels`` already aligned by :func:`~segmint.evaluate.inputs.prepare` (give
         None for both): the workspace passes the run its scorecard and profile used.
+    campaigns : list of dict, optional
+        Campaign read-outs (:func:`segmint.measure.readout.measure`) on this segmentation: a section with
+        the lift per segment and its 95% interval.
     """
     names = {p.segment: p.name for p in personas}
     hidden = list(profile.suppressed)
@@ -155,6 +159,9 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
         sankey = plots.migration_sankey(migrations, names, profile.min_segment_size)
         sections.append(("migrations", "Migrations", fig("fig-sankey", sankey) if sankey
                          else "<p>No flow between segments is large enough to show.</p>"))
+    for i, r in enumerate(campaigns or []):
+        sections.append((f"campaign-{i}", f"Campaign {r['campaign']}", _campaign(r, names) + fig(
+            f"fig-campaign-{i}", _lift_plot(r, names))))
     sections.append(("notes", "Notes", _notes(profile, notes, scorecard)))
 
     body = "\n".join(f'<section id="{sid}"><h2>{e(head)}</h2>\n{content}</section>' for sid, head, content in sections)
@@ -310,3 +317,59 @@ def _notes(profile: Profile, notes: str | Sequence[str], card: Scorecard | None 
                "Benjamini-Hochberg correction. Stability: decision-tree surrogates refitted on bootstrap resamples, "
                "scored on the customers each resample left out.</p>")
     return "\n".join(out)
+
+
+# --- campaigns (issue 19) ---------------------------------------------------------------------------------
+def _campaign_rows(r: dict, names: dict[str, str]) -> list[tuple[str, dict]]:
+    return [("overall", r["overall"])] + [(names.get(b["segment"], b["segment"]), b) for b in r["segments"]]
+
+
+def _campaign(r: dict, names: dict[str, str]) -> str:
+    """A campaign read-out: what was compared, the table of lifts with intervals, the checks, in plain words."""
+    def f(v, pct=False):
+        if v is None:
+            return ""
+        return f"{100 * v:+.1f}%" if pct else (f"{v:,.4f}" if abs(v) < 10 else f"{v:,.2f}")
+
+    out = [f'<p class="lead">{e(r["outcome"])} per customer from {e(r["window"]["start"])} to '
+           f'{e(r["window"]["end"])}; {100 * r["holdout_share"]:.0f}% of the members held out. An interval holds the '
+           "true lift in 95 of 100 campaigns; one that includes zero cannot tell a gain from a loss.</p>"]
+    head = "".join(f"<th>{h}</th>" for h in ("", "treatment", "holdout", "treatment mean", "holdout mean", "lift",
+                                            "95% interval", "relative", "p (Holm)"))
+    rows = []
+    for label, b in _campaign_rows(r, names):
+        p = "" if b["p_value"] is None else f"{b['p_value']:.3g}"
+        if b.get("p_value_adjusted") is not None:
+            p += f" ({b['p_value_adjusted']:.3g})"
+        ci = b["lift_ci"]
+        rows.append(f"<tr><td>{e(label)}</td><td class=\"num\">{b['treatment']['customers']:,}</td>"
+                    f"<td class=\"num\">{b['holdout']['customers']:,}</td><td class=\"num\">{f(b['treatment']['outcome'])}</td>"
+                    f"<td class=\"num\">{f(b['holdout']['outcome'])}</td><td class=\"num\">{f(b['lift'])}</td>"
+                    f"<td class=\"num\">[{f(ci[0])}, {f(ci[1])}]</td><td class=\"num\">{f(b['relative_lift'], True)}</td>"
+                    f"<td class=\"num\">{e(p)}</td></tr>")
+    out.append(f"<table><tr>{head}</tr>{''.join(rows)}</table>")
+    o = r["overall"]
+    if o.get("cuped"):
+        c = o["cuped"]
+        out.append(f"<p>CUPED on {e(r['covariate'])} (the pre-period): overall interval [{f(c['lift_ci'][0])}, "
+                   f"{f(c['lift_ci'][1])}], variance {100 * c['variance_reduction']:.0f}% lower.</p>")
+    srm = o["sample_ratio"]
+    if srm.get("mismatch"):
+        out.append(f"<p><b>Sample-ratio mismatch</b>: {100 * srm['observed_holdout_share']:.1f}% held out where "
+                   f"{100 * srm['expected_holdout_share']:.0f}% was planned; do not trust the lift until you know why.</p>")
+    return "\n".join(out)
+
+
+def _lift_plot(r: dict, names: dict[str, str]) -> dict:
+    rows = _campaign_rows(r, names)
+    lift = [b["lift"] for _, b in rows]
+    return {"data": [{"type": "scatter", "mode": "markers", "name": "lift, 95% interval",
+                      "y": [label for label, _ in rows], "x": lift, "marker": {"size": 9, "color": "#0f766e"},
+                      "error_x": {"type": "data", "symmetric": False,
+                                  "array": [(b["lift_ci"][1] - b["lift"]) if b["lift_ci"][1] is not None else 0
+                                            for _, b in rows],
+                                  "arrayminus": [(b["lift"] - b["lift_ci"][0]) if b["lift_ci"][0] is not None else 0
+                                                 for _, b in rows]}}],
+            "layout": {"height": 80 + 40 * len(rows), "margin": {"l": 160, "r": 20, "t": 10, "b": 40},
+                       "yaxis": {"autorange": "reversed"}, "xaxis": {"title": {"text": "lift per customer"},
+                                                                     "zeroline": True}}}

@@ -113,6 +113,10 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     app.include_router(routes_admin.router)
     app.include_router(routes_activation.router)
     app.include_router(dashboard.router)
+    from segmint.server import routes_campaigns  # measurement (issue 19)
+
+    app.include_router(routes_campaigns.router)
+    app.include_router(routes_campaigns.pages)
     routes_cli.install(app, control_secret)  # the CLI's commands while the server runs (not a token route)
     _secure_openapi(app)
 

@@ -45,11 +45,28 @@
       color: links.map(function (l) { return l.from === l.to ? "rgba(107,114,128,0.25)" : "rgba(15,118,110,0.45)"; }) } }], layout, config);
   }
 
+  function lift(el, rows) {
+    // the lift of each segment with its 95% interval (and CUPED's, when there is one); zero marked
+    var y = rows.map(function (r) { return r.label; });
+    var trace = function (lo, hi, name, color, shift) {
+      return { type: "scatter", mode: "markers", name: name, y: y, x: rows.map(function (r) { return r.lift; }),
+        marker: { color: color, size: 9 }, offsetgroup: shift,
+        error_x: { type: "data", symmetric: false, color: color,
+          array: rows.map(function (r) { return r[hi] == null ? 0 : r[hi] - r.lift; }),
+          arrayminus: rows.map(function (r) { return r[lo] == null ? 0 : r.lift - r[lo]; }) } };
+    };
+    var traces = [trace("low", "high", "lift, 95% interval", "#0f766e", "a")];
+    if (rows.some(function (r) { return r.cuped_low != null; })) traces.push(trace("cuped_low", "cuped_high", "CUPED interval", "#b45309", "b"));
+    Plotly.newPlot(el, traces, Object.assign({}, layout, { yaxis: { autorange: "reversed", automargin: true },
+      shapes: [{ type: "line", x0: 0, x1: 0, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: "#6b7280" } }] }), config);
+  }
+
   document.querySelectorAll("[data-plot]").forEach(function (el) {
     var kind = el.dataset.plot, data = source(el);
     if (kind === "sizes") sizes(el, data);
     else if (kind === "profile") profile(el, data);
     else if (kind === "sankey") sankey(el, data);
+    else if (kind === "lift") lift(el, data);
   });
 
   /* Rule builder: preview size and attrition as you type (debounced; stale answers dropped). */

@@ -1,0 +1,74 @@
+"""Lookalikes on the generated shop: half of a planted persona hidden from the seed is found again."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmint.errors import DataError
+from segmint.measure import lookalike as la
+
+from .conftest import AS_OF
+
+
+def test_refuses_a_seed_below_the_minimum():
+    X = np.random.default_rng(0).normal(size=(500, 3))
+    labelled = np.zeros(500, bool)
+    labelled[:99] = True
+    with pytest.raises(DataError, match="seed has 99 members; a lookalike needs at least 100"):
+        la.fit_score(X, labelled)
+
+
+def test_bands_hold_one_percent_each_with_their_expected_precision():
+    score = np.linspace(1, 0, 1000)
+    b = la.bands(score)
+    assert [x["band"] for x in b][:2] == ["0-1%", "1-2%"] and all(x["people"] == 10 for x in b)
+    assert b[0]["expected_precision"] == pytest.approx(score[:10].mean())
+    assert b[-1]["cumulative_people"] == 100
+
+
+@pytest.mark.slow
+def test_hidden_half_of_a_planted_persona_is_recovered(persona_shop):
+    ws, shop = persona_shop
+    from segmint.features.snapshot import load_features
+
+    people = load_features(ws.store, AS_OF).drop("as_of").to_pyarrow().to_pandas()
+    truth = shop.ground_truth.set_index("customer_id")["persona"].reindex(people["customer_id"]).to_numpy()
+    members = people["customer_id"][truth == "loyal_high_spender"].to_numpy()
+    rng = np.random.default_rng(0)
+    rng.shuffle(members)
+    seed, hidden = set(members[: len(members) // 2]), set(members[len(members) // 2:])
+    out = la.lookalike(people, seed, top=0.10, random_state=0)
+    top = set(out["table"]["customer_id"])
+    recall = len(top & hidden) / len(hidden)
+    precision = len(top & hidden) / len(top)
+    random_precision = len(hidden) / out["candidates"]
+    print(f"hidden {len(hidden)}, top 10% {len(top)}: recall {recall:.2f}, precision {precision:.2f}, "
+          f"random precision {random_precision:.3f}")
+    assert recall > 0.8  # most of the hidden half (the top 10% holds 210 people; the hidden half 140)
+    assert precision > 5 * random_precision
+    assert out["drivers"] and out["bands"][0]["expected_precision"] > out["bands"][-1]["expected_precision"]
+    # the calibrated score of the top band estimates its precision: the hidden share there
+    first = out["table"].head(out["bands"][0]["people"])
+    assert abs(first["customer_id"].isin(hidden).mean() - out["bands"][0]["expected_precision"]) < 0.35
+
+
+@pytest.mark.slow
+def test_prospects_are_scored_on_the_customer_attributes(persona_shop):
+    ws, shop = persona_shop
+    customers = shop.customers.merge(shop.ground_truth, on="customer_id")
+    # prospects: look like customers (new ids), half of them small businesses
+    prospects = customers.sample(400, random_state=1).assign(
+        customer_id=lambda d: "P" + d["customer_id"].str[1:]).drop(columns=["persona"])
+    ws.ingest("prospects", prospects)
+    out = ws.lookalike("personas:small_business", "prospects", 0.2)
+    table = out.pop("table")
+    assert out["from"] == "prospects" and out["candidates"] == 400
+    flagged = prospects.set_index("customer_id").loc[table["customer_id"], "is_business"]
+    base = prospects["is_business"].mean()
+    assert flagged.mean() > 2 * base  # the top 20% are mostly businesses, as the seed is
+    assert any(d["feature"].startswith("is_business") or d["feature"].startswith("industry")
+               or d["feature"].startswith("company_size") for d in out["drivers"][:3])
+    with pytest.raises(DataError, match="at least 100"):
+        ws.lookalike("personas:new_customer")  # nobody (or a handful) at AS_OF
