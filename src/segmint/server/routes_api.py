@@ -114,9 +114,13 @@ def get_segmentation(name: Name, request: Request) -> dict[str, Any]:
     return data.segmentation(view(request), name)
 
 
-@router.get("/segmentations/{name}/history", summary="Segment sizes over time", **role("viewer"))
-def get_history(name: Name, request: Request) -> dict[str, Any]:
-    return data.history(view(request), name)
+@router.get("/segmentations/{name}/history", summary="Segment sizes over time",
+            description="Rows per run date, oldest first. `limit` and `offset` page the run dates newest first "
+                        "(`limit=10`: the ten latest runs); `runs` counts every run, `as_ofs` lists the dates kept.",
+            **role("viewer"))
+def get_history(name: Name, request: Request, limit: int | None = Query(None, ge=1, le=10_000),
+                offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
+    return data.history(view(request), name, limit, offset)
 
 
 @router.get("/segmentations/{name}/profile", summary="Profiles of the segments against the population",
