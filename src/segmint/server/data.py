@@ -91,17 +91,31 @@ def segmentations(ws) -> list[dict[str, Any]]:
     definition and reads the store's run tables (issue 15: 200 clients on the list starved the
     look-up). The caller gets its own copies of the items.
     """
+    return [dict(item) for item in _segmentations(ws)[0]]
+
+
+def segmentations_json(ws) -> bytes:
+    """:func:`segmentations` rendered as JSON once per state (the list route's answer, as bytes)."""
+    return _segmentations(ws)[1]
+
+
+def _segmentations(ws) -> tuple[list[dict[str, Any]], bytes]:
     state = definitions_state(ws)
     key = ("segmentations", str(ws.path))
     with _MEMO_LOCK:
         hit = _LISTS.get(key)
     if hit is not None and hit[0] == state and hit[1] is ws.config:
-        items = hit[2]
-    else:
-        items = [jsonable(item) for item in ws.segmentations()]
-        with _MEMO_LOCK:
-            _LISTS[key] = (state, ws.config, items)
-    return [dict(item) for item in items]
+        return hit[2]
+    items = [jsonable(item) for item in ws.segmentations()]
+    value = (items, render(items))
+    with _MEMO_LOCK:
+        _LISTS[key] = (state, ws.config, value)
+    return value
+
+
+def render(value: Any) -> bytes:
+    """JSON bytes as the API's responses write them (FastAPI's JSONResponse settings)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 def definitions_state(ws) -> tuple:
@@ -144,18 +158,35 @@ def history(ws, name: str, limit: int | None = None, offset: int = 0) -> dict[st
     ``offset`` page the runs, newest first: ``offset=0, limit=10`` keeps the rows of the ten latest
     as_of dates; ``runs`` counts them all, ``as_ofs`` lists the dates kept.
     """
+    return _history(ws, name, limit, offset, rendered=False)
+
+
+def history_json(ws, name: str, limit: int | None = None, offset: int = 0) -> bytes:
+    """:func:`history` as JSON bytes; the whole history (no limit, no offset) is rendered once per state."""
+    return _history(ws, name, limit, offset, rendered=True)
+
+
+def _history(ws, name: str, limit: int | None, offset: int, rendered: bool):
     state = definitions_state(ws)
     key = ("history", str(ws.path), name)
     with _MEMO_LOCK:
         hit = _LISTS.get(key)
     if hit is not None and hit[0] == state and hit[1] is ws.config:
-        out = hit[2]
+        out, whole = hit[2]
     else:
-        out = jsonable(ws.history(name).to_dict())
+        out = _page(jsonable(ws.history(name).to_dict()), None, 0)
+        whole = render(out)
         with _MEMO_LOCK:
             if len(_LISTS) > 256:
                 _LISTS.clear()
-            _LISTS[key] = (state, ws.config, out)
+            _LISTS[key] = (state, ws.config, (out, whole))
+    if limit is None and not offset:
+        return whole if rendered else dict(out)
+    page = _page(out, limit, offset)
+    return render(page) if rendered else page
+
+
+def _page(out: dict[str, Any], limit: int | None, offset: int) -> dict[str, Any]:
     dates = sorted({r["as_of"] for rows in _history_rows(out) for r in rows}, reverse=True)
     kept = dates[offset:offset + limit] if limit is not None else dates[offset:]
     page = dict(out)

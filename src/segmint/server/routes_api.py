@@ -14,7 +14,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from segmint.server import data
@@ -106,7 +106,9 @@ def me(request: Request) -> dict[str, Any]:
 
 @router.get("/segmentations", summary="Segmentations with their segments and sizes", **role("viewer"))
 def list_segmentations(request: Request) -> list[dict[str, Any]]:
-    return data.segmentations(view(request))
+    # Rendered once per state of the definitions and runs (data.segmentations): the list route is cheap
+    # under load and cannot starve the look-up (issue 15).
+    return Response(data.segmentations_json(view(request)), media_type="application/json")  # type: ignore[return-value]
 
 
 @router.get("/segmentations/{name}", summary="One segmentation", **role("viewer"))
@@ -120,7 +122,8 @@ def get_segmentation(name: Name, request: Request) -> dict[str, Any]:
             **role("viewer"))
 def get_history(name: Name, request: Request, limit: int | None = Query(None, ge=1, le=10_000),
                 offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
-    return data.history(view(request), name, limit, offset)
+    return Response(data.history_json(view(request), name, limit, offset),  # type: ignore[return-value]
+                    media_type="application/json")
 
 
 @router.get("/segmentations/{name}/profile", summary="Profiles of the segments against the population",
