@@ -124,8 +124,6 @@ def definitions_state(ws) -> tuple:
     the store) and the ``segments/*.yaml`` files (name, size, modification time). segmint.yaml's
     inline definitions live in ``ws.config``, compared by identity (reloading it makes a new one).
     """
-    from segmint.segment.membership import writes
-
     folder = ws.path / "segments"
     files: tuple = ()
     if folder.is_dir():
@@ -135,7 +133,7 @@ def definitions_state(ws) -> tuple:
                 st = entry.stat()
                 stats.append((entry.name, st.st_size, st.st_mtime_ns))
         files = tuple(stats)
-    return writes(), files
+    return ws.runs_stored(), files
 
 
 #: ("segmentations" | "history", workspace, ...) -> (state, config, JSON), see :func:`segmentations`.

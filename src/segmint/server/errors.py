@@ -146,14 +146,17 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app answers on this request's path, sorted."""
     from starlette.routing import Match
 
-    from segmint.server.auth import api_routes
-
     scope = dict(request.scope)
     methods: set[str] = set()
-    for route in api_routes(request.app):
-        match, _ = route.matches(scope)
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    todo = list(request.app.routes)
+    while todo:  # FastAPI keeps included routers as branches
+        route = todo.pop(0)
+        if getattr(route, "original_router", None) is not None:
+            todo.extend(route.original_router.routes)
+        elif getattr(route, "methods", None):
+            match, _ = route.matches(scope)
+            if match != Match.NONE:
+                methods |= set(route.methods)
     return sorted(methods)
 
 
