@@ -42,13 +42,14 @@ def _admin_token(path: Path) -> str:
         ws.close()
 
 
-def _schemathesis(port: int, token: str, *args: str, timeout: int = 400) -> subprocess.CompletedProcess:
+def _schemathesis(port: int, token: str, cwd: Path, *args: str, timeout: int = 400) -> subprocess.CompletedProcess:
+    """Run the CLI in ``cwd`` (it writes its .schemathesis/ cache there, not into the checkout)."""
     argv = ["--config-file", str(CONFIG), "run", f"http://127.0.0.1:{port}/api/v1/openapi.json",
             "--header", f"Authorization: Bearer {token}", "--checks", "all", "--seed", "1",
             "--max-examples", EXAMPLES, "--request-timeout", "60", "--no-color", *args]
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "160"}
     return subprocess.run([sys.executable, "-m", "schemathesis.cli", *argv], capture_output=True, text=True, timeout=timeout,
-                          env=env)
+                          env=env, cwd=cwd)
 
 
 def test_schemathesis_checks_all_against_a_live_server(shop_path, tmp_path):
@@ -56,8 +57,8 @@ def test_schemathesis_checks_all_against_a_live_server(shop_path, tmp_path):
     with live_server(shop_path, tmp_path / "server.log", failed_logins_allowed=1_000_000) as port:
         # Revoking tokens is run on its own: the stateful phase would follow GET /tokens to
         # DELETE /tokens/{token_id} and revoke the run's own token half-way.
-        main = _schemathesis(port, token, "--exclude-name", "DELETE /api/v1/tokens/{token_id}")
-        revoke = _schemathesis(port, token, "--include-name", "DELETE /api/v1/tokens/{token_id}")
+        main = _schemathesis(port, token, tmp_path, "--exclude-name", "DELETE /api/v1/tokens/{token_id}")
+        revoke = _schemathesis(port, token, tmp_path, "--include-name", "DELETE /api/v1/tokens/{token_id}")
     for result in (main, revoke):
         out = result.stdout + result.stderr
         assert result.returncode == 0, out[-12000:]  # schemathesis exits 1 on any failure
