@@ -30,6 +30,9 @@ Usage::
     python benchmarks/bench_server.py --customers 2000 --seconds 5 --export-rows 100000
     python benchmarks/bench_server.py --reuse /tmp/shop-200k            # a shop built before (copied)
 
+3. The viewer's list routes (``GET /api/v1/segmentations``, ``.../value/history``) from ``--clients``
+   clients for ``--list-seconds`` each, and the look-up from 50 clients while 50 others read the list.
+
 Results are written to benchmarks/results/server.md; a "Reading these figures" section
 written by hand at its end is kept when the tables are regenerated.
 """
@@ -303,7 +306,8 @@ def lookups_wrk(wrk: str, port: int, secret: str, ids: list[str], clients: int, 
             "errors": errors, "client_cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)}
 
 
-async def lookups(port: int, secret: str, ids: list[str], clients: int, seconds: float) -> dict:
+async def lookups(port: int, secret: str, ids: list[str], clients: int, seconds: float,
+                  path: str = "/api/v1/customers/{id}?segmentation=value") -> dict:
     latencies: list[float] = []
     errors: dict[str, int] = {}
     stop = time.perf_counter() + seconds
@@ -313,7 +317,7 @@ async def lookups(port: int, secret: str, ids: list[str], clients: int, seconds:
         reader = writer = None
         while time.perf_counter() < stop:
             cid = rng.choice(ids)
-            request = (f"GET /api/v1/customers/{cid}?segmentation=value HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            request = (f"GET {path.replace('{id}', cid)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                        f"Authorization: Bearer {secret}\r\n\r\n").encode()
             t0 = time.perf_counter()
             try:
@@ -370,18 +374,46 @@ def loop_and_parser(loop: str, http: str) -> tuple[str, str]:
 
 
 def measure(client: str, wrk: str | None, port: int, secret: str, ids: list[str], clients: int, seconds: float,
-            pid: int, seed: int) -> dict:
+            pid: int, seed: int, path: str = "/api/v1/customers/{id}?segmentation=value") -> dict:
     """One closed-loop run with the chosen client, plus the server's CPU per request."""
     before = cpu_s(pid)
     if client == "wrk":
-        out = lookups_wrk(wrk, port, secret, ids, clients, seconds, seed=seed)
+        out = lookups_wrk(wrk, port, secret, ids, clients, seconds, path=path, seed=seed)
     else:
         t0 = time.process_time()
-        out = asyncio.run(lookups(port, secret, ids, clients, seconds))
+        out = asyncio.run(lookups(port, secret, ids, clients, seconds, path))
         out["client_cpu_s"] = time.process_time() - t0
     out["server_cpu_ms_per_req"] = 1000 * (cpu_s(pid) - before) / max(1, out["requests"])
     out["client_cpu_ms_per_req"] = 1000 * out["client_cpu_s"] / max(1, out["requests"])
     out["rss_mb"] = rss_mb(pid, "VmRSS")
+    return out
+
+
+#: The viewer's list routes (issue 15: 200 clients on them got 15 req/s, and 50 pushed the look-up's p99 to 2.4 s).
+LIST_ROUTES = ("/api/v1/segmentations", "/api/v1/segmentations/value/history")
+
+
+def list_load(client: str, wrk: str | None, port: int, secret: str, ids: list[str], clients: int, seconds: float,
+              pid: int) -> dict:
+    """Each list route alone from ``clients`` clients; then the look-up from 50 clients while 50 others read the
+    list of segmentations (the mix that starved the look-up)."""
+    import threading
+
+    out: dict = {"alone": [], "mixed": None}
+    for i, path in enumerate(LIST_ROUTES):
+        print(f"list route {path}: {clients} clients for {seconds:g} s...", flush=True)
+        r = measure(client, wrk, port, secret, ids, clients, seconds, pid, 40 + i, path=path)
+        out["alone"].append({**r, "path": path})
+        print(r, flush=True)
+    print(f"look-ups from 50 clients while 50 read {LIST_ROUTES[0]}, {seconds:g} s...", flush=True)
+    background: dict = {}
+    thread = threading.Thread(target=lambda: background.update(
+        measure(client, wrk, port, secret, ids, 50, seconds, pid, 50, path=LIST_ROUTES[0])))
+    thread.start()
+    look = measure(client, wrk, port, secret, ids, 50, seconds, pid, 51)
+    thread.join()
+    out["mixed"] = {"lookup": look, "list": background}
+    print(out["mixed"], flush=True)
     return out
 
 
@@ -402,6 +434,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ceiling-seconds", type=float, default=10,
                     help="seconds of the trivial-app ceiling run at --clients (0: skip)")
     ap.add_argument("--export-rows", type=int, default=1_000_000)
+    ap.add_argument("--list-seconds", type=float, default=10,
+                    help="seconds of each list-route run (GET /segmentations, .../history, and the mixed run); 0: skip")
     ap.add_argument("--client", choices=["auto", "wrk", "asyncio"], default="auto",
                     help="load generator: wrk (installed with apt-get when missing and root) or the asyncio client")
     ap.add_argument("--index-mb", type=float, default=512, help="the server's serving_index_mb (0: no index)")
@@ -409,6 +443,8 @@ def main(argv: list[str] | None = None) -> None:
                                                       "when installed)")
     ap.add_argument("--http", default="auto", help="uvicorn --http (auto picks httptools when installed)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "server.md")
+    ap.add_argument("--note", default="", help="a line written under the command on the page (e.g. the machine was "
+                                               "shared with other work)")
     a = ap.parse_args(argv)
     os.environ.setdefault("SEGMINT_SECRET", SECRET)
     if a.reuse is None:
@@ -460,6 +496,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"look-ups: {clients} clients for {seconds:g} s...", flush=True)
                 look.append(measure(a.client_used, wrk, port, secret, ids, clients, seconds, proc.pid, 10 + i))
                 print(look[-1], flush=True)
+            lists = (list_load(a.client_used, wrk, port, secret, ids, a.clients, a.list_seconds, proc.pid)
+                     if a.list_seconds > 0 else None)
             shop_exports = [export(port, secret, "value", segment, f, proc.pid) for f in ("csv", "jsonl")]
             shop_rss = rss_mb(proc.pid)
         finally:
@@ -490,7 +528,7 @@ def main(argv: list[str] | None = None) -> None:
         print(big_exports, flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    write(a, shop, look, segment, shop_exports, shop_rss, big, started_rss, big_exports, ceiling)
+    write(a, shop, look, segment, shop_exports, shop_rss, big, started_rss, big_exports, ceiling, lists)
 
 
 def _row(label: str, r: dict) -> str:
@@ -499,7 +537,27 @@ def _row(label: str, r: dict) -> str:
             f"{1000 * r['server_cpu_ms_per_req']:.0f} | {1000 * r['client_cpu_ms_per_req']:.0f} | {r['rss_mb']:.0f} |")
 
 
-def write(a, shop, look, segment, shop_exports, shop_rss, big, started_rss, big_exports, ceiling) -> None:
+def _list_section(lists: dict | None) -> list[str]:
+    if not lists:
+        return []
+    mixed = lists["mixed"]
+    return [
+        "## Viewer list routes", "",
+        "Each list route alone from the same clients, then the look-up from 50 clients while 50 others read "
+        "`GET /api/v1/segmentations` (the mix that starved the look-up before these routes were cached).", "",
+        "| route | clients | seconds | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU µs/req "
+        "| client CPU µs/req | server RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+        *[_row(f"`{r['path']}`", r) for r in lists["alone"]],
+        _row("look-up, while 50 read the list", mixed["lookup"]),
+        _row("`/api/v1/segmentations`, beside 50 look-ups", mixed["list"]), "",
+        "(In the mixed rows the server CPU per request counts both streams' requests in each row's own count, so it "
+        "overstates each; compare latencies there.)", "",
+    ]
+
+
+def write(a, shop, look, segment, shop_exports, shop_rss, big, started_rss, big_exports, ceiling,
+          lists: dict | None = None) -> None:
     spec = look[-1]
     goal = "met" if spec["p99_ms"] <= 20 and not spec["errors"] else "NOT met"
     size = f"--reuse (a {shop['customers']:,}-customer shop built before)" if a.reuse else f"--customers {a.customers}"
@@ -515,8 +573,9 @@ def write(a, shop, look, segment, shop_exports, shop_rss, big, started_rss, big_
     lines = [
         "# Server benchmark", "",
         f"`python benchmarks/bench_server.py {size} --clients {a.clients} --seconds {a.seconds:g} "
-        f"--export-rows {a.export_rows}` on {platform.node()} ({os.cpu_count()} CPUs, Python "
+        f"--export-rows {a.export_rows} --list-seconds {a.list_seconds:g}` on {platform.node()} ({os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
+        *([f"**Note:** {a.note}", ""] if a.note else []),
         f"- Server: `segmint serve`'s runner (`segmint.server.runner.serve`: uvicorn loop={loop}, http={http}, one "
         f"process, access log off, gc.freeze) in its own process, serving index budget {a.index_mb:g} MB.",
         f"- Load generator: {client}, in another process on the same machine.",
@@ -538,6 +597,7 @@ def write(a, shop, look, segment, shop_exports, shop_rss, big, started_rss, big_
         f"throughput (Little's law), so p99 <= 20 ms needs well over {need:,.0f} requests/s; this run served "
         f"{spec['rps']:,.0f}" + (f", and the trivial app {ceiling['rps']:,.0f} with p99 {ceiling['p99_ms']:.1f} ms"
                                   if ceiling else "") + ".", "",
+        *_list_section(lists),
         f"## Export of the shop's largest segment (`value/{segment}`; consented members)", "",
         "| format | rows | MB | seconds | rows/s |", "|---|---:|---:|---:|---:|",
         *[f"| {e['format']} | {e['rows']:,} | {e['mb']:.1f} | {e['seconds']:.2f} | {e['rows'] / e['seconds']:,.0f} |"

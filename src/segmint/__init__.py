@@ -43,6 +43,8 @@ _EXPORTS: dict[str, str] = {
     "ModelVersionError": "segmint.errors",
     "NotFittedError": "segmint.errors",
     "SnapshotMissing": "segmint.errors",
+    "RunMissing": "segmint.errors",
+    "Conflict": "segmint.errors",
     # estimators (scikit-learn's contract)
     "BetaGeo": "segmint.clv",
     "ParetoNBD": "segmint.clv",
@@ -84,10 +86,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
     from segmint.config import Config
     from segmint.errors import (
         ConfigError,
+        Conflict,
         DataError,
         FitError,
         ModelVersionError,
         NotFittedError,
+        RunMissing,
         SegmintError,
         SnapshotMissing,
         UnknownNameError,

@@ -55,6 +55,24 @@ class SnapshotMissing(DataError):
         self.available = available
 
 
+class RunMissing(DataError):
+    """A segmentation has no stored run (at all, or at the date asked for).
+
+    ``as_of`` is the date asked for (ISO text, or None for "any run"), ``available`` the dates
+    that have a run. The API answers it with 404: the request was well formed, the run it
+    names does not exist.
+    """
+
+    def __init__(self, message: str, as_of: str | None = None, available: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.as_of = as_of
+        self.available = available or []
+
+
+class Conflict(ConfigError):
+    """What a request would create exists already (an active token with the same name); the API's 409."""
+
+
 class FitError(SegmintError, RuntimeError):
     """A model cannot be fitted to the data, or its optimiser did not converge."""
 

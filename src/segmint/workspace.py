@@ -630,6 +630,16 @@ class Workspace:
 
         return lookalike.run(self.segment_context(), target, source, top)
 
+    # --- hardening (issue 15) ---
+    def runs_stored(self) -> int:
+        """How many segmentation runs this process has stored: a cache of what runs say is valid while it holds.
+
+        No other process can store one meanwhile: DuckDB lets one process at a time write the store.
+        """
+        from segmint.segment.membership import writes
+
+        return writes()
+
 
 @dataclass
 class Judged:

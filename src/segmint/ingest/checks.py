@@ -41,6 +41,8 @@ _COLUMN_REASONS = {
     "unparseable": "{col} could not be read as {type}",
     "out_of_range": "{col} is outside its allowed range",
     "not_accepted": "{col} is not one of the accepted values",
+    "too_precise": "{col} has more than the 4 decimal places segmint keeps (decimal(18, 4)): it would be rounded, "
+                   "0.00001 to 0; round it in the source (or scale the unit, e.g. cents)",
 }
 
 
@@ -100,6 +102,11 @@ def implausible_date(value: ibis.TimestampValue, bounds: tuple[datetime.datetime
     """
     first, end = (ibis.literal(b, type="timestamp") for b in bounds)
     return reason(value.notnull() & ((value < first) | (value >= end)), "implausible_date")
+
+
+def reason_for(cond: ibis.BooleanValue, code: str) -> ibis.StringValue:
+    """A column reason code (``too_precise_amount``...) where ``cond`` holds."""
+    return _reason(cond, code)
 
 
 def reason(cond: ibis.BooleanValue, code: str) -> ibis.StringValue:

@@ -53,6 +53,51 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
 
 
+#: A column name segmint quotes back in an error: a word character first, then word characters, spaces
+#: and a little punctuation (``Order Date``, ``amount (EUR)``, ``tier-2``), at most 64 characters. A
+#: "header" outside it (``root:x:0:0:root:/root:/bin/bash`` from a symlink to /etc/passwd, a line of
+#: binary, a sentence with an address in it) is file content, not a column name, and is never echoed.
+_PLAUSIBLE_NAME = re.compile(r"\w[\w .()#%&+\-]{0,63}")
+#: Names quoted at most in one message.
+_SHOWN_NAMES = 20
+
+
+def plausible_names(source_columns: list[str]) -> list[str]:
+    """The source's column names that may be quoted back in an error (see :data:`_PLAUSIBLE_NAME`).
+
+    Examples
+    --------
+    >>> plausible_names(["customer_id", "Order Date", "root:x:0:0:root:/root:/bin/bash", "a\\x00b"])
+    ['customer_id', 'Order Date']
+    """
+    return [c for c in source_columns if _PLAUSIBLE_NAME.fullmatch(c)]
+
+
+def describe_columns(source_columns: list[str]) -> str:
+    """What an error says about a source's header, without echoing file content.
+
+    Every name plausible: up to 20 of them, quoted. Otherwise only counts: a header with
+    implausible names is most likely not a CSV of this contract at all (a wrong file, a
+    symlink to a system file), and its first line must not be printed.
+
+    Examples
+    --------
+    >>> describe_columns(["id", "email"])
+    "2 columns: 'id', 'email'"
+    >>> describe_columns(["root:x:0:0:root:/root:/bin/bash"])
+    '1 column, none of which looks like a column name (is it the right file? not shown: segmint does not print file contents in errors)'
+    """
+    n = len(source_columns)
+    count = f"{n:,} column{'s' if n != 1 else ''}"
+    names = plausible_names(source_columns)
+    if len(names) < n:
+        which = "none" if not names else f"{n - len(names):,}"
+        return (f"{count}, {which} of which looks like a column name (is it the right file? not shown: segmint "
+                "does not print file contents in errors)")
+    shown = ", ".join(repr(c) for c in names[:_SHOWN_NAMES])
+    return f"{count}: {shown}" + (f" and {n - _SHOWN_NAMES:,} more" if n > _SHOWN_NAMES else "")
+
+
 def plan_columns(contract: Contract, source_columns: list[str], mapping: dict[str, str],
                  source: str) -> ColumnPlan:
     """Match source columns to the contract: explicit mapping, then names, then aliases.
@@ -69,7 +114,7 @@ def plan_columns(contract: Contract, source_columns: list[str], mapping: dict[st
         if src not in source_columns:
             raise DataError(
                 f"--map {canonical}={src}: {source} has no column {src!r}; "
-                f"{did_you_mean(src, source_columns)} (columns: {', '.join(source_columns)})"
+                f"{did_you_mean(src, plausible_names(source_columns))} (the source has {describe_columns(source_columns)})"
             )
     plan = ColumnPlan(mapping=dict(mapping))
     by_norm = {normalise_name(c): c for c in source_columns if c not in mapping.values()}
@@ -84,11 +129,12 @@ def plan_columns(contract: Contract, source_columns: list[str], mapping: dict[st
     if missing:
         parts = []
         for col in missing:
-            hint = did_you_mean(col.name, list(by_norm.values()) or source_columns)
-            parts.append(f"{col.name!r} ({col.describe_checks()}; {hint})")
+            names = plausible_names(list(by_norm.values()) or source_columns)
+            hint = f"; {did_you_mean(col.name, names)}" if names else ""
+            parts.append(f"{col.name!r} ({col.describe_checks()}{hint})")
         raise DataError(
             f"{source}: no column for required {contract.table} column(s) " + ", ".join(parts)
-            + f". The source has: {', '.join(source_columns)}. "
+            + f". The source has {describe_columns(source_columns)}. "
             + "Fix: rename the column, or map it, e.g. --map "
             + f"{missing[0].name}=<source column> (or sources.{contract.table}.map in segmint.yaml)."
         )
@@ -109,6 +155,36 @@ def plan_columns(contract: Contract, source_columns: list[str], mapping: dict[st
 def clean_text(value: ibis.StringValue) -> ibis.StringValue:
     """Trim; empty text and the usual spellings of "no value" become null."""
     return _trim_spaces(value).nullif("")
+
+
+#: Control characters removed from stored text: C0 (NUL, BEL, ESC...) but tab, line feed and carriage
+#: return, which quoted CSV fields may hold, and DEL. A NUL inside "Ho\x00me" makes a second, invisible
+#: "Home" category, ends C strings early in the tools a segment is exported to, and ESC sequences
+#: repaint a terminal that prints the value.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def clean_stored_text(value: ibis.StringValue) -> ibis.StringValue:
+    """:func:`clean_text` for a value stored as text (ids, categories, attributes): control characters
+    (:data:`CONTROL_CHARACTERS`) removed first, so a value of only those becomes null.
+    """
+    return clean_text(value.re_replace(CONTROL_CHARACTERS, ""))
+
+
+def precision_lost(text: ibis.StringValue, column: Column, opts: ParseOptions) -> ibis.BooleanValue:
+    """True where a decimal column's value is rounded to its 4 places by more than float noise.
+
+    ``decimal(18, 4)`` keeps 4 decimal places: ``0.00001`` would be stored as 0 and
+    ``12.34567`` as 12.3457. The text read as a float is compared with the stored
+    decimal; a difference over 1e-9 of the value (at least 1e-9) is real precision,
+    not the binary noise of a float written out (``0.30000000000000004``).
+    """
+    from dataclasses import replace
+
+    exact = to_type(text, replace(column, type="float"), opts)
+    stored = to_type(text, column, opts).cast("float64")
+    tolerance = ibis.greatest(exact.abs(), ibis.literal(1.0)) * 1e-9
+    return (exact.notnull() & stored.notnull() & ((exact - stored).abs() > tolerance)).fill_null(False)
 
 
 @ibis.udf.scalar.builtin(name="trim")

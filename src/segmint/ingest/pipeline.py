@@ -148,16 +148,19 @@ def _typed(con, staged: stage.Staged, target: Contract, plan: coerce.ColumnPlan,
     cols: dict[str, ibis.Value] = {"_rec": t._rec}
     converted = [c for c in target.columns if c.name in plan.mapping]
     for col in converted:
-        text = coerce.clean_text(t[plan.mapping[col.name]].cast("string"))
+        raw = t[plan.mapping[col.name]].cast("string")
+        text = coerce.clean_stored_text(raw) if col.type == "string" else coerce.clean_text(raw)
         if col.tag == "identity" and col.type == "string":
             # ids exported from spreadsheets arrive as floats ("17850.0")
             text = ibis.ifelse(text.endswith(".0"), text.re_replace(r"^(\d+)\.0+$", r"\1"), text)
         cols[col.name] = text if col.type == "string" else coerce.to_type(text, col, options.parse)
         cols[f"_has_{col.name}"] = text.notnull()
+        if col.type == "decimal":  # issue 15: 0.00001 must not become 0.0000 silently
+            cols[f"_has_lost_{col.name}"] = coerce.precision_lost(text, col, options.parse)
     for src, attr in plan.extras.items():
-        cols[attr] = coerce.clean_text(t[src].cast("string"))
+        cols[attr] = coerce.clean_stored_text(t[src].cast("string"))
     for attr, src in options.customer_attributes.items():
-        cols[f"_attr_{attr}"] = coerce.clean_text(t[src].cast("string"))
+        cols[f"_attr_{attr}"] = coerce.clean_stored_text(t[src].cast("string"))
     # exact copies of an earlier row of this source
     cols["_copy"] = ibis.row_number().over(group_by=[t[c] for c in staged.columns], order_by=t._rec)
     conv = _materialise(con, name, t.select(**cols))
@@ -165,6 +168,8 @@ def _typed(con, staged: stage.Staged, target: Contract, plan: coerce.ColumnPlan,
     reasons: list[ibis.Value] = []
     for col in converted:
         reasons.extend(checks.column_reasons(col, conv[f"_has_{col.name}"], conv[col.name]))
+        if col.type == "decimal":
+            reasons.append(checks.reason_for(conv[f"_has_lost_{col.name}"], f"too_precise_{col.name}"))
         if col.type == "timestamp":
             reasons.append(checks.implausible_date(conv[col.name], options.plausible_dates))
     if target.table == "orders" and "amount" in conv.columns:

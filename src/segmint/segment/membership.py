@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from segmint.activate import outbox
-from segmint.errors import DataError
+from segmint.errors import RunMissing
 from segmint.store.runs import MEMBERSHIPS, REASONS, RUNS, SCHEMAS, SEGMENTATIONS
 
 __all__ = [
@@ -304,7 +304,7 @@ def migration(before: ir.Table, after: ir.Table, exclusive: bool = True) -> dict
 
 
 def require_run(table: ir.Table, what: str) -> ir.Table:
-    """Raise a DataError naming ``what`` when a run has no rows."""
+    """Raise a :class:`~segmint.errors.RunMissing` (a DataError) naming ``what`` when a run has no rows."""
     if int(table.count().to_pyarrow().as_py()) == 0:
-        raise DataError(f"no memberships stored for {what}; run `segmint segment` for it first")
+        raise RunMissing(f"no memberships stored for {what}; run `segmint segment` for it first")
     return table

@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from segmint.errors import DataError, UnknownNameError
+from segmint.errors import ConfigError, DataError, RunMissing, UnknownNameError
 from segmint.segment import kinds
 from segmint.segment import membership as ms
 from segmint.segment import model as docs
@@ -182,6 +182,7 @@ def run_info(ctx: SegmentContext, name: str, as_of: object = None, version: int 
     exists (parsing every definition costs more than the rest of a look-up); a name
     with no runs is still checked, so an unknown name gets its "did you mean".
     """
+    from segmint.features.asof import _parse as _parse_as_of
     from segmint.features.asof import parse_as_of
 
     if defined:
@@ -189,7 +190,7 @@ def run_info(ctx: SegmentContext, name: str, as_of: object = None, version: int 
     every = ms.find_runs(ctx.store, name)
     if not every:
         get_definition(ctx, name)
-        raise DataError(f"segmentation {name!r} has not been run yet; run `segmint segment {name}`")
+        raise RunMissing(f"segmentation {name!r} has not been run yet; run `segmint segment {name}`")
     runs = every
     if version is not None:
         runs = [r for r in runs if r[0] == int(version)]
@@ -197,12 +198,20 @@ def run_info(ctx: SegmentContext, name: str, as_of: object = None, version: int 
             known = ", ".join(str(v["version"]) for v in ms.versions(ctx.store, name))
             raise UnknownNameError(f"segmentation {name!r} has no run of version {version}; versions: {known}")
     if as_of is not None:
-        when = parse_as_of(as_of, ctx.plausible)
-        runs = [r for r in runs if pd.Timestamp(r[1]) == pd.Timestamp(when)]
+        # Reading a stored run computes nothing: any well-formed date is looked up (a run stored at an
+        # implausible date before segmint checked dates stays readable); one without a run is a RunMissing,
+        # whose advice depends on whether a run could be made at that date.
+        when = _parse_as_of(as_of)
+        runs = [r for r in runs if pd.Timestamp(r[1]).to_pydatetime() == when]
         if not runs:
             dates = ", ".join(sorted({iso(pd.Timestamp(r[1]).to_pydatetime()) for r in every}))
-            raise DataError(f"segmentation {name!r} has no run as of {iso(when)}; runs: {dates}. "
-                            f"Run `segmint segment {name} --as-of {iso(when)}`")
+            try:
+                parse_as_of(when, ctx.plausible)
+                advice = f"Run `segmint segment {name} --as-of {iso(when)}`"
+            except ConfigError as exc:
+                advice = str(exc)
+            raise RunMissing(f"segmentation {name!r} has no run as of {iso(when)}; runs: {dates}. {advice}",
+                             iso(when), dates.split(", "))
     last = max(runs, key=lambda r: (r[1], r[0]))
     return int(last[0]), pd.Timestamp(last[1]).to_pydatetime(), last[2]
 

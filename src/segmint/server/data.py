@@ -84,8 +84,60 @@ def jsonable(obj: Any) -> Any:
 
 # -- segmentations -------------------------------------------------------------------------------
 def segmentations(ws) -> list[dict[str, Any]]:
-    """Every segmentation: name, kind, description, segments, versions, runs and the last run's date."""
-    return [jsonable(item) for item in ws.segmentations()]
+    """Every segmentation: name, kind, description, segments, versions, runs and the last run's date.
+
+    Cached per workspace until its definitions or stored runs change (:func:`definitions_state`):
+    every route that names a segmentation reads this list, and building it parses every
+    definition and reads the store's run tables (issue 15: 200 clients on the list starved the
+    look-up). The caller gets its own copies of the items.
+    """
+    return [dict(item) for item in _segmentations(ws)[0]]
+
+
+def segmentations_json(ws) -> bytes:
+    """:func:`segmentations` rendered as JSON once per state (the list route's answer, as bytes)."""
+    return _segmentations(ws)[1]
+
+
+def _segmentations(ws) -> tuple[list[dict[str, Any]], bytes]:
+    state = definitions_state(ws)
+    key = ("segmentations", str(ws.path))
+    with _MEMO_LOCK:
+        hit = _LISTS.get(key)
+    if hit is not None and hit[0] == state and hit[1] is ws.config:
+        return hit[2]
+    items = [jsonable(item) for item in ws.segmentations()]
+    value = (items, render(items))
+    with _MEMO_LOCK:
+        _LISTS[key] = (state, ws.config, value)
+    return value
+
+
+def render(value: Any) -> bytes:
+    """JSON bytes as the API's responses write them (FastAPI's JSONResponse settings)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def definitions_state(ws) -> tuple:
+    """What a cached list of segmentations or runs depends on: the runs this process stored
+    (:func:`segmint.segment.membership.writes`; no other process can store one while this one holds
+    the store) and the ``segments/*.yaml`` files (name, size, modification time). segmint.yaml's
+    inline definitions live in ``ws.config``, compared by identity (reloading it makes a new one).
+    """
+    folder = ws.path / "segments"
+    files: tuple = ()
+    if folder.is_dir():
+        stats = []
+        for entry in sorted(folder.iterdir()):
+            if entry.suffix in (".yaml", ".yml"):
+                st = entry.stat()
+                stats.append((entry.name, st.st_size, st.st_mtime_ns))
+        files = tuple(stats)
+    return ws.runs_stored(), files
+
+
+#: ("segmentations" | "history", workspace, ...) -> (state, config, JSON), see :func:`segmentations`.
+_LISTS: dict[tuple, tuple] = {}
 
 
 def segmentation(ws, name: str) -> dict[str, Any]:
@@ -97,9 +149,56 @@ def segmentation(ws, name: str) -> dict[str, Any]:
     raise UnknownNameError(f"no segmentation {name!r}; {did_you_mean(name, [i['name'] for i in items])}")
 
 
-def history(ws, name: str) -> dict[str, Any]:
-    """Segment sizes over time: ``series`` rows of as_of, segment, customers (plus the raw ``history``)."""
-    return ws.history(name).to_dict()
+def history(ws, name: str, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+    """Segment sizes over time: ``series`` rows of as_of, segment, customers (plus the raw ``history``).
+
+    Cached like :func:`segmentations` (it changes only when the segmentation runs). ``limit`` and
+    ``offset`` page the runs, newest first: ``offset=0, limit=10`` keeps the rows of the ten latest
+    as_of dates; ``runs`` counts them all, ``as_ofs`` lists the dates kept.
+    """
+    return _history(ws, name, limit, offset, rendered=False)
+
+
+def history_json(ws, name: str, limit: int | None = None, offset: int = 0) -> bytes:
+    """:func:`history` as JSON bytes; the whole history (no limit, no offset) is rendered once per state."""
+    return _history(ws, name, limit, offset, rendered=True)
+
+
+def _history(ws, name: str, limit: int | None, offset: int, rendered: bool):
+    state = definitions_state(ws)
+    key = ("history", str(ws.path), name)
+    with _MEMO_LOCK:
+        hit = _LISTS.get(key)
+    if hit is not None and hit[0] == state and hit[1] is ws.config:
+        out, whole = hit[2]
+    else:
+        out = _page(jsonable(ws.history(name).to_dict()), None, 0)
+        whole = render(out)
+        with _MEMO_LOCK:
+            if len(_LISTS) > 256:
+                _LISTS.clear()
+            _LISTS[key] = (state, ws.config, (out, whole))
+    if limit is None and not offset:
+        return whole if rendered else dict(out)
+    page = _page(out, limit, offset)
+    return render(page) if rendered else page
+
+
+def _page(out: dict[str, Any], limit: int | None, offset: int) -> dict[str, Any]:
+    dates = sorted({r["as_of"] for rows in _history_rows(out) for r in rows}, reverse=True)
+    kept = dates[offset:offset + limit] if limit is not None else dates[offset:]
+    page = dict(out)
+    if limit is not None or offset:
+        keep = set(kept)
+        for k, rows in out.items():
+            if isinstance(rows, list) and rows and isinstance(rows[0], dict) and "as_of" in rows[0]:
+                page[k] = [r for r in rows if r["as_of"] in keep]
+    return {**page, "runs": len(dates), "as_ofs": kept, "limit": limit, "offset": offset}
+
+
+def _history_rows(out: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    return [rows for rows in out.values()
+            if isinstance(rows, list) and rows and isinstance(rows[0], dict) and "as_of" in rows[0]]
 
 
 def profile(ws, name: str) -> dict[str, Any]:

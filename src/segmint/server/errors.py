@@ -22,7 +22,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from segmint.errors import ConfigError, DataError, FitError, SegmintError, UnknownNameError, WorkspaceError
+from segmint.errors import (
+    ConfigError,
+    Conflict,
+    DataError,
+    FitError,
+    RunMissing,
+    SegmintError,
+    UnknownNameError,
+    WorkspaceError,
+)
 from segmint.server.templates import render
 
 log = logging.getLogger("segmint.server")
@@ -61,8 +70,10 @@ def error_response(status: int, message: str, code: str | None = None, details: 
 
 def status_of(exc: SegmintError) -> int:
     """The HTTP status for one of segmint's own errors."""
-    if isinstance(exc, UnknownNameError):
+    if isinstance(exc, (UnknownNameError, RunMissing)):  # a run that does not exist is a missing resource
         return 404
+    if isinstance(exc, Conflict):
+        return 409
     if isinstance(exc, (ConfigError, DataError, FitError)):
         return 422
     if isinstance(exc, WorkspaceError):
@@ -98,9 +109,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else CODES.get(exc.status_code, "error")
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}; see GET /api/v1/openapi.json"
-        return _respond(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+        if exc.status_code == 405:
+            # Starlette's Allow names the first route of the path only (GET /tokens, not POST /tokens).
+            allowed = allowed_methods(request)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            message = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+        return _respond(request, exc.status_code, message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -112,7 +129,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SegmintError)
     async def _segmint_error(request: Request, exc: SegmintError):
         status = status_of(exc)
-        return _respond(request, status, str(exc), details={"type": type(exc).__name__})
+        details: dict[str, Any] = {"type": type(exc).__name__}
+        if isinstance(exc, RunMissing):
+            details |= {"as_of": exc.as_of, "runs": exc.available[-20:]}
+        return _respond(request, status, str(exc), details=details)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
@@ -120,6 +140,24 @@ def install(app: FastAPI) -> None:
         log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path,
                   exc_info=exc)
         return _respond(request, 500, "unexpected server error; the server log has the details")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path, sorted."""
+    from starlette.routing import Match
+
+    scope = dict(request.scope)
+    methods: set[str] = set()
+    todo = list(request.app.routes)
+    while todo:  # FastAPI keeps included routers as branches
+        route = todo.pop(0)
+        if getattr(route, "original_router", None) is not None:
+            todo.extend(route.original_router.routes)
+        elif getattr(route, "methods", None):
+            match, _ = route.matches(scope)
+            if match != Match.NONE:
+                methods |= set(route.methods)
+    return sorted(methods)
 
 
 def _quote(path: str) -> str:
@@ -141,4 +179,23 @@ ERROR_RESPONSES = {
     for status in (401, 403, 404, 422, 429)
 }
 
-__all__ = ["ApiError", "LoginRequired", "error_body", "error_response", "install", "status_of", "ERROR_RESPONSES"]
+
+def _documented(status: int, description: str) -> dict[str, Any]:
+    return {"description": f"{CODES[status]}: {description}", "content": {"application/json": {
+        "schema": ERROR_SCHEMA}}}
+
+
+#: The extra answers of a route that reads a JSON body: one that is not JSON (or not UTF-8) is a 400,
+#: one over the route's limit a 413 (before it is read, see server/limits.py).
+BODY_RESPONSES = {
+    400: _documented(400, "the body is not valid JSON"),
+    413: _documented(413, "the body is over this route's limit (Settings.body_limits)"),
+}
+#: A route reading a stored run: a date without one is a missing resource, not an invalid request.
+NO_RUN = {404: _documented(404, "no such segmentation or segment, or no run of it at the date asked for "
+                                "(`details.runs`: the latest dates that have one)")}
+#: A route that creates something with a unique name.
+CONFLICT = {409: _documented(409, "an active one with that name exists")}
+
+__all__ = ["ApiError", "LoginRequired", "error_body", "error_response", "install", "status_of", "ERROR_RESPONSES",
+           "BODY_RESPONSES", "CONFLICT", "NO_RUN"]

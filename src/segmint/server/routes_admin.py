@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from segmint.server.audit import AuditLog
 from segmint.server.auth import role
-from segmint.server.errors import ERROR_RESPONSES
+from segmint.server.errors import BODY_RESPONSES, CONFLICT, ERROR_RESPONSES
 from segmint.server.tokens import ROLES, TokenStore
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$",
                       examples=["crm-sync"])
     role: str = Field(..., json_schema_extra={"enum": list(ROLES)})
@@ -50,7 +52,8 @@ def list_tokens(request: Request) -> list[dict[str, Any]]:
 
 
 @router.post("/tokens", status_code=201, response_model=TokenCreated,
-             summary="Create a token; its secret is in this response only", **role("admin"))
+             summary="Create a token; its secret is in this response only", responses={**BODY_RESPONSES, **CONFLICT},
+             **role("admin"))
 def create_token(body: TokenCreate, request: Request) -> dict[str, Any]:
     info, secret = _tokens(request).create(body.name, body.role)
     p = request.state.principal

@@ -11,21 +11,34 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from segmint.server import data
 from segmint.server.audit import AuditLog
 from segmint.server.auth import Principal, role
-from segmint.server.errors import ERROR_RESPONSES, ApiError
+from segmint.server.errors import BODY_RESPONSES, ERROR_RESPONSES, NO_RUN, ApiError
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 Name = str
-AsOf = Query(None, description="Date (YYYY-MM-DD); default: the latest run.")
+AsOf = Query(None, description="Date (YYYY-MM-DD); default: the latest run. A date without a run is a 404.")
+
+
+def _iso_only(value: Any) -> Any:
+    """A date is the text YYYY-MM-DD: not a number (pydantic's lax mode reads ``0`` as 1970-01-01) or a datetime."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+#: A calendar date given as ISO text; anything else is a 422 validation error.
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_only)]
 
 
 def view(request: Request):
@@ -49,12 +62,16 @@ class Me(BaseModel):
 
 
 class RunRequest(BaseModel):
-    as_of: dt.date | None = Field(None, description="Date to segment as of; default: the latest data.")
+    model_config = ConfigDict(extra="forbid")  # additionalProperties: false; an unknown field is a 422
+
+    as_of: IsoDate | None = Field(None, description="Date to segment as of; default: the latest data.")
 
 
 class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     where: str = Field(..., min_length=1, max_length=4000, examples=["recency_days <= 30 and monetary_total > 200"])
-    as_of: dt.date | None = None
+    as_of: IsoDate | None = None
 
 
 class JobOut(BaseModel):
@@ -89,7 +106,9 @@ def me(request: Request) -> dict[str, Any]:
 
 @router.get("/segmentations", summary="Segmentations with their segments and sizes", **role("viewer"))
 def list_segmentations(request: Request) -> list[dict[str, Any]]:
-    return data.segmentations(view(request))
+    # Rendered once per state of the definitions and runs (data.segmentations): the list route is cheap
+    # under load and cannot starve the look-up (issue 15).
+    return Response(data.segmentations_json(view(request)), media_type="application/json")  # type: ignore[return-value]
 
 
 @router.get("/segmentations/{name}", summary="One segmentation", **role("viewer"))
@@ -97,9 +116,14 @@ def get_segmentation(name: Name, request: Request) -> dict[str, Any]:
     return data.segmentation(view(request), name)
 
 
-@router.get("/segmentations/{name}/history", summary="Segment sizes over time", **role("viewer"))
-def get_history(name: Name, request: Request) -> dict[str, Any]:
-    return data.history(view(request), name)
+@router.get("/segmentations/{name}/history", summary="Segment sizes over time",
+            description="Rows per run date, oldest first. `limit` and `offset` page the run dates newest first "
+                        "(`limit=10`: the ten latest runs); `runs` counts every run, `as_ofs` lists the dates kept.",
+            **role("viewer"))
+def get_history(name: Name, request: Request, limit: int | None = Query(None, ge=1, le=10_000),
+                offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
+    return Response(data.history_json(view(request), name, limit, offset),  # type: ignore[return-value]
+                    media_type="application/json")
 
 
 @router.get("/segmentations/{name}/profile", summary="Profiles of the segments against the population",
@@ -119,9 +143,9 @@ def get_scorecard(name: Name, request: Request) -> dict[str, Any]:
 
 
 @router.get("/segmentations/{name}/migration", summary="Who moved between segments from one date to another",
-            **role("viewer"))
-def get_migration(name: Name, request: Request, from_: dt.date = Query(..., alias="from"),
-                  to: dt.date = Query(...)) -> dict[str, Any]:
+            responses=NO_RUN, **role("viewer"))
+def get_migration(name: Name, request: Request, from_: IsoDate = Query(..., alias="from"),
+                  to: IsoDate = Query(...)) -> dict[str, Any]:
     return data.migration(view(request), name, from_.isoformat(), to.isoformat())
 
 
@@ -138,8 +162,8 @@ def _audit(ws, p: Principal, action: str, target: str, rows: int, **details: Any
 
 
 @router.get("/segmentations/{name}/segments/{segment:path}/members", response_model=MembersPage,
-            summary="A page of a segment's members (cursor pagination)", **role("analyst"))
-def get_members(name: Name, segment: str, request: Request, as_of: dt.date | None = AsOf,
+            summary="A page of a segment's members (cursor pagination)", responses=NO_RUN, **role("analyst"))
+def get_members(name: Name, segment: str, request: Request, as_of: IsoDate | None = AsOf,
                 cursor: str | None = Query(None, max_length=512, description="next_cursor of the previous page"),
                 limit: int = Query(100, ge=1, le=10_000),
                 include_non_consented: bool = Query(False, description="admin only")) -> dict[str, Any]:
@@ -158,8 +182,8 @@ def get_members(name: Name, segment: str, request: Request, as_of: dt.date | Non
             summary="Download every member as CSV or JSON lines (streamed)", **role("analyst"),
             response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}},
-                             "description": "The members, streamed"}})
-def export_members(name: Name, segment: str, request: Request, as_of: dt.date | None = AsOf,
+                             "description": "The members, streamed"}, **NO_RUN})
+def export_members(name: Name, segment: str, request: Request, as_of: IsoDate | None = AsOf,
                    format: Literal["csv", "jsonl"] = Query("csv"),
                    include_non_consented: bool = Query(False, description="admin only"),
                    raw_csv: bool | None = Query(None, description="true: CSV cells exactly as stored, formulas not "
@@ -220,14 +244,15 @@ def get_customer(customer_id: str, request: Request,
              description="Reads the stored feature snapshot at `as_of` (default: the latest stored snapshot). "
                          "Without one, the answer is 409 with the dates that have one: run a segmentation "
                          "at that date first (a preview never computes a snapshot).",
-             responses={409: ERROR_RESPONSES[422] | {"description": "conflict: no feature snapshot at that date"}},
-             **role("analyst"))
+             responses={409: ERROR_RESPONSES[422] | {"description": "conflict: no feature snapshot at that date"},
+                        **BODY_RESPONSES}, **role("analyst"))
 def preview_rule(body: PreviewRequest, request: Request) -> dict[str, Any]:
     return data.preview(view(request), body.where, _iso(body.as_of))
 
 
 @router.post("/segmentations/{name}/runs", status_code=202, response_model=JobOut,
-             summary="Run a segmentation in the background; poll GET /api/v1/jobs/{job_id}", **role("analyst"))
+             summary="Run a segmentation in the background; poll GET /api/v1/jobs/{job_id}",
+             responses=BODY_RESPONSES, **role("analyst"))
 def run_segmentation(name: Name, request: Request, body: RunRequest | None = None) -> dict[str, Any]:
     ws = view(request)
     data.segmentation(ws, name)  # 404 now rather than a failed job later

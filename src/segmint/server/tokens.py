@@ -38,7 +38,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from segmint.errors import ConfigError, UnknownNameError, did_you_mean
+from segmint.errors import ConfigError, Conflict, UnknownNameError, did_you_mean
 
 #: Roles from least to most trusted; each may do everything the ones before it may.
 ROLES = ("viewer", "analyst", "admin")
@@ -130,7 +130,7 @@ class TokenStore:
         if not _NAME.fullmatch(name or ""):
             raise ConfigError(f"token name {name!r}: use 1-64 letters, digits, '_', '-', '.' or '@'")
         if any(t.name == name and t.active for t in self.list()):
-            raise ConfigError(f"an active token named {name!r} exists; revoke it first or choose another name")
+            raise Conflict(f"an active token named {name!r} exists; revoke it first or choose another name")
         secret = PREFIX + secrets.token_urlsafe(32)
         info = TokenInfo(token_id=secrets.token_hex(6), name=name, role=role, hint=secret[:8] + "...",
                          created_at=_now())
