@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from segmint.errors import ConfigError, did_you_mean
+from segmint.monitor.settings import MonitoringConfig  # monitoring (issue 17)
 
 PiiAction = Literal["hash", "drop", "keep"]
 
@@ -229,6 +230,8 @@ class Config(_Strict):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     exports: ExportsConfig = Field(default_factory=ExportsConfig)
     segmentations: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # --- monitoring (issue 17) ---
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     @field_validator("timezone")
     @classmethod
