@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,8 +78,14 @@ def numeric_drift(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> dict[str,
     norm = max(float(np.std(ref)), 0.001)
     return {**out, "wasserstein": float(stats.wasserstein_distance(ref, cur) / norm), "psi": psi(r, c),
             "jensenshannon": float(distance.jensenshannon(r, c)),
-            "ks_p_value": float(stats.ks_2samp(ref, cur).pvalue),
+            "ks_p_value": _ks_p(ref, cur),
             "mean_ref": float(ref.mean()), "mean_cur": float(cur.mean())}
+
+
+def _ks_p(ref: np.ndarray, cur: np.ndarray) -> float:
+    with warnings.catch_warnings():  # SciPy falls back from the exact distribution to the asymptotic one
+        warnings.filterwarnings("ignore", message="ks_2samp: Exact calculation unsuccessful", category=RuntimeWarning)
+        return float(stats.ks_2samp(ref, cur).pvalue)
 
 
 def categorical_drift(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
@@ -99,9 +106,11 @@ def categorical_drift(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
         # the current counts against the reference's shares (Evidently's chi-square goodness of fit)
         expected = rc / rc.sum() * cc.sum()
         keep = expected > 0
-        if keep.sum() > 1:
+        if keep.sum() > 1 and cc[keep].sum() > 0:
             exp = expected[keep] * cc[keep].sum() / expected[keep].sum()
             p = float(stats.chisquare(cc[keep], exp).pvalue)
+        if cc[~keep].sum() > 0:  # current values in categories the reference never had
+            p = 0.0
     return {**out, "jensenshannon": float(distance.jensenshannon(r, c)), "psi": psi(r, c), "chi2_p_value": p,
             "top_ref": cats[int(rc.argmax())], "top_cur": cats[int(cc.argmax())]}
 
