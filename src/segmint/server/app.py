@@ -79,10 +79,18 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     index = ServingIndex(handle, settings.serving_index_mb)
     jobs = JobManager(handle.fresh, handle.release, history=settings.job_history, on_done=index.schedule)
 
+    from segmint.server.scheduler import RefreshScheduler
+
+    refresher = RefreshScheduler(jobs, settings.refresh_every_s) if settings.refresh_every_s else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         index.schedule()
+        if refresher is not None:  # monitoring (issue 17): segmint serve --refresh-every
+            refresher.start()
         yield
+        if refresher is not None:
+            refresher.close()
         jobs.close()
         index.close()
         handle.close()
@@ -100,11 +108,13 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     app.state.index = index
     errors.install(app)
 
-    from segmint.server import dashboard, routes_admin, routes_api, routes_cli
+    from segmint.server import dashboard, routes_admin, routes_api, routes_cli, routes_monitor
 
     app.include_router(routes_api.router)
     app.include_router(routes_admin.router)
     app.include_router(dashboard.router)
+    app.include_router(routes_monitor.api)  # monitoring (issue 17)
+    app.include_router(routes_monitor.pages)
     routes_cli.install(app, control_secret)  # the CLI's commands while the server runs (not a token route)
     _secure_openapi(app)
 

@@ -105,6 +105,8 @@ class Settings(BaseModel):
     max_connections: int = Field(1000, ge=1)
     max_head_bytes: int = Field(64 * 1024, ge=1024)
     trusted_proxies: list[str] = Field(default_factory=list)
+    # monitoring (issue 17): `segmint serve --refresh-every 1d` queues a refresh job this often (None: never)
+    refresh_every_s: float | None = Field(None, ge=60)
 
     @field_validator("body_limits")
     @classmethod
