@@ -494,7 +494,8 @@ class Workspace:
         return render_report(path, f"{self.config.name}: {name}", features, labels, card, prof, personas(prof),
                              selection=None if sel is None else sel.get("table"),
                              chosen_k=None if sel is None else sel.get("k"), migrations=migrations,
-                             subtitle=f"as of {result.as_of}", prepared=j.prepared)
+                             subtitle=f"as of {result.as_of}", prepared=j.prepared,
+                             monitoring=self._report_monitoring(name, migrations))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -524,6 +525,19 @@ class Workspace:
 
         return refresh(self.segment_context(), self.config, as_of, refit,
                        min_segment_size=self.config.privacy.min_segment_size)
+
+    def _report_monitoring(self, name: str, migrations: Any) -> dict[str, Any] | None:
+        """The report's "Over time" figures (without model health and the drift series), when there is history."""
+        if migrations is None:
+            return None
+        from segmint.errors import SegmintError
+        from segmint.monitor.monitor import monitor
+
+        try:
+            return monitor(self.segment_context(), self.config.monitoring, name, health=False, series=False,
+                           min_segment_size=self.config.privacy.min_segment_size)
+        except SegmintError:  # e.g. a snapshot of an old run was replaced: the report goes without the section
+            return None
 
     def monitor(self, name: str, reference: str | None = None) -> dict[str, Any]:
         """Sizes, transitions and churn, drift, KPIs and model health of ``name`` over its runs."""

@@ -144,3 +144,11 @@ def test_wilson_interval_contains_the_proportion():
 def test_refresh_with_no_orders_says_so(ws):
     with pytest.raises(DataError, match="orders table is empty"):
         ws.refresh()
+
+
+def test_report_has_an_over_time_section_after_two_refreshes(tiny):
+    tiny.refresh("2024-03-01")
+    _second_period(tiny)
+    tiny.refresh("2024-04-01")
+    text = tiny.report("spend", as_of="2024-04-01").read_text()
+    assert 'id="monitoring"' in text and "From 2024-03-01 to 2024-04-01" in text and "fig-shares" in text
