@@ -252,6 +252,13 @@ def status(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt) ->
                                         ["table", "reason", "rows", "meaning"], qrows, {"rows": "right"}))
     else:
         console.out.print("Quarantine: empty")
+    # --- monitoring (issue 17): freshness per table, as dbt's source freshness ---
+    ruled = [t for t in info.get("freshness", []) if t["status"] not in ("no rule", "empty")]
+    if ruled:
+        frows = [[t["table"], t["newest_row"] or "", t["last_load"] or "", t["warn_after"] or "",
+                  t["error_after"] or "", t["status"]] for t in ruled]
+        console.out.print(console.table("Freshness (monitoring.freshness)", ["table", "newest row", "last load",
+                                                                             "warn after", "error after", "status"], frows))
 
 
 def _register_subcommands() -> None:
