@@ -10,8 +10,6 @@ from segmint.cli import run
 
 from .conftest import configure, orders
 
-pytestmark = pytest.mark.slow  # two refreshes
-
 
 def _json(capsys, argv):
     capsys.readouterr()
@@ -19,6 +17,7 @@ def _json(capsys, argv):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow  # two refreshes
 def test_refresh_monitor_alerts_status_and_export(tiny, capsys, tmp_path):
     w = ["-w", str(tiny.path)]
     tiny = configure(tiny, monitoring={"alerts": [{"kind": "share_move", "points": 10}, {"kind": "stale"}],
@@ -49,3 +48,12 @@ def test_refresh_monitor_alerts_status_and_export(tiny, capsys, tmp_path):
     assert exported["customers"] == 2 and not exported["computed"] and out.exists()
     assert run(["features", "--export", str(tmp_path / "x.txt"), *w]) == 1
     assert run(["monitor", "nope", *w]) == 1
+
+
+@pytest.mark.parametrize("every, code", [("1d", 0), ("90m", 0), ("10s", 1), ("daily", 1)])
+def test_serve_refresh_every_is_checked(ws, capsys, every, code):
+    path = str(ws.path)
+    ws.close()
+    assert run(["serve", "-w", path, "--no-serve", "--refresh-every", every]) == code
+    if code:
+        assert "--refresh-every" in capsys.readouterr().err
