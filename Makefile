@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo-shop
 DEMO_DATA ?= demo-data
 DEMO_CUSTOMERS ?= 5000
+DEMO_SPLIT ?= 2024-06-01
 PYTEST_ARGS ?=
 SERVE_FLAGS ?=
 
@@ -25,9 +26,12 @@ test: venv
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow and not db and not browser and not spark" $(PYTEST_ARGS)
 
+# The demo shop in two periods: bargain hunters stop buying in the second (generate --shift); a refresh after
+# each load, then the monitoring (docs/monitoring.md) and the dashboard, whose Monitoring page shows it.
 demo: venv
 	rm -rf $(DEMO_DIR) $(DEMO_DATA)
-	$(BIN)/segmint generate $(DEMO_DATA) --customers $(DEMO_CUSTOMERS) --seed 7
+	$(BIN)/segmint generate $(DEMO_DATA) --customers $(DEMO_CUSTOMERS) --seed 7 --shift bargain_hunter \
+		--shift-from $(DEMO_SPLIT) --shift-days 90
 	$(BIN)/segmint init $(DEMO_DIR)
 	$(BIN)/segmint ingest customers $(DEMO_DATA)/customers.csv -w $(DEMO_DIR)
 	$(BIN)/segmint ingest orders $(DEMO_DATA)/orders.csv -w $(DEMO_DIR)
@@ -35,11 +39,16 @@ demo: venv
 	$(BIN)/segmint ingest responses $(DEMO_DATA)/responses.csv -w $(DEMO_DIR)
 	$(BIN)/segmint status -w $(DEMO_DIR)
 	mkdir -p $(DEMO_DIR)/segments && cp examples/demo-segments.yaml $(DEMO_DIR)/segments/
-	$(BIN)/segmint features -w $(DEMO_DIR)
-	$(BIN)/segmint segment rfm -w $(DEMO_DIR)
-	$(BIN)/segmint segment behaviour -w $(DEMO_DIR)
+	$(BIN)/segmint refresh --as-of $(DEMO_SPLIT) -w $(DEMO_DIR)
+	$(BIN)/segmint ingest orders $(DEMO_DATA)/period2/orders.csv -w $(DEMO_DIR)
+	$(BIN)/segmint ingest events $(DEMO_DATA)/period2/events.csv -w $(DEMO_DIR)
+	$(BIN)/segmint ingest responses $(DEMO_DATA)/period2/responses.csv -w $(DEMO_DIR)
+	$(BIN)/segmint refresh -w $(DEMO_DIR)
+	$(BIN)/segmint monitor rfm -w $(DEMO_DIR)
+	$(BIN)/segmint alerts -w $(DEMO_DIR)
 	$(BIN)/segmint profile behaviour -w $(DEMO_DIR)
 	$(BIN)/segmint report behaviour -w $(DEMO_DIR)
+	@echo "Monitoring: open /monitoring on the dashboard below (segmint monitor NAME prints the same figures)."
 	$(BIN)/segmint serve -w $(DEMO_DIR) --demo-token $(SERVE_FLAGS)
 
 docs: venv

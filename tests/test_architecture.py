@@ -37,7 +37,9 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("foundation", ["segmint._nan", "segmint.errors", "segmint.console", "segmint.contracts", "segmint.config",
                     "segmint._estimator", "segmint.paths",
                     # a pure text function (which CSV cells a spreadsheet would run), for every CSV writer
-                    "segmint.activate.csvcells"]),
+                    "segmint.activate.csvcells",
+                    # monitoring (issue 17): the `monitoring:` section's pydantic models, part of segmint.yaml's
+                    "segmint.monitor.settings"]),
     ("store", ["segmint.store", "segmint.store.*"]),
     ("data", ["segmint.ingest", "segmint.ingest.*", "segmint.features", "segmint.features.*", "segmint.clv",
               "segmint.clv.*", "segmint.datasets", "segmint.datasets.*", "segmint.status",
@@ -48,6 +50,8 @@ LAYERS: list[tuple[str, list[str]]] = [
                "segmint.report.*",
                # measurement (issue 19): campaigns, holdouts, lift, uplift, lookalikes
                "segmint.measure", "segmint.measure.*"]),
+    # monitoring (issue 17): refresh, drift, KPIs, model health, freshness, alerts over stored runs
+    ("monitor", ["segmint.monitor", "segmint.monitor.*"]),
     ("workspace", ["segmint.workspace", "segmint.frame_cache"]),
     ("interface", ["segmint.cli", "segmint.cli.*", "segmint.cli_*", "segmint.server", "segmint.server.*",
                    "segmint.docs_gen", "segmint.remote"]),

@@ -128,6 +128,12 @@ def generate(
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same files."),
     dirty: bool = typer.Option(False, help="Add a fraction of bad rows (missing ids, bad dates, duplicates...)."),
     fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    # --- monitoring (issue 17): a second period in which one persona stops buying ---
+    shift: Optional[str] = typer.Option(None, "--shift", help="A persona that stops buying in a second period, "
+                                        "written to DIR/period2/ (e.g. bargain_hunter)."),
+    shift_from: str = typer.Option("2024-06-01", "--shift-from", help="Date the second period starts (with --shift)."),
+    shift_days: int = typer.Option(90, "--shift-days", min=1, help="Days in the second period (with --shift); later "
+                                   "rows are left out."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate a realistic synthetic shop with planted personas."""
@@ -135,14 +141,26 @@ def generate(
 
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"--format {fmt!r}: use csv or parquet")
+    if shift is not None:
+        from segmint.datasets.shift import check_persona
+
+        check_persona(shift)
     with console.status(f"Generating {customers:,} customers..."):
         result = write_shop(directory, n_customers=customers, seed=seed, dirty=dirty, format=fmt)
     summary = _generate_summary(directory, result)
+    if shift is not None:
+        from segmint.datasets.shift import write_shifted
+
+        summary["shift"] = write_shifted(directory, shift, shift_from, shift_days, fmt)
     if as_json:
         console.print_json(summary)
         return
     rows = [[k, console.fmt_int(v)] for k, v in summary["rows"].items()]
     console.out.print(console.table(f"Shop written to {directory}", ["file", "rows"], rows, {"rows": "right"}))
+    if "shift" in summary:
+        sh = summary["shift"]
+        console.out.print(f"Second period {sh['split']} to {sh['until']} in {directory}/period2/ ({sh['persona']} "
+                          f"stops buying): " + ", ".join(f"{n} {console.fmt_int(v)}" for n, v in sh["rows"]["period2"].items()))
 
 
 def _generate_summary(directory: Path, result: dict) -> dict:
@@ -234,6 +252,13 @@ def status(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt) ->
                                         ["table", "reason", "rows", "meaning"], qrows, {"rows": "right"}))
     else:
         console.out.print("Quarantine: empty")
+    # --- monitoring (issue 17): freshness per table, as dbt's source freshness ---
+    ruled = [t for t in info.get("freshness", []) if t["status"] not in ("no rule", "empty")]
+    if ruled:
+        frows = [[t["table"], t["newest_row"] or "", t["last_load"] or "", t["warn_after"] or "",
+                  t["error_after"] or "", t["status"]] for t in ruled]
+        console.out.print(console.table("Freshness (monitoring.freshness)", ["table", "newest row", "last load",
+                                                                             "warn after", "error after", "status"], frows))
 
 
 def _register_subcommands() -> None:

@@ -18,11 +18,26 @@ def features(
                                         "last order."),
     workspace: Optional[Path] = WorkspaceOpt,
     list_: bool = typer.Option(False, "--list", help="Print the feature catalog instead of computing."),
+    full: bool = typer.Option(False, "--full", help="Recompute the snapshot from every stored row (with --export: "
+                              "even when the snapshot is stored)."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write the snapshot to FILE, one row per "
+                                          "customer: CSV or Parquet by the extension (.csv, .parquet)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Compute customer features as of a date and store them as a snapshot."""
     if list_:
         _print_catalog(as_json)
+        return
+    if export is not None:
+        with open_workspace(workspace) as ws:
+            with console.status(f"Writing {export}..."):
+                done = ws.export_features(export, as_of, full=full)
+        if as_json:
+            console.print_json(done)
+            return
+        console.out.print(f"Wrote {done['path']} ({done['format']}): {console.fmt_int(done['customers'])} customers, "
+                          f"{done['features']} features as of {done['as_of']}"
+                          + (" (computed)." if done["computed"] else " (the stored snapshot)."))
         return
     with open_workspace(workspace) as ws:
         with console.status("Computing features..."):

@@ -10,6 +10,7 @@ import typer
 
 from segmint import console
 from segmint.cli import JsonOpt, WorkspaceOpt, app, open_workspace
+from segmint.errors import ConfigError
 
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
@@ -36,6 +37,9 @@ def serve(
     trusted_proxy: list[str] = typer.Option(
         [], "--trusted-proxy", help="Address of a reverse proxy whose X-Forwarded-For is believed (repeatable); "
                                     "none by default, so a client cannot pick the address the login backoff counts."),
+    refresh_every: Optional[str] = typer.Option(
+        None, "--refresh-every", help="Run `segmint refresh` in the server this often (a duration: 1d, 12h, 30m); "
+        "each one is a background job."),
 ) -> None:
     """Serve the REST API (/api/v1) and the dashboard for a workspace."""
     import secrets
@@ -44,8 +48,18 @@ def serve(
     from segmint.server import Settings
     from segmint.server.tokens import TokenStore
 
+    every = None
+    if refresh_every is not None:  # monitoring (issue 17)
+        from segmint.monitor.settings import parse_duration
+
+        try:
+            every = parse_duration(refresh_every)
+        except ValueError as exc:
+            raise ConfigError(f"--refresh-every: {exc}") from None
+        if every < 60:
+            raise ConfigError(f"--refresh-every {refresh_every}: at least a minute (60s)")
     settings = Settings(host=host, port=port, secure_cookies=secure_cookies, serving_index_mb=serving_index_mb,
-                        trusted_proxies=trusted_proxy)
+                        trusted_proxies=trusted_proxy, refresh_every_s=every)
     # An absolute folder: commands the CLI forwards run in the client's folder (server/routes_cli.py).
     # forward=False: beside a running server this is an error naming it, not a forwarded command.
     ws = open_workspace((workspace or Path(os.environ.get("SEGMINT_WORKSPACE") or ".")).resolve(), forward=False)

@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from segmint.errors import ConfigError, did_you_mean
+from segmint.monitor.settings import MonitoringConfig  # monitoring (issue 17)
 
 PiiAction = Literal["hash", "drop", "keep"]
 
@@ -245,6 +246,8 @@ class Config(_Strict):
     activation: ActivationConfig = Field(default_factory=ActivationConfig)
     destinations: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="name -> a destination (docs/activation.md): kind, segmentations, ...")
+    # --- monitoring (issue 17) ---
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     @field_validator("timezone")
     @classmethod

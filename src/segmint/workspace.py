@@ -497,7 +497,8 @@ class Workspace:
                              selection=None if sel is None else sel.get("table"),
                              chosen_k=None if sel is None else sel.get("k"), migrations=migrations,
                              subtitle=f"as of {result.as_of}", prepared=j.prepared,
-                             campaigns=self._report_campaigns(name))
+                             campaigns=self._report_campaigns(name),
+                             monitoring=self._report_monitoring(name, migrations))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -515,7 +516,78 @@ class Workspace:
         """Tables with row counts and date ranges, and quarantine counts by reason."""
         from segmint.status import workspace_status
 
-        return workspace_status(self.store, self.path, self.config.name)
+        info = workspace_status(self.store, self.path, self.config.name)
+        info["freshness"] = self.freshness()  # monitoring (issue 17)
+        return info
+
+    # --- monitoring (issue 17): the logic lives in segmint.monitor (docs/monitoring.md) ---
+    def refresh(self, as_of: Any = None, refit: bool = False) -> dict[str, Any]:
+        """The next snapshot, every segmentation re-assigned (refitted when asked or a rule says so), the
+        monitoring figures and the alerts; see :func:`segmint.monitor.refresh.refresh`."""
+        from segmint.monitor.refresh import refresh
+
+        return refresh(self.segment_context(), self.config, as_of, refit,
+                       min_segment_size=self.config.privacy.min_segment_size)
+
+    def _report_monitoring(self, name: str, migrations: Any) -> dict[str, Any] | None:
+        """The report's "Over time" figures (without model health and the drift series), when there is history."""
+        if migrations is None:
+            return None
+        from segmint.errors import SegmintError
+        from segmint.monitor.monitor import monitor
+
+        try:
+            return monitor(self.segment_context(), self.config.monitoring, name, health=False, series=False,
+                           min_segment_size=self.config.privacy.min_segment_size)
+        except SegmintError:  # e.g. a snapshot of an old run was replaced: the report goes without the section
+            return None
+
+    def monitor(self, name: str, reference: str | None = None) -> dict[str, Any]:
+        """Sizes, transitions and churn, drift, KPIs and model health of ``name`` over its runs."""
+        from segmint.monitor.monitor import monitor
+
+        return monitor(self.segment_context(), self.config.monitoring, name, reference=reference,
+                       min_segment_size=self.config.privacy.min_segment_size)
+
+    def transitions(self, name: str, from_as_of: Any, to_as_of: Any) -> dict[str, Any]:
+        """Entered / exited / stayed and the matrix between the runs of ``name`` at any two dates."""
+        from segmint.monitor import figures
+        from segmint.segment import kinds
+        from segmint.segment.context import get_definition
+        from segmint.segment.runs import run_of
+
+        ctx = self.segment_context()
+        sides = [dict(zip(("version", "as_of"), run_of(ctx, name, d))) for d in (from_as_of, to_as_of)]
+        return figures.transitions(ctx, name, *sides, exclusive=kinds.get(get_definition(ctx, name).kind).exclusive)
+
+    def alerts(self, segmentation: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Alerts raised by refreshes, newest first, with their evidence."""
+        from segmint.monitor.alerts import list_alerts
+
+        return list_alerts(self.store, segmentation, limit)
+
+    def refreshes(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The recorded refreshes, newest first."""
+        from segmint.monitor.refresh import list_refreshes
+
+        return list_refreshes(self.store, limit)
+
+    def freshness(self) -> list[dict[str, Any]]:
+        """Per table: newest row, last load, age and ``monitoring.freshness`` status (pass, warn, error)."""
+        from segmint.monitor.freshness import freshness
+
+        return freshness(self.store, self.config.monitoring.freshness)
+
+    def export_features(self, path: str | os.PathLike, as_of: Any = None, full: bool = False) -> dict[str, Any]:
+        """Write the snapshot at ``as_of`` (computed when missing, or when ``full``) to a CSV or Parquet file.
+
+        One row per customer, one column per feature; the format follows the extension
+        (``.csv``, ``.parquet``).
+        """
+        from segmint.monitor.export import export_snapshot
+
+        return export_snapshot(self.store, path, as_of, self.config.features, full,
+                               plausible=self.config.ingest.plausible_dates)
 
     # --- activation (issue 18): destinations, the outbox's deliveries, suppression ---
     @property

@@ -87,7 +87,7 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
                   migrations: pd.DataFrame | None = None, projection: pd.DataFrame | None = None,
                   notes: str | Sequence[str] = (), subtitle: str = "", chosen_k: int | None = None,
                   random_state: int = 0, *, prepared: Segmented | None = None,
-                  campaigns: Sequence[dict] | None = None) -> Path:
+                  campaigns: Sequence[dict] | None = None, monitoring: dict | None = None) -> Path:
     """Write the report to ``path`` and return the path.
 
     Parameters
@@ -121,6 +121,8 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
     campaigns : list of dict, optional
         Campaign read-outs (:func:`segmint.measure.readout.measure`) on this segmentation: a section with
         the lift per segment and its 95% interval.
+    monitoring : dict, optional
+        :meth:`segmint.workspace.Workspace.monitor`'s figures: an "Over time" section (two runs or more).
     """
     names = {p.segment: p.name for p in personas}
     hidden = list(profile.suppressed)
@@ -162,6 +164,10 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
     for i, r in enumerate(campaigns or []):
         sections.append((f"campaign-{i}", f"Campaign {r['campaign']}", _campaign(r, names) + fig(
             f"fig-campaign-{i}", _lift_plot(r, names))))
+    if monitoring is not None and len(monitoring.get("runs") or []) > 1:  # monitoring (issue 17)
+        from segmint.report.monitoring import monitoring_section
+
+        sections.append(("monitoring", "Over time", monitoring_section(monitoring, names, fig)))
     sections.append(("notes", "Notes", _notes(profile, notes, scorecard)))
 
     body = "\n".join(f'<section id="{sid}"><h2>{e(head)}</h2>\n{content}</section>' for sid, head, content in sections)

@@ -79,6 +79,10 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     index = ServingIndex(handle, settings.serving_index_mb)
     jobs = JobManager(handle.fresh, handle.release, history=settings.job_history, on_done=index.schedule)
 
+    from segmint.server.scheduler import RefreshScheduler
+
+    refresher = RefreshScheduler(jobs, settings.refresh_every_s) if settings.refresh_every_s else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         index.schedule()
@@ -87,7 +91,11 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
             from segmint.server.delivery import DeliveryWorker
 
             worker = app.state.delivery = DeliveryWorker(handle, jobs, settings.deliver_every_s).start()
+        if refresher is not None:  # monitoring (issue 17): segmint serve --refresh-every
+            refresher.start()
         yield
+        if refresher is not None:
+            refresher.close()
         if worker is not None:
             worker.close()
         jobs.close()
@@ -107,7 +115,7 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     app.state.index = index
     errors.install(app)
 
-    from segmint.server import dashboard, routes_activation, routes_admin, routes_api, routes_cli
+    from segmint.server import dashboard, routes_activation, routes_admin, routes_api, routes_cli, routes_monitor
 
     app.include_router(routes_api.router)
     app.include_router(routes_admin.router)
@@ -117,6 +125,8 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
 
     app.include_router(routes_campaigns.router)
     app.include_router(routes_campaigns.pages)
+    app.include_router(routes_monitor.api)  # monitoring (issue 17)
+    app.include_router(routes_monitor.pages)
     routes_cli.install(app, control_secret)  # the CLI's commands while the server runs (not a token route)
     _secure_openapi(app)
 

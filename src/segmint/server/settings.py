@@ -107,6 +107,8 @@ class Settings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list)
     deliver_every_s: float | None = Field(None, gt=0, description="run the delivery worker (segmint serve sets "
                                                                   "activation.worker_every_s); None: no worker")
+    # monitoring (issue 17): `segmint serve --refresh-every 1d` queues a refresh job this often (None: never)
+    refresh_every_s: float | None = Field(None, ge=60)
 
     @field_validator("body_limits")
     @classmethod

@@ -61,9 +61,35 @@
       shapes: [{ type: "line", x0: 0, x1: 0, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: "#6b7280" } }] }), config);
   }
 
+  /* One line per segment over as_of: rows with as_of, segment(_name) and the column named by data-y. */
+  function lines(el, rows) {
+    var y = el.dataset.y, by = {};
+    rows.forEach(function (r) {
+      if (r[y] === null || r[y] === undefined) return;
+      var k = r.segment_name || r.segment; (by[k] = by[k] || { x: [], y: [] }); by[k].x.push(r.as_of); by[k].y.push(r[y]);
+    });
+    var traces = Object.keys(by).map(function (s) { return { type: "scatter", mode: "lines+markers", name: s, x: by[s].x, y: by[s].y }; });
+    Plotly.newPlot(el, traces, Object.assign({}, layout, { yaxis: { title: el.dataset.ytitle || y }, showlegend: true }), config);
+  }
+
+  /* Churn (share of members who left) per segment between consecutive runs, with its 95% interval. */
+  function churn(el, transitions) {
+    var rows = [];
+    transitions.forEach(function (t) { t.segments.forEach(function (s) {
+      if (s.churn !== null) rows.push({ as_of: t.to_as_of, segment: s.segment, churn: s.churn, lo: s.churn_low, hi: s.churn_high }); }); });
+    var by = {};
+    rows.forEach(function (r) { (by[r.segment] = by[r.segment] || { x: [], y: [], plus: [], minus: [] });
+      by[r.segment].x.push(r.as_of); by[r.segment].y.push(r.churn); by[r.segment].plus.push(r.hi - r.churn); by[r.segment].minus.push(r.churn - r.lo); });
+    var traces = Object.keys(by).map(function (s) { return { type: "scatter", mode: "lines+markers", name: s, x: by[s].x, y: by[s].y,
+      error_y: { type: "data", array: by[s].plus, arrayminus: by[s].minus, visible: true } }; });
+    Plotly.newPlot(el, traces, Object.assign({}, layout, { yaxis: { title: "churn", tickformat: ".0%" }, showlegend: true }), config);
+  }
+
   document.querySelectorAll("[data-plot]").forEach(function (el) {
     var kind = el.dataset.plot, data = source(el);
-    if (kind === "sizes") sizes(el, data);
+    if (kind === "lines") lines(el, data);
+    else if (kind === "churn") churn(el, data);
+    else if (kind === "sizes") sizes(el, data);
     else if (kind === "profile") profile(el, data);
     else if (kind === "sankey") sankey(el, data);
     else if (kind === "lift") lift(el, data);

@@ -1,0 +1,45 @@
+"""The generated shop's second period, in which bargain hunters stop buying: monitoring finds exactly that.
+
+Segments are the planted personas (a rules segmentation on the persona, carried as a customer attribute),
+so membership does not move and every flag is drift. The features are the order windows and the promo
+share; the periods are mid-2024 (see :data:`segmint.datasets.shift.DEFAULT_SPLIT`).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from segmint.datasets import PERSONA_NAMES, make_shop
+from segmint.datasets.shift import shift_frames, shop_frames
+
+from .conftest import configure
+
+WINDOWS = ["orders_last_30", "spend_last_30", "orders_last_90", "spend_last_90"]
+
+
+@pytest.mark.slow
+def test_monitoring_flags_the_shifted_persona_and_nothing_else(ws):
+    shop = make_shop(4000, seed=3)
+    frames = shop_frames(shop)
+    frames["customers"] = frames["customers"].merge(shop.ground_truth, on="customer_id")
+    first, second = shift_frames(frames, shop.ground_truth, "bargain_hunter", "2024-06-01", "2024-08-30")
+    ws = configure(ws, {"personas": {"kind": "rules", "segments": [{"name": p, "where": f"persona = '{p}'"}
+                                                                 for p in PERSONA_NAMES]}},
+                   {"drift": {"features": [*WINDOWS, "promo_share"]}})
+    for table in ("customers", "orders", "events", "responses"):
+        ws.ingest(table, first[table])
+    assert ws.refresh("2024-06-01")["alerts"] == []
+    for table in ("orders", "events", "responses"):
+        ws.ingest(table, second[table])
+    raised = ws.refresh("2024-08-30")["alerts"]
+    # the default rules: share moves, drift, stale data, revenue drops of 30%
+    assert sorted((a["kind"], a["segment"]) for a in raised) == [("drift", "bargain_hunter"),
+                                                                 ("kpi_drop", "bargain_hunter")]
+    drift = ws.monitor("personas")["drift"]
+    flagged = {s for s, v in drift["segments"].items() if not v.get("suppressed") and v["dataset_drift"]}
+    assert flagged == {"bargain_hunter"}
+    assert drift["segments"]["bargain_hunter"]["drifted"] == WINDOWS  # not promo_share: history, not the period
+    assert not drift["overall"]["dataset_drift"]
+    kpis = {r["segment"]: r for r in ws.monitor("personas")["kpis"] if r["as_of"] == "2024-08-30"}
+    assert kpis["bargain_hunter"]["orders"] == 0 and all(k["orders"] > 0 for s, k in kpis.items()
+                                                         if s not in ("bargain_hunter", "churned"))
