@@ -28,6 +28,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from segmint.config_journeys import JourneysConfig, PsychographicsConfig
 from segmint.errors import ConfigError, did_you_mean
 
 PiiAction = Literal["hash", "drop", "keep"]
@@ -229,6 +230,9 @@ class Config(_Strict):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     exports: ExportsConfig = Field(default_factory=ExportsConfig)
     segmentations: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # --- journeys and psychographics (issue 23): models in segmint.config_journeys ---
+    journeys: JourneysConfig = Field(default_factory=JourneysConfig)
+    psychographics: PsychographicsConfig = Field(default_factory=PsychographicsConfig)
 
     @field_validator("timezone")
     @classmethod

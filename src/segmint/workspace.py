@@ -514,6 +514,28 @@ class Workspace:
 
         return workspace_status(self.store, self.path, self.config.name)
 
+    # --- journeys and psychographics (issue 23): logic in segmint.journeys and segmint.text ---
+    def _step_tables(self) -> tuple[ir.Table | None, ir.Table | None]:
+        tables = self.store.con.list_tables()
+        return (self.store.table("events") if "events" in tables else None,
+                self.store.table("orders") if "orders" in tables else None)
+
+    def funnel(self, steps: list[str], within: str = "30d", order: str = "ordered", by: str | None = None,
+               as_of: Any = None) -> dict[str, Any]:
+        """Conversion per step with Wilson intervals, time between steps and drop-off (per segment of ``by``).
+
+        See :func:`segmint.journeys.funnel.funnel`; ``within`` is a duration such as ``14d``.
+        """
+        from segmint.journeys.funnel import funnel
+        from segmint.journeys.steps import parse_window
+
+        seconds = parse_window(within)
+        when = self.check_as_of(as_of) if as_of is not None else None
+        members = self.members(by) if by else None
+        result = funnel(*self._step_tables(), steps, seconds, order, members=members,
+                        groups=self.config.journeys.groups, as_of=when)
+        return {**result, "within": within, "by": by}
+
 
 @dataclass
 class Judged:

@@ -1,0 +1,52 @@
+"""``segmint funnel``, ``segmint journeys``, ``segmint topics``, ``segmint scales``: journeys and psychographics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from segmint import console
+from segmint.cli import JsonOpt, WorkspaceOpt, app, open_workspace
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{v:.1%}"
+
+
+def _ci(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None else f"{lo:.1%} to {hi:.1%}"
+
+
+def _funnel_table(title: str, rows: list[dict[str, Any]]):
+    cols = ["step", "customers", "of first", "95% CI", "of prev.", "drop-off", "median h"]
+    body = [[r["step"], console.fmt_int(r["customers"]), _pct(r["conversion"]),
+             _ci(r["conversion_low"], r["conversion_high"]), _pct(r["from_previous"]), console.fmt_int(r["drop_off"]),
+             "" if r["median_hours_from_previous"] is None else f"{r['median_hours_from_previous']:,.1f}"]
+            for r in rows]
+    return console.table(title, cols, body, {c: "right" for c in cols[1:]})
+
+
+@app.command()
+def funnel(
+    steps: str = typer.Option(..., "--steps", help="Comma-separated steps: event names, and `order` for a "
+                              "purchase; e.g. web_visit,email_click,order."),
+    within: str = typer.Option("30d", "--within", help="Window from the first step in which the others must "
+                               "happen: 30min, 12h, 14d, 2w."),
+    order: str = typer.Option("ordered", "--order", help="strict (each step the very next event), ordered "
+                              "(in order, other events between) or any (any order)."),
+    by: Optional[str] = typer.Option(None, "--by", help="A segmentation: drop-off per segment of its latest run."),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Conversion through a sequence of steps, with 95% intervals, time between steps and drop-off."""
+    with open_workspace(workspace) as ws:
+        with console.status("Computing the funnel..."):
+            result = ws.funnel([s.strip() for s in steps.split(",")], within=within, order=order, by=by)
+    if as_json:
+        console.print_json(result)
+        return
+    console.out.print(_funnel_table(f"Funnel ({result['order']}, within {result['within']})", result["overall"]))
+    for segment, rows in result["segments"].items():
+        console.out.print(_funnel_table(f"{result['by']} = {segment}", rows))
