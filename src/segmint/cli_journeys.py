@@ -50,3 +50,41 @@ def funnel(
     console.out.print(_funnel_table(f"Funnel ({result['order']}, within {result['within']})", result["overall"]))
     for segment, rows in result["segments"].items():
         console.out.print(_funnel_table(f"{result['by']} = {segment}", rows))
+
+
+@app.command()
+def journeys(
+    name: str = typer.Argument(..., help="A segmentation: paths per segment of its latest run."),
+    segment: Optional[str] = typer.Option(None, "--segment", help="Only this segment's members."),
+    start: Optional[str] = typer.Option(None, "--from", help="Paths from the first occurrence of this step."),
+    end: Optional[str] = typer.Option(None, "--to", help="Paths to the first occurrence of this step."),
+    length: int = typer.Option(5, "--length", help="Steps per path, 2 to 5."),
+    top: int = typer.Option(10, "--top", help="How many of the most common paths to show."),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """The most common paths through sessions per segment, and the journeys between segments over runs."""
+    with open_workspace(workspace) as ws:
+        with console.status("Computing journeys..."):
+            result = ws.journeys(name, segment, start=start, end=end, length=length, top=top)
+    if as_json:
+        console.print_json(result)
+        return
+    for seg, p in result["paths"].items():
+        rows = [[" > ".join(r["steps"]), console.fmt_int(r["sessions"]), _pct(r["share"]),
+                 console.fmt_int(r["customers"])] for r in p["paths"]]
+        console.out.print(console.table(
+            f"{name} = {seg}: {console.fmt_int(p['sessions'])} sessions with a path "
+            f"({result['session_gap_minutes']}-minute gap)", ["path", "sessions", "share", "customers"], rows,
+            {"sessions": "right", "share": "right", "customers": "right"}))
+    sj = result["segment_journeys"]
+    rows = [[" > ".join(r["segments"]), console.fmt_int(r["customers"]), _pct(r["share"])] for r in sj["paths"]]
+    console.out.print(console.table(f"Journeys between segments over {len(sj['runs'])} run(s)",
+                                    ["segments", "customers", "share"], rows,
+                                    {"customers": "right", "share": "right"}))
+    rows = [[t["segment"], console.fmt_int(t["stints"]), console.fmt_int(t["ended"]),
+             "" if t["median_days"] is None else f"{t['median_days']:,.1f}",
+             "" if t["median_days_ongoing"] is None else f"{t['median_days_ongoing']:,.1f}"]
+            for t in sj["time_in_segment"]]
+    console.out.print(console.table("Time in each segment (days)", ["segment", "stints", "left", "median (left)",
+                                                                    "median (still in)"], rows))
