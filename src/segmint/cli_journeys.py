@@ -88,3 +88,60 @@ def journeys(
             for t in sj["time_in_segment"]]
     console.out.print(console.table("Time in each segment (days)", ["segment", "stints", "left", "median (left)",
                                                                     "median (still in)"], rows))
+
+
+@app.command()
+def topics(
+    question: str = typer.Argument(..., help="The survey question answered in free text."),
+    n_topics: Optional[int] = typer.Option(None, "--topics", help="Fix the number of topics instead of choosing "
+                                           "it by evidence (silhouette)."),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Cluster free-text answers into topics (offline embeddings), label them, and store the topic model."""
+    with open_workspace(workspace) as ws:
+        with console.status("Embedding and clustering answers..."):
+            result = ws.topics(question, n_topics=n_topics)
+    if as_json:
+        console.print_json(result)
+        return
+    emb = result["embedder"]["kind"]
+    console.out.print(f"{console.fmt_int(result['answers'])} answers to {question!r}: {result['k']} topics "
+                      f"(embedder: {emb}; k by silhouette: "
+                      + ", ".join(f"{r['k']}: {r['silhouette']:.3f}" for r in result["selection"]) + ")")
+    rows = [[f"t{t['topic']}", t["label"], console.fmt_int(t["size"]), _pct(t["share"]),
+             " | ".join(e[:60] for e in t["examples"][:2])] for t in result["topics"]]
+    console.out.print(console.table("Topics", ["topic", "label", "answers", "share", "examples"], rows,
+                                    {"answers": "right", "share": "right"}))
+    if not result["text_question"]:
+        console.info(f"note: add {question!r} to psychographics.text_questions in segmint.yaml to make "
+                     "topic_* features of it")
+
+
+@app.command()
+def scales(
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Cronbach's alpha of each survey scale in segmint.yaml, and the scales a factor analysis suggests."""
+    with open_workspace(workspace) as ws:
+        result = ws.scales()
+    if as_json:
+        console.print_json(result)
+        return
+    rows = [[s["feature"], ", ".join(s["items"]), "" if s["alpha"] is None else f"{s['alpha']:.3f}",
+             console.fmt_int(s["respondents"]), s["warning"] or "ok"] for s in result["scales"]]
+    console.out.print(console.table("Survey scales (psychographics.scales)",
+                                    ["feature", "items", "alpha", "respondents", "check"], rows))
+    for s in result["scales"]:
+        if s["warning"]:
+            console.info(f"warning: {s['scale']}: {s['warning']}")
+    sug = result["suggested"]
+    if sug and "error" not in sug:
+        rows = [[str(f["factor"]), ", ".join(f["items"]), "" if f["alpha"] is None else f"{f['alpha']:.3f}"]
+                for f in sug["scales"]]
+        console.out.print(console.table(f"Suggested scales (factor analysis, {sug['n_factors']} factors, "
+                                        f"{console.fmt_int(sug['respondents'])} respondents)",
+                                        ["factor", "items (r: reverse-coded)", "alpha"], rows))
+    elif sug:
+        console.info(f"no suggestion: {sug['error']}")

@@ -558,6 +558,60 @@ class Workspace:
                 "session_gap_minutes": cfg.session_gap_minutes, "paths": paths,
                 "segment_journeys": segment_journeys(self.store.table("memberships"), name, top)}
 
+    def scales(self, suggest: bool = True) -> dict[str, Any]:
+        """Cronbach's alpha of each ``psychographics.scales`` scale (warning below 0.7), and scales an EFA suggests.
+
+        See :mod:`segmint.features.scales`.
+        """
+        from segmint.features.scales import item_frame, reliability, suggest_scales
+
+        cfg = self.config.psychographics
+        responses = self.store.table("responses")
+        frame = item_frame(responses)
+        out: dict[str, Any] = {"scales": reliability(frame, cfg.scales, cfg.scale_range) if cfg.scales else [],
+                               "questions": list(frame.columns), "suggested": None}
+        if suggest:
+            try:
+                out["suggested"] = suggest_scales(frame)
+            except ConfigError as exc:
+                out["suggested"] = {"error": str(exc)}
+        return out
+
+    def topics(self, question: str, n_topics: int | None = None, store: bool = True) -> dict[str, Any]:
+        """Cluster the free-text answers to ``question`` into topics (k by evidence) and store the model.
+
+        The stored model is what the snapshot's ``topic_<question>`` features use. See :mod:`segmint.text.topics`.
+        """
+        import json
+
+        import ibis
+
+        from segmint.errors import UnknownNameError, did_you_mean
+        from segmint.features.topics import TOPICS_TABLE, answers_of
+        from segmint.text.topics import fit_topics
+
+        cfg = self.config.psychographics
+        responses = self.store.table("responses")
+        answers = answers_of(responses, question)
+        if answers.empty:
+            known = [r["question"] for r in responses.select("question").distinct().to_pyarrow().to_pylist()]
+            raise UnknownNameError(f"no answers to question {question!r} in the responses table; "
+                                   f"{did_you_mean(question, known)}")
+        model = fit_topics(answers.answer.tolist(), question, cfg.embedder, cfg.max_topics, n_topics)
+        if store and not self.read_only:
+            row = ibis.memtable({"question": [question], "fitted_at": [dt.datetime.fromisoformat(model["fitted_at"])],
+                                 "model": [json.dumps(model)]})
+            with self.store.transaction():
+                con = self.store.con
+                if TOPICS_TABLE not in con.list_tables():
+                    con.create_table(TOPICS_TABLE, schema=ibis.schema(
+                        {"question": "string", "fitted_at": "timestamp", "model": "string"}))
+                else:
+                    self.store.delete_rows(TOPICS_TABLE, question=question)
+                con.insert(TOPICS_TABLE, row)
+        return {k: v for k, v in model.items() if k != "centres"} | {
+            "text_question": question in cfg.text_questions}
+
 
 @dataclass
 class Judged:
