@@ -7,8 +7,8 @@ answers three items per scale on 1..5 with item noise. The third item of each sc
 other way (``price_3``: "I would pay more for a better product"), so it is reverse-coded
 (``price_3r`` in ``psychographics.scales``).
 
-The free-text question ``feedback`` gets one answer per respondent, on their attitude's theme three
-times in four, another theme otherwise. Each theme has a dozen sentences in varied wording; about
+The free-text question ``feedback`` gets one answer per respondent, on their attitude's theme four
+times in five, another theme otherwise. Each theme has a dozen sentences in varied wording; about
 one answer in six carries a typo, and a few carry personal data (a name, an e-mail address or a phone
 number) that ingest must mask.
 
@@ -48,8 +48,8 @@ SCALES = {"price": ["price_1", "price_2", "price_3r"], "quality": ["quality_1", 
 ITEMS = [q.rstrip("r") if q.endswith("3r") else q for items in SCALES.values() for q in items]
 TEXT_QUESTION = "feedback"
 #: Latent means (price, quality, service) per attitude, on 1..5.
-_MEANS = {"price": (4.5, 2.3, 3.0), "quality": (1.8, 4.5, 3.1), "service": (3.0, 3.0, 4.6),
-          "unhappy": (3.1, 2.0, 1.6)}
+_MEANS = {"price": (4.4, 2.6, 3.0), "quality": (2.2, 4.4, 3.0), "service": (3.0, 3.0, 4.4),
+          "unhappy": (3.0, 2.4, 1.8)}
 
 SENTENCES = {
     "price": [
@@ -166,15 +166,15 @@ def answers(seed_seq: np.random.SeedSequence, persona: np.ndarray, who: np.ndarr
     att_index = {a: i for i, a in enumerate(ATTITUDES)}
     att = np.array([att_index[ATTITUDE_OF[p]] for p in PERSONA_NAMES])[persona[who]]
     means = np.array([_MEANS[a] for a in ATTITUDES])[att]  # (n, 3)
-    latent = means + rng.normal(0, 0.35, (n, 3))
+    latent = means + rng.normal(0, 0.5, (n, 3))  # people differ within an attitude
     cols = []
     for s in range(3):
         for item in range(3):
             x = np.clip(np.rint(latent[:, s] + rng.normal(0, 0.55, n)), 1, 5)
             cols.append(6 - x if item == 2 else x)  # the third item is worded the other way
     likert = np.stack(cols, axis=1).astype(np.int64).ravel()
-    # Free text: the own theme 3 times in 4; a sentence; a typo variant 1 time in 6; personal data sometimes.
-    theme = np.where(rng.random(n) < 0.75, att, rng.integers(0, len(ATTITUDES), n))
+    # Free text: the own theme 4 times in 5; a sentence; a typo variant 1 time in 6; personal data sometimes.
+    theme = np.where(rng.random(n) < 0.8, att, rng.integers(0, len(ATTITUDES), n))
     sentence = rng.integers(0, len(SENTENCES["price"]), n)
     per_theme = len(SENTENCES["price"])
     variant = np.where(rng.random(n) < 1 / 6, rng.integers(1, _VARIANTS, n), 0)

@@ -1,8 +1,9 @@
 """Topics of free-text answers: embed, cluster with k chosen by evidence, label from the top terms.
 
 :func:`fit_topics` embeds the answers (:mod:`segmint.text.embed`), then fits k-means on the
-L2-normalised embeddings (cosine geometry) for every ``k`` from 2 to ``max_topics`` on a bounded
-sample, and keeps the ``k`` with the highest mean silhouette (cosine), the largest ``k`` whose
+L2-normalised embeddings (cosine geometry) of the *distinct* answers (a stock answer repeated a thousand
+times must not become a topic of its own; at most :data:`SAMPLE` of them, a seeded sample beyond) for every
+``k`` from 2 to ``max_topics``, and keeps the ``k`` with the highest mean silhouette (cosine), the largest ``k`` whose
 silhouette is within 0.01 of the best winning a near tie (as segmint's own k selection does). Each
 topic is labelled by its top terms by class-based TF-IDF (a term's frequency in the topic's answers
 times ``log(1 + answers per topic / the term's frequency over all topics)``), with its size and the
@@ -40,7 +41,7 @@ from segmint.text.embed import embedder, from_dict
 __all__ = ["fit_topics", "assign", "MODEL_FORMAT", "SAMPLE"]
 
 MODEL_FORMAT = 1
-#: Answers the k selection and the centres are fitted on (a seeded sample beyond it).
+#: Distinct answers the k selection and the centres are fitted on (a seeded sample beyond it).
 SAMPLE = 20_000
 _SILHOUETTE_ROWS = 3_000
 
@@ -85,9 +86,14 @@ def fit_topics(texts: Sequence[str], question: str = "", kind: str = "auto", max
     if max_topics < 2:
         raise ConfigError(f"max_topics must be at least 2, got {max_topics}")
     rng = np.random.default_rng(random_state)
-    sample_idx = np.sort(rng.choice(len(texts), SAMPLE, replace=False)) if len(texts) > SAMPLE else np.arange(len(texts))
-    sample = [texts[i] for i in sample_idx]
-    emb = embedder(kind).fit(sample)
+    # Topics are fitted on the distinct answers: a stock answer given a thousand times ("ok", a template)
+    # would otherwise be a dense point of its own, and the silhouette would reward one topic per stock answer.
+    distinct, counts = np.unique(np.asarray(texts, dtype=object), return_counts=True)
+    if len(distinct) > SAMPLE:
+        keep = np.sort(rng.choice(len(distinct), SAMPLE, replace=False))
+        distinct, counts = distinct[keep], counts[keep]
+    sample = [str(t) for t in distinct]
+    emb = embedder(kind).fit(texts if len(texts) <= 5 * SAMPLE else sample)
     X = emb.embed(sample)
     sil_rows = rng.choice(len(X), min(_SILHOUETTE_ROWS, len(X)), replace=False)
     table = []
@@ -108,16 +114,17 @@ def fit_topics(texts: Sequence[str], question: str = "", kind: str = "auto", max
     centres = km.cluster_centers_ / np.maximum(np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True), 1e-12)
     labels = np.argmax(X @ centres.T, axis=1)
     terms = _top_terms(sample, labels, chosen)
-    order = np.argsort(-np.bincount(labels, minlength=chosen), kind="stable")  # topic 1 is the largest
+    sizes = np.bincount(labels, weights=counts, minlength=chosen)  # answers, repeats counted
+    order = np.argsort(-sizes, kind="stable")  # topic 1 is the largest
     topics = []
     for rank, j in enumerate(order, start=1):
         members = np.flatnonzero(labels == j)
         near = members[np.argsort(-(X[members] @ centres[j]))[:n_examples]]
         topics.append({"topic": rank, "label": ", ".join(terms[j][:3]) or f"topic {rank}", "terms": terms[j],
-                       "size": int(len(members)), "share": round(len(members) / len(sample), 4),
-                       "examples": [sample[i] for i in near]})
+                       "size": int(sizes[j]), "share": round(float(sizes[j] / counts.sum()), 4),
+                       "distinct_answers": int(len(members)), "examples": [sample[i] for i in near]})
     return {"format": MODEL_FORMAT, "question": question, "embedder": emb.to_dict(), "k": chosen,
-            "selection": table, "answers": len(texts), "fitted_on": len(sample),
+            "selection": table, "answers": len(texts), "distinct_answers": len(sample),
             "fitted_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
             "centres": np.round(centres[order], 6).tolist(), "topics": topics}
 
