@@ -6,7 +6,7 @@ comment. Ingest therefore rewrites the ``answer`` column of ``responses`` with :
 before the PII scan, so nothing personal is stored, embedded or shown:
 
 * e-mail addresses become ``[email]``;
-* phone numbers (9 to 15 digits, with optional ``+`` and single spaces, dots, dashes or brackets
+* phone numbers (9 to 15 digits, with optional ``+`` and up to two spaces, dots, dashes or brackets
   between them) become ``[phone]``; dates and prices have fewer digits and stay;
 * names become ``[name]`` where the text introduces one: after "my name is", "I'm called", a
   title (Mr, Mrs, Ms, Miss, Dr) or a sign-off ("Thanks,", "Regards,", "Cheers,", "Best wishes,"...),
@@ -37,7 +37,7 @@ _INTRO = (r"(?i:my name is|my name's|i'm called|i am called|thanks|thank you|reg
 #: (pattern, replacement) in order; the same text for RE2 (DuckDB) and Python's re.
 RULES: list[tuple[str, str]] = [
     (r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "[email]"),
-    (r"(?:\+|\b)(?:\d[ .()\-]?){8,14}\d\b", "[phone]"),
+    (r"(?:\+|\b)(?:\d[ .()\-]{0,2}){8,14}\d\b", "[phone]"),
     (r"\b(" + _INTRO + r",?)\s+[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?", r"\1 [name]"),
 ]
 _COMPILED = [(re.compile(p), r) for p, r in RULES]

@@ -14,10 +14,9 @@ TF-IDF + SVD parameters), the centres and the labels; :func:`assign` applies it 
 
 Examples
 --------
->>> answers = ["too expensive, I wait for sales", "prices are high, only buy on discount",
-...            "cheap deals please", "discount codes and sales"] * 5 + [
-...            "delivery was late", "parcel arrived late and damaged", "slow delivery again",
-...            "late parcel, courier lost it"] * 5
+>>> answers = ["price too high, I wait for a price cut", "high price, I buy at sale price", "sale price please",
+...            "discount price and sales"] * 5 + ["late delivery", "delivery arrived late and damaged",
+...            "slow delivery again", "delivery late, courier lost it"] * 5
 >>> model = fit_topics(answers, question="feedback", kind="tfidf", n_topics=2)
 >>> model["k"], sorted(t["size"] for t in model["topics"])
 (2, [20, 20])
