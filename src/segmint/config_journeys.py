@@ -41,6 +41,8 @@ class JourneysConfig(_Strict):
         description="path cleaning: step name -> regular expression; events whose name matches are shown as "
                     "that step (the first matching group wins, in the order written)")
     collapse_repeats: bool = Field(True, description="a step repeated in a row counts once in a path")
+    in_report: bool = Field(False, description="the HTML report shows each segment's session paths as a Sankey "
+                                               "(one query per segment over every event: off by default)")
 
     @field_validator("groups")
     @classmethod

@@ -494,7 +494,8 @@ class Workspace:
         return render_report(path, f"{self.config.name}: {name}", features, labels, card, prof, personas(prof),
                              selection=None if sel is None else sel.get("table"),
                              chosen_k=None if sel is None else sel.get("k"), migrations=migrations,
-                             subtitle=f"as of {result.as_of}", prepared=j.prepared)
+                             subtitle=f"as of {result.as_of}", prepared=j.prepared,
+                             journeys=self._report_journeys(name))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -557,6 +558,13 @@ class Workspace:
         return {"segmentation": name, "segment": segment, "start": start, "end": end, "length": length,
                 "session_gap_minutes": cfg.session_gap_minutes, "paths": paths,
                 "segment_journeys": segment_journeys(self.store.table("memberships"), name, top)}
+
+    def _report_journeys(self, name: str) -> dict[str, dict] | None:
+        """Each segment's Sankey of session paths for the report, when ``journeys.in_report`` asks for it."""
+        if not self.config.journeys.in_report or "events" not in self.store.con.list_tables():
+            return None
+        found = self.journeys(name, length=4, top=1)
+        return {seg: p["sankey"] for seg, p in found["paths"].items()}
 
     def scales(self, suggest: bool = True) -> dict[str, Any]:
         """Cronbach's alpha of each ``psychographics.scales`` scale (warning below 0.7), and scales an EFA suggests.

@@ -115,3 +115,16 @@ def test_journeys_config_in_yaml():
     assert cfg.journeys.session_gap_minutes == 45
     with pytest.raises(ConfigError, match="session_gap_minutes"):
         Config.parse({"journeys": {"session_gap_minutes": 0}})
+
+
+def test_path_sankey_for_the_report_hides_small_links():
+    from segmint.report.plots import path_sankey
+
+    sankey = {"nodes": ["1. web_visit", "2. order", "2. email_open", "3. order"],
+              "links": [{"source": 0, "target": 1, "value": 40}, {"source": 0, "target": 2, "value": 3},
+                        {"source": 2, "target": 3, "value": 2}]}
+    spec = path_sankey(sankey, "Session paths: x", min_count=10)
+    trace = spec["data"][0]
+    assert trace["node"]["label"] == ["1. web_visit", "2. order"]
+    assert trace["link"]["value"] == [40] and (trace["link"]["source"], trace["link"]["target"]) == ([0], [1])
+    assert path_sankey(sankey, "t", min_count=100) is None
