@@ -544,17 +544,18 @@ class Workspace:
         See :mod:`segmint.journeys.paths` (sessions, cleaning, paths from ``start`` / to ``end``) and
         :mod:`segmint.journeys.segment_paths` (A -> B -> C over the stored runs, time in each).
         """
-        from segmint.journeys.paths import sessionise, top_paths
+        from segmint.journeys.paths import paths_by_segment, sessionise, top_paths
         from segmint.journeys.segment_paths import segment_journeys
         from segmint.journeys.steps import step_stream
 
         cfg = self.config.journeys
         members = self.members(name, segment)
-        names = [segment] if segment is not None else sorted(
-            r["segment"] for r in members.select("segment").distinct().to_pyarrow().to_pylist())
         sessions = sessionise(step_stream(*self._step_tables(), cfg.groups), cfg.session_gap_minutes * 60,
                               cfg.collapse_repeats)
-        paths = {seg: top_paths(sessions, start, end, length, top, members, seg) for seg in names}
+        if segment is not None:
+            paths = {segment: top_paths(sessions, start, end, length, top, members, segment)}
+        else:  # every segment in one pass
+            paths = paths_by_segment(sessions, members, start, end, length, top)
         return {"segmentation": name, "segment": segment, "start": start, "end": end, "length": length,
                 "session_gap_minutes": cfg.session_gap_minutes, "paths": paths,
                 "segment_journeys": segment_journeys(self.store.table("memberships"), name, top)}

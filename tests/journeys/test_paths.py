@@ -128,3 +128,15 @@ def test_path_sankey_for_the_report_hides_small_links():
     assert trace["node"]["label"] == ["1. web_visit", "2. order"]
     assert trace["link"]["value"] == [40] and (trace["link"]["source"], trace["link"]["target"]) == ([0], [1])
     assert path_sankey(sankey, "t", min_count=100) is None
+
+
+def test_paths_by_segment_equal_one_segment_at_a_time():
+    from segmint.journeys.paths import paths_by_segment
+
+    rows = [(c, m, e) for c in "abcdef" for m, e in ((0, "web_visit"), (1, "email_click"), (2, "app_open"))]
+    rows += [("a", 3, "support_contact"), ("c", 100, "web_visit"), ("e", 1, "web_visit")]
+    members = ibis.memtable(pd.DataFrame({"customer_id": list("abcdef"), "segment": list("xxyyzz")}))
+    s = sessionise(stream(rows, orders=[("b", 4), ("d", 2)]), 1800)
+    together = paths_by_segment(s, members, start="web_visit", length=3, top=2)
+    for seg in "xyz":
+        assert together[seg] == top_paths(s, start="web_visit", length=3, top=2, members=members, segment=seg), seg
