@@ -110,36 +110,50 @@ def top_paths(sessions: ir.Table, start: str | None = None, end: str | None = No
     if members is not None:
         m = members if segment is None else members.filter(members.segment == segment)
         s = s.join(m.select("customer_id"), "customer_id")
-    rows = _window_rows(s, start, end, int(length))
-    cols = {f"s{i}": rows.step.max(where=rows.rel == i) for i in range(int(length))}
-    per_session = rows.group_by(["customer_id", "session"]).aggregate(**cols)
-    keys = list(cols)
-    counted = per_session.group_by(keys).aggregate(sessions=per_session.count(),
-                                                   customers=per_session.customer_id.nunique())
-    totals = per_session.aggregate(n=per_session.count(), c=per_session.customer_id.nunique()).to_pyarrow()
-    n_sessions = int(totals.column("n")[0].as_py() or 0)
-    found = counted.order_by([ibis.desc("sessions"), *keys]).limit(int(top)).to_pyarrow().to_pylist()
-    paths = [{"steps": [r[k] for k in keys if r[k] is not None], "sessions": int(r["sessions"]),
-              "customers": int(r["customers"]), "share": r["sessions"] / n_sessions if n_sessions else None}
-             for r in found]
-    return {"sessions": n_sessions, "customers": int(totals.column("c")[0].as_py() or 0), "paths": paths,
-            "sankey": _sankey(per_session, keys)}
+    return _grouped(s.mutate(segment=ibis.literal("")), start, end, int(length), int(top)).get("", dict(_EMPTY))
 
 
-def _sankey(per_session: ir.Table, keys: list[str]) -> dict[str, Any]:
-    """Links between consecutive positions of every path, counted in the engine."""
-    parts = []
-    for i in range(len(keys) - 1):
-        a, b = per_session[keys[i]], per_session[keys[i + 1]]
-        pair = per_session.filter(a.notnull() & b.notnull())
-        parts.append(pair.group_by([pair[keys[i]].name("a"), pair[keys[i + 1]].name("b")])
-                     .aggregate(value=pair.count()).mutate(i=ibis.literal(i)))
-    if not parts:
-        return {"nodes": [], "links": []}
-    links = parts[0]
-    for p in parts[1:]:
-        links = links.union(p, distinct=False)
-    rows = links.order_by(["i", ibis.desc("value"), "a", "b"]).to_pyarrow().to_pylist()
+_EMPTY = {"sessions": 0, "customers": 0, "paths": [], "sankey": {"nodes": [], "links": []}}
+
+
+def _grouped(s: ir.Table, start: str | None, end: str | None, length: int, top: int) -> dict[str, dict[str, Any]]:
+    """Per ``segment`` of ``s``: the top paths, totals and Sankey links, from two queries.
+
+    The engine counts the distinct paths per segment (as many rows as distinct paths, not customers); the top
+    ones, the session totals and the links between positions are summed from those counts here. A second
+    query counts the distinct customers with a path.
+    """
+    rows = _window_rows(s, start, end, length)
+    keys = [f"s{i}" for i in range(length)]
+    per_session = rows.group_by(["segment", "customer_id", "session"]).aggregate(
+        **{k: rows.step.max(where=rows.rel == i) for i, k in enumerate(keys)})
+    counted = (per_session.group_by(["segment", *keys])
+               .aggregate(sessions=per_session.count(), customers=per_session.customer_id.nunique())
+               .to_pyarrow().to_pylist())
+    people = {r["segment"]: int(r["c"]) for r in per_session.group_by("segment").aggregate(
+        c=per_session.customer_id.nunique()).to_pyarrow().to_pylist()}
+    by_segment: dict[str, list[dict]] = {}
+    for r in counted:
+        by_segment.setdefault(r["segment"], []).append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for seg, found in by_segment.items():
+        n = sum(int(r["sessions"]) for r in found)
+        # most sessions first; ties by the steps, a missing step after any step (as the engine sorts nulls last)
+        found.sort(key=lambda r: (-r["sessions"], *[(r[k] is None, r[k] or "") for k in keys]))
+        paths = [{"steps": [r[k] for k in keys if r[k] is not None], "sessions": int(r["sessions"]),
+                  "customers": int(r["customers"]), "share": r["sessions"] / n if n else None} for r in found[:top]]
+        out[seg] = {"sessions": n, "customers": people.get(seg, 0), "paths": paths, "sankey": _links(found, keys)}
+    return out
+
+
+def _links(found: list[dict], keys: list[str]) -> dict[str, Any]:
+    """Sankey nodes (``"i. step"``) and links between consecutive positions, summed over the paths' counts."""
+    values: dict[tuple[int, str, str], int] = {}
+    for r in found:
+        for i in range(len(keys) - 1):
+            a, b = r[keys[i]], r[keys[i + 1]]
+            if a is not None and b is not None:
+                values[(i, a, b)] = values.get((i, a, b), 0) + int(r["sessions"])
     nodes: list[str] = []
     index: dict[str, int] = {}
 
@@ -149,9 +163,9 @@ def _sankey(per_session: ir.Table, keys: list[str]) -> dict[str, Any]:
             nodes.append(label)
         return index[label]
 
-    out = [{"source": node(f"{r['i'] + 1}. {r['a']}"), "target": node(f"{r['i'] + 2}. {r['b']}"),
-            "value": int(r["value"])} for r in rows]
-    return {"nodes": nodes, "links": out}
+    links = [{"source": node(f"{i + 1}. {a}"), "target": node(f"{i + 2}. {b}"), "value": v}
+             for (i, a, b), v in sorted(values.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1], kv[0][2]))]
+    return {"nodes": nodes, "links": links}
 
 
 def paths_by_segment(sessions: ir.Table, members: ir.Table, start: str | None = None, end: str | None = None,
@@ -168,55 +182,6 @@ def paths_by_segment(sessions: ir.Table, members: ir.Table, start: str | None = 
     if top < 1:
         raise ConfigError(f"--top must be at least 1, got {top}")
     s = sessions.join(members.select("customer_id", "segment"), "customer_id")
-    rows = _window_rows(s, start, end, int(length))
-    keys = [f"s{i}" for i in range(int(length))]
-    per_session = rows.group_by(["segment", "customer_id", "session"]).aggregate(
-        **{k: rows.step.max(where=rows.rel == i) for i, k in enumerate(keys)})
-    counted = per_session.group_by(["segment", *keys]).aggregate(sessions=per_session.count(),
-                                                                 customers=per_session.customer_id.nunique())
-    rank = ibis.row_number().over(ibis.window(group_by=counted.segment,
-                                              order_by=[ibis.desc(counted.sessions), *[counted[k] for k in keys]]))
-    best = counted.mutate(_rank=rank)
-    found = best.filter(best._rank < int(top)).order_by(["segment", "_rank"]).to_pyarrow().to_pylist()
-    totals = {r["segment"]: r for r in per_session.group_by("segment").aggregate(
-        n=per_session.count(), c=per_session.customer_id.nunique()).to_pyarrow().to_pylist()}
-    links = _links_by_segment(per_session, keys)
-    out: dict[str, dict[str, Any]] = {}
-    for seg in sorted(r["segment"] for r in members.select("segment").distinct().to_pyarrow().to_pylist()):
-        n = int(totals.get(seg, {}).get("n") or 0)
-        paths = [{"steps": [r[k] for k in keys if r[k] is not None], "sessions": int(r["sessions"]),
-                  "customers": int(r["customers"]), "share": r["sessions"] / n if n else None}
-                 for r in found if r["segment"] == seg]
-        out[seg] = {"sessions": n, "customers": int(totals.get(seg, {}).get("c") or 0), "paths": paths,
-                    "sankey": links.get(seg, {"nodes": [], "links": []})}
-    return out
-
-
-def _links_by_segment(per_session: ir.Table, keys: list[str]) -> dict[str, dict[str, Any]]:
-    parts = []
-    for i in range(len(keys) - 1):
-        pair = per_session.filter(per_session[keys[i]].notnull() & per_session[keys[i + 1]].notnull())
-        parts.append(pair.group_by([pair.segment, pair[keys[i]].name("a"), pair[keys[i + 1]].name("b")])
-                     .aggregate(value=pair.count()).mutate(i=ibis.literal(i)))
-    if not parts:
-        return {}
-    links = parts[0]
-    for p in parts[1:]:
-        links = links.union(p, distinct=False)
-    rows = links.order_by(["segment", "i", ibis.desc("value"), "a", "b"]).to_pyarrow().to_pylist()
-    out: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        sk = out.setdefault(r["segment"], {"nodes": [], "links": [], "_at": {}})
-
-        def node(label: str, sk=sk) -> int:
-            if label not in sk["_at"]:
-                sk["_at"][label] = len(sk["nodes"])
-                sk["nodes"].append(label)
-            return sk["_at"][label]
-
-        sk["links"].append({"source": node(f"{r['i'] + 1}. {r['a']}"), "target": node(f"{r['i'] + 2}. {r['b']}"),
-                            "value": int(r["value"])})
-    for sk in out.values():
-        del sk["_at"]
-    return out
-
+    found = _grouped(s, start, end, int(length), int(top))
+    segments = sorted(r["segment"] for r in members.select("segment").distinct().to_pyarrow().to_pylist())
+    return {seg: found.get(seg, dict(_EMPTY)) for seg in segments}
