@@ -38,7 +38,10 @@ demo: venv
 	$(BIN)/segmint ingest events $(DEMO_DATA)/events.csv -w $(DEMO_DIR)
 	$(BIN)/segmint ingest responses $(DEMO_DATA)/responses.csv -w $(DEMO_DIR)
 	$(BIN)/segmint status -w $(DEMO_DIR)
-	mkdir -p $(DEMO_DIR)/segments && cp examples/demo-segments.yaml $(DEMO_DIR)/segments/
+	mkdir -p $(DEMO_DIR)/segments && cp examples/demo-segments.yaml examples/demo-attitudes.yaml $(DEMO_DIR)/segments/
+	cat examples/demo-psychographics.yaml >> $(DEMO_DIR)/segmint.yaml
+	$(BIN)/segmint scales -w $(DEMO_DIR)
+	$(BIN)/segmint topics feedback --topics 4 -w $(DEMO_DIR)
 	$(BIN)/segmint refresh --as-of $(DEMO_SPLIT) -w $(DEMO_DIR)
 	$(BIN)/segmint ingest orders $(DEMO_DATA)/period2/orders.csv -w $(DEMO_DIR)
 	$(BIN)/segmint ingest events $(DEMO_DATA)/period2/events.csv -w $(DEMO_DIR)
@@ -48,6 +51,9 @@ demo: venv
 	$(BIN)/segmint alerts -w $(DEMO_DIR)
 	$(BIN)/segmint profile behaviour -w $(DEMO_DIR)
 	$(BIN)/segmint report behaviour -w $(DEMO_DIR)
+	$(BIN)/segmint profile attitudes -w $(DEMO_DIR)
+	$(BIN)/segmint funnel --steps web_visit,email_click,order --within 14d --by behaviour -w $(DEMO_DIR)
+	$(BIN)/segmint journeys behaviour --from web_visit --length 3 --top 5 -w $(DEMO_DIR)
 	@echo "Monitoring: open /monitoring on the dashboard below (segmint monitor NAME prints the same figures)."
 	$(BIN)/segmint serve -w $(DEMO_DIR) --demo-token $(SERVE_FLAGS)
 

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     # Imported by everything: errors, the console, contracts and configuration; ``segmint`` itself
     # only for ``__version__`` (see ROOT_NAMES).
     ("foundation", ["segmint._nan", "segmint.errors", "segmint.console", "segmint.contracts", "segmint.config",
-                    "segmint._estimator", "segmint.paths",
+                    "segmint._estimator", "segmint.paths", "segmint.config_journeys",
                     # a pure text function (which CSV cells a spreadsheet would run), for every CSV writer
                     "segmint.activate.csvcells",
                     # monitoring (issue 17): the `monitoring:` section's pydantic models, part of segmint.yaml's
@@ -44,7 +44,9 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("data", ["segmint.ingest", "segmint.ingest.*", "segmint.features", "segmint.features.*", "segmint.clv",
               "segmint.clv.*", "segmint.datasets", "segmint.datasets.*", "segmint.status",
               # consent, CSV cells and the audit log: rules every export path (CLI, API, destinations) shares
-              "segmint.activate", "segmint.activate.*"]),
+              "segmint.activate", "segmint.activate.*",
+              # journeys (sessions, paths, funnels) and text (scales, embeddings, topics): issue 23
+              "segmint.journeys", "segmint.journeys.*", "segmint.text", "segmint.text.*"]),
     ("segment", ["segmint.segment", "segmint.segment.*"]),
     ("judge", ["segmint.evaluate", "segmint.evaluate.*", "segmint.profile", "segmint.profile.*", "segmint.report",
                "segmint.report.*",

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from segmint.config_journeys import JourneysConfig, PsychographicsConfig
 from segmint.errors import ConfigError, did_you_mean
 from segmint.monitor.settings import MonitoringConfig  # monitoring (issue 17)
 
@@ -69,6 +70,8 @@ class FeatureConfig(_Strict):
 
     windows: list[int] = Field(default_factory=lambda: [30, 90, 365])
     rfm_bins: int = Field(5, ge=2, le=10)
+    #: The workspace's ``psychographics:`` section (scales, free-text questions), set by Config (issue 23).
+    _psychographics: PsychographicsConfig | None = PrivateAttr(default=None)
 
     @field_validator("windows")
     @classmethod
@@ -248,6 +251,14 @@ class Config(_Strict):
         default_factory=dict, description="name -> a destination (docs/activation.md): kind, segmentations, ...")
     # --- monitoring (issue 17) ---
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    # --- journeys and psychographics (issue 23): models in segmint.config_journeys ---
+    journeys: JourneysConfig = Field(default_factory=JourneysConfig)
+    psychographics: PsychographicsConfig = Field(default_factory=PsychographicsConfig)
+
+    @model_validator(mode="after")
+    def _features_see_psychographics(self) -> "Config":
+        self.features._psychographics = self.psychographics  # the survey scales and topics are features
+        return self
 
     @field_validator("timezone")
     @classmethod

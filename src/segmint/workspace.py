@@ -498,7 +498,8 @@ class Workspace:
                              chosen_k=None if sel is None else sel.get("k"), migrations=migrations,
                              subtitle=f"as of {result.as_of}", prepared=j.prepared,
                              campaigns=self._report_campaigns(name),
-                             monitoring=self._report_monitoring(name, migrations))
+                             monitoring=self._report_monitoring(name, migrations),
+                             journeys=self._report_journeys(name))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -711,6 +712,112 @@ class Workspace:
         from segmint.segment.membership import writes
 
         return writes()
+
+    # --- journeys and psychographics (issue 23): logic in segmint.journeys and segmint.text ---
+    def _step_tables(self) -> tuple[ir.Table | None, ir.Table | None]:
+        tables = self.store.con.list_tables()
+        return (self.store.table("events") if "events" in tables else None,
+                self.store.table("orders") if "orders" in tables else None)
+
+    def funnel(self, steps: list[str], within: str = "30d", order: str = "ordered", by: str | None = None,
+               as_of: Any = None) -> dict[str, Any]:
+        """Conversion per step with Wilson intervals, time between steps and drop-off (per segment of ``by``).
+
+        See :func:`segmint.journeys.funnel.funnel`; ``within`` is a duration such as ``14d``.
+        """
+        from segmint.journeys.funnel import funnel
+        from segmint.journeys.steps import parse_window
+
+        seconds = parse_window(within)
+        when = self.check_as_of(as_of) if as_of is not None else None
+        members = self.members(by) if by else None
+        result = funnel(*self._step_tables(), steps, seconds, order, members=members,
+                        groups=self.config.journeys.groups, as_of=when)
+        return {**result, "within": within, "by": by}
+
+    def journeys(self, name: str, segment: str | None = None, start: str | None = None, end: str | None = None,
+                 length: int = 5, top: int = 10) -> dict[str, Any]:
+        """Most common session paths per segment of ``name``'s latest run, and the journeys between its segments.
+
+        See :mod:`segmint.journeys.paths` (sessions, cleaning, paths from ``start`` / to ``end``) and
+        :mod:`segmint.journeys.segment_paths` (A -> B -> C over the stored runs, time in each).
+        """
+        from segmint.journeys.paths import paths_by_segment, sessionise, top_paths
+        from segmint.journeys.segment_paths import segment_journeys
+        from segmint.journeys.steps import step_stream
+
+        cfg = self.config.journeys
+        members = self.members(name, segment)
+        sessions = sessionise(step_stream(*self._step_tables(), cfg.groups), cfg.session_gap_minutes * 60,
+                              cfg.collapse_repeats)
+        if segment is not None:
+            paths = {segment: top_paths(sessions, start, end, length, top, members, segment)}
+        else:  # every segment in one pass
+            paths = paths_by_segment(sessions, members, start, end, length, top)
+        return {"segmentation": name, "segment": segment, "start": start, "end": end, "length": length,
+                "session_gap_minutes": cfg.session_gap_minutes, "paths": paths,
+                "segment_journeys": segment_journeys(self.store.table("memberships"), name, top)}
+
+    def _report_journeys(self, name: str) -> dict[str, dict] | None:
+        """Each segment's Sankey of session paths for the report, when ``journeys.in_report`` asks for it."""
+        if not self.config.journeys.in_report or "events" not in self.store.con.list_tables():
+            return None
+        found = self.journeys(name, length=4, top=1)
+        return {seg: p["sankey"] for seg, p in found["paths"].items()}
+
+    def scales(self, suggest: bool = True) -> dict[str, Any]:
+        """Cronbach's alpha of each ``psychographics.scales`` scale (warning below 0.7), and scales an EFA suggests.
+
+        See :mod:`segmint.features.scales`.
+        """
+        from segmint.features.scales import item_frame, reliability, suggest_scales
+
+        cfg = self.config.psychographics
+        responses = self.store.table("responses")
+        frame = item_frame(responses)
+        out: dict[str, Any] = {"scales": reliability(frame, cfg.scales, cfg.scale_range) if cfg.scales else [],
+                               "questions": list(frame.columns), "suggested": None}
+        if suggest:
+            try:
+                out["suggested"] = suggest_scales(frame)
+            except ConfigError as exc:
+                out["suggested"] = {"error": str(exc)}
+        return out
+
+    def topics(self, question: str, n_topics: int | None = None, store: bool = True) -> dict[str, Any]:
+        """Cluster the free-text answers to ``question`` into topics (k by evidence) and store the model.
+
+        The stored model is what the snapshot's ``topic_<question>`` features use. See :mod:`segmint.text.topics`.
+        """
+        import json
+
+        import ibis
+
+        from segmint.errors import UnknownNameError, did_you_mean
+        from segmint.features.topics import TOPICS_TABLE, answers_of
+        from segmint.text.topics import fit_topics
+
+        cfg = self.config.psychographics
+        responses = self.store.table("responses")
+        answers = answers_of(responses, question)
+        if answers.empty:
+            known = [r["question"] for r in responses.select("question").distinct().to_pyarrow().to_pylist()]
+            raise UnknownNameError(f"no answers to question {question!r} in the responses table; "
+                                   f"{did_you_mean(question, known)}")
+        model = fit_topics(answers.answer.tolist(), question, cfg.embedder, cfg.max_topics, n_topics)
+        if store and not self.read_only:
+            row = ibis.memtable({"question": [question], "fitted_at": [dt.datetime.fromisoformat(model["fitted_at"])],
+                                 "model": [json.dumps(model)]})
+            with self.store.transaction():
+                con = self.store.con
+                if TOPICS_TABLE not in con.list_tables():
+                    con.create_table(TOPICS_TABLE, schema=ibis.schema(
+                        {"question": "string", "fitted_at": "timestamp", "model": "string"}))
+                else:
+                    self.store.delete_rows(TOPICS_TABLE, question=question)
+                con.insert(TOPICS_TABLE, row)
+        return {k: v for k, v in model.items() if k != "centres"} | {
+            "text_question": question in cfg.text_questions}
 
 
 @dataclass

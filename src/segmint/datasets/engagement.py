@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from . import psycho
 from .personas import persona_table
 from .pii import labels
 from .sampling import group_sort
@@ -160,7 +161,8 @@ def responses(
     last_order: np.ndarray,
     span: float,
 ) -> pa.Table:
-    """Survey answers: some customers answer all three questions once, while still active.
+    """Survey answers: some customers answer all three questions once, while still active, and the attitude
+    items and free-text feedback of :mod:`segmint.datasets.psycho`.
 
     Returns
     -------
@@ -178,7 +180,7 @@ def responses(
     sat = np.clip(np.rint(rng.normal(P["satisfaction_mean"][per], 0.7)), 1, 5)
     price = np.clip(np.rint(rng.normal(P["price_sensitivity_mean"][per], 0.7)), 1, 5)
     answers = np.stack([nps, sat, price], axis=1).ravel().astype(np.int64)
-    return pa.table(
+    base = pa.table(
         {
             "customer_id": pa.array(np.repeat(who, 3)),
             "answered_at": pa.array(np.repeat(at, 3)),
@@ -186,3 +188,9 @@ def responses(
             "answer": labels([str(a) for a in range(11)], answers),
         }
     )
+    # Attitude scales and free-text feedback (issue 23), from their own stream: the rows above are unchanged.
+    cust, questions, texts = psycho.answers(rng.bit_generator.seed_seq.spawn(1)[0], persona, who)
+    extra = pa.table({"customer_id": pa.array(cust),
+                      "answered_at": pa.array(np.concatenate([np.repeat(at, len(psycho.ITEMS)), at])),
+                      "question": questions, "answer": texts})
+    return pa.concat_tables([base, extra])

@@ -1,7 +1,7 @@
 """The feature catalog: what every feature column means, its unit, type and kind.
 
 Fixed features are entries; families whose columns depend on the data
-(``category_share_<category>``, ``channel_share_<channel>``, ``survey_<question>``,
+(``category_share_<category>``, ``channel_share_<channel>``, ``survey_<question>``, ``scale_<scale>``,
 ``orders_last_<days>``, customer attributes) are *pattern* entries, resolved against
 an actual snapshot by :func:`catalog_for`.
 
@@ -159,6 +159,17 @@ _ENTRIES = [
     _f("survey_{question}", "survey",
        "Latest answer to survey question '{question}' (a number when every answer to it is numeric).",
        "answer", "numeric", "score"),
+    # psychographic: survey scales and free-text topics (psychographics in segmint.yaml; issue 23)
+    _f("scale_{scale}", "psychographic",
+       "Score on the survey scale '{scale}': mean of the latest answers to its items (reverse-coded items "
+       "flipped), when at least half are answered. Cronbach's alpha: `segmint scales`.", "answer scale",
+       "numeric", "score"),
+    _f("topic_share_{topic}", "psychographic",
+       "Share of the customer's free-text answers in topic '{topic}' (question and topic number).",
+       "fraction", "numeric", "share"),
+    _f("topic_{question}", "psychographic",
+       "The customer's main topic in free-text answers to '{question}' (see `segmint topics`).",
+       "text", "string", "category"),
     # predictive: inputs (Lifetimes' definitions, daily periods) and outputs
     _f("clv_frequency", "predictive", "Repeat purchase days: days with a purchase, less the first.",
        "days with purchases", "numeric", "count"),

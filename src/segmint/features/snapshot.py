@@ -38,7 +38,7 @@ import pandas as pd
 
 from segmint.config import FeatureConfig, PlausibleDates
 from segmint.errors import DataError
-from segmint.features import attributes, engagement, mix, orders, predictive, rfm, survey
+from segmint.features import attributes, engagement, mix, orders, predictive, rfm, scales, survey, topics
 from segmint.features.asof import Context, make_context, parse_as_of
 from segmint.features.catalog import CATALOG, FAMILIES, KEYS, resolve
 
@@ -48,8 +48,9 @@ __all__ = ["compute_features", "snapshot", "load_features", "list_snapshots", "f
 FEATURES_TABLE = "features"
 #: Per-customer aggregate tables, ``f(ctx) -> table or None``, after the order families' one pass
 #: (rfm, cadence, mix, predictive inputs; see :mod:`.orders`): category mix, events, surveys.
-#: rfm, mix and engagement also ``derive`` columns from the joined aggregates.
-_PARTS = (mix.categories, engagement.features, survey.features)
+#: rfm, mix and engagement also ``derive`` columns from the joined aggregates. Survey scales and free-text
+#: topics (issue 23) are absent unless ``psychographics`` in segmint.yaml names scales or text questions.
+_PARTS = (mix.categories, engagement.features, survey.features, scales.features, topics.features)
 
 
 def compute_with_context(store, as_of: object = None, settings: FeatureConfig | None = None,

@@ -27,6 +27,9 @@ def features(ctx: Context) -> ir.Table | None:
         ctx.skipped["survey"] = "no survey responses before as_of"
         return None
     r = ctx.responses.mutate(number=ctx.responses.answer.strip().try_cast("float64"))
+    psycho = getattr(ctx.settings, "_psychographics", None)
+    if psycho is not None and psycho.text_questions:  # free text becomes topics (features.topics), not a column
+        r = r.filter(~r.question.isin(list(psycho.text_questions)))
     stats = (r.group_by("question")
              .aggregate(n=r.count(), text=(r.number.isnull()).cast("int64").sum())
              .order_by([ibis.desc("n"), "question"]).limit(MAX_QUESTIONS)

@@ -81,6 +81,8 @@ def ingest(store: Store, table: str, source, options: IngestOptions, key: bytes 
         report.mapping = dict(plan.mapping)
         report.ignored_columns = list(plan.ignored)
         report.attribute_columns = list(plan.extras.values())
+        if table == "responses":
+            _mask_free_text(con, staged, plan, report)
         _pseudonymise(con, staged, plan, options, key, report)
         typed = _typed(con, staged, target, plan, options)
         if options.line_items:
@@ -105,6 +107,21 @@ def _stage(con, source, options: IngestOptions, source_name: str | None) -> stag
     return staged
 
 
+def _mask_free_text(con, staged: stage.Staged, plan: coerce.ColumnPlan, report: IngestReport) -> None:
+    """Mask e-mails, phone numbers and names inside survey answers (free text) before anything else sees them."""
+    from segmint.text.mask import mask_expr
+
+    column = plan.mapping.get("answer")
+    if column is None or column not in staged.columns:
+        return
+    t = staged.table(con)
+    name = staged.name + "_masked"
+    con.create_table(name, t.mutate(**{column: mask_expr(t[column].cast("string"))}), temp=True)
+    con.drop_table(staged.name, force=True)
+    staged.name = name
+    report.pii[column] = "masked"  # names, e-mails and phones in the text; the scan below may add more
+
+
 def _pseudonymise(con, staged: stage.Staged, plan: coerce.ColumnPlan, options: IngestOptions,
                   key: bytes | None, report: IngestReport) -> None:
     """Hash or drop personal-data columns of the staged table in place, or refuse the load."""
@@ -116,7 +133,7 @@ def _pseudonymise(con, staged: stage.Staged, plan: coerce.ColumnPlan, options: I
     refused = [d for d in decisions.values() if d.action == "refuse"]
     if refused:
         raise pii_stage.refusal(staged.source, refused)
-    report.pii = {c: pii_stage.DONE[d.action] for c, d in decisions.items()}
+    report.pii = {**report.pii, **{c: pii_stage.DONE[d.action] for c, d in decisions.items()}}
     report.pii_found = {c: d.to_dict() for c, d in decisions.items()}
     new = pii_stage.apply(con, t, decisions, key, options.default_country_code)
     if new is None:

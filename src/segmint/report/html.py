@@ -87,7 +87,8 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
                   migrations: pd.DataFrame | None = None, projection: pd.DataFrame | None = None,
                   notes: str | Sequence[str] = (), subtitle: str = "", chosen_k: int | None = None,
                   random_state: int = 0, *, prepared: Segmented | None = None,
-                  campaigns: Sequence[dict] | None = None, monitoring: dict | None = None) -> Path:
+                  campaigns: Sequence[dict] | None = None, monitoring: dict | None = None,
+                  journeys: dict[str, dict] | None = None) -> Path:
     """Write the report to ``path`` and return the path.
 
     Parameters
@@ -115,6 +116,8 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
         The k the clustering chose, marked on the k-selection plot.
     random_state : int
         Seed of the projection's sample.
+    journeys : dict, optional
+        Segment -> the Sankey of its session paths (:meth:`Workspace.journeys`), shown as "Journeys".
     prepared : Segmented, optional
         ``features`` and ``labels`` already aligned by :func:`~segmint.evaluate.inputs.prepare` (give
         None for both): the workspace passes the run its scorecard and profile used.
@@ -168,6 +171,13 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
         from segmint.report.monitoring import monitoring_section
 
         sections.append(("monitoring", "Over time", monitoring_section(monitoring, names, fig)))
+    if journeys:
+        parts = [fig(f"fig-paths-{i}", plots.path_sankey(sk, f"Session paths: {names.get(seg, seg)}",
+                                                         profile.min_segment_size))
+                 for i, (seg, sk) in enumerate(journeys.items()) if seg not in hidden]
+        sections.append(("journeys", "Journeys", '<p class="lead">The first steps of each segment\'s sessions '
+                         "(events and orders), most common paths first.</p>"
+                         + ("".join(parts) or "<p>No path is common enough to show.</p>")))
     sections.append(("notes", "Notes", _notes(profile, notes, scorecard)))
 
     body = "\n".join(f'<section id="{sid}"><h2>{e(head)}</h2>\n{content}</section>' for sid, head, content in sections)

@@ -242,3 +242,25 @@ def migration_sankey(migrations: pd.DataFrame, names: dict[str, str] | None = No
     return {"data": [{"type": "sankey", "node": {"label": labels, "color": colors, "pad": 12}, "link": link}],
             "layout": _layout(f"Migrations between segments (flows under {min_count} customers hidden)",
                               height=max(360, 40 * len(sources)))}
+
+
+def path_sankey(sankey: dict[str, Any], title: str, min_count: int = 10) -> dict[str, Any] | None:
+    """Session paths as a Sankey: ``sankey`` is :func:`segmint.journeys.paths.top_paths`' (nodes ``"i. step"``).
+
+    Links under ``min_count`` sessions are hidden (small cells, as everywhere in the report).
+    """
+    links = [lk for lk in (sankey or {}).get("links", []) if lk["value"] >= min_count]
+    if not links:
+        return None
+    nodes = sankey["nodes"]
+    used = sorted({lk["source"] for lk in links} | {lk["target"] for lk in links})
+    at = {n: i for i, n in enumerate(used)}
+    steps = list(dict.fromkeys(nodes[n].split(". ", 1)[1] for n in used))  # one colour per step
+    colors = [color(steps.index(nodes[n].split(". ", 1)[1])) for n in used]
+    link = {"source": [at[lk["source"]] for lk in links], "target": [at[lk["target"]] for lk in links],
+            "value": [lk["value"] for lk in links],
+            "color": [_rgba(colors[at[lk["source"]]], 0.35) for lk in links]}
+    return {"data": [{"type": "sankey", "node": {"label": [nodes[n] for n in used], "color": colors, "pad": 12},
+                      "link": link}],
+            "layout": _layout(f"{title} (links under {min_count} sessions hidden)", height=max(360, 28 * len(used)))}
+

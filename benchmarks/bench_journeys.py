@@ -1,0 +1,185 @@
+"""Journeys and free text (issue 23): paths and a 3-step funnel in the engine against the pandas a user writes,
+and embedding 100,000 free-text answers offline on 2 cores with bounded memory.
+
+    python benchmarks/bench_journeys.py --customers 50000 --runs 3 --answers 100000
+
+The shop is generated (parquet) and ingested once into benchmarks/.cache/journeys-<N>/ and reused. Both sides
+read the same tables; pandas starts from DataFrames already in memory (its load is not counted), segmint from
+the store. The pandas funnel is the usual first-touch version (the first visit, the first click after it, the
+first order after that, within 14 days of the visit): simpler than segmint's, which finds the best chain from
+any visit, so it can only flatter pandas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CACHE, machine, median, peak_rss_of, write_result  # noqa: E402
+
+STEPS = ["web_visit", "email_click", "order"]
+WITHIN = 14 * 86_400
+
+
+def workspace(n: int):
+    from segmint.datasets import write_shop
+    from segmint.workspace import Workspace
+
+    os.environ.setdefault("SEGMINT_SECRET", "benchmark-secret-key-0123456789")
+    root = CACHE / f"journeys-{n}"
+    if not (root / "ws" / "segmint.yaml").exists():
+        write_shop(root / "data", n, seed=11, format="parquet")
+        ws = Workspace.init(root / "ws", exist_ok=True)
+        for t in ("customers", "orders", "events"):
+            ws.ingest(t, str(root / "data" / f"{t}.parquet"))
+        ws.close()
+    return Workspace.open(root / "ws")
+
+
+def pandas_funnel(events, orders):
+    import pandas as pd
+
+    visits = events[events.event == STEPS[0]].groupby("customer_id").occurred_at.min().rename("t1").reset_index()
+    clicks = events[events.event == STEPS[1]][["customer_id", "occurred_at"]].rename(columns={"occurred_at": "t2"})
+    m = visits.merge(clicks, on="customer_id")
+    m = m[(m.t2 > m.t1) & ((m.t2 - m.t1).dt.total_seconds() <= WITHIN)]
+    m = m.groupby("customer_id").agg(t1=("t1", "first"), t2=("t2", "min")).reset_index()
+    buys = orders[~orders.returned.fillna(False)][["customer_id", "ordered_at"]].rename(columns={"ordered_at": "t3"})
+    b = m.merge(buys, on="customer_id")
+    b = b[(b.t3 > b.t2) & ((b.t3 - b.t1).dt.total_seconds() <= WITHIN)]
+    b = b.groupby("customer_id").agg(t2=("t2", "first"), t3=("t3", "min")).reset_index()
+    return [len(visits), len(m), len(b)], pd.Series((m.t2 - m.t1).dt.total_seconds()).median()
+
+
+def pandas_paths(events, orders):
+    import pandas as pd
+
+    o = orders[~orders.returned.fillna(False)]
+    s = pd.concat([events[["customer_id", "occurred_at", "event"]].rename(columns={"occurred_at": "at", "event": "step"}),
+                   o[["customer_id", "ordered_at"]].rename(columns={"ordered_at": "at"}).assign(step="order")])
+    s = s.sort_values(["customer_id", "at", "step"], kind="stable")
+    gap = s.groupby("customer_id")["at"].diff().dt.total_seconds()
+    s["session"] = (gap.isna() | (gap > 1800)).cumsum()
+    s = s[s.step.ne(s.groupby("session").step.shift())]  # repeats collapsed
+    s["pos"] = s.groupby("session").cumcount()
+    first = s[s.step == "web_visit"].groupby("session").pos.min().rename("p0")
+    s = s.join(first, on="session", how="inner")
+    s = s[(s.pos >= s.p0) & (s.pos < s.p0 + 5)]
+    paths = s.groupby("session").step.agg(tuple)
+    return paths.value_counts().head(10)
+
+
+def bench_engine(n: int, runs: int) -> dict:
+    from segmint.journeys.paths import sessionise, top_paths
+    from segmint.journeys.steps import step_stream
+
+    ws = workspace(n)
+    events = ws.store.table("events")
+    orders = ws.store.table("orders")
+    counts = {t: ws.store.count(t) for t in ("customers", "orders", "events")}
+    out: dict = {"counts": counts, "segmint_funnel": [], "segmint_paths": [], "pandas_funnel": [],
+                 "pandas_paths": []}
+    for _ in range(runs):
+        t = time.perf_counter()
+        f = ws.funnel(STEPS, within="14d")
+        out["segmint_funnel"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        p = top_paths(sessionise(step_stream(events, orders), 1800), start="web_visit", length=5)
+        out["segmint_paths"].append(time.perf_counter() - t)
+    out["segmint_funnel_counts"] = [r["customers"] for r in f["overall"]]
+    out["segmint_top_path"] = p["paths"][0]
+    ev = events.select("customer_id", "occurred_at", "event").to_pandas()
+    od = orders.select("customer_id", "ordered_at", "returned").to_pandas()
+    ws.close()
+    for _ in range(runs):
+        t = time.perf_counter()
+        counts_pd, _ = pandas_funnel(ev, od)
+        out["pandas_funnel"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        top = pandas_paths(ev, od)
+        out["pandas_paths"].append(time.perf_counter() - t)
+    out["pandas_funnel_counts"] = counts_pd
+    out["pandas_top_path"] = [list(top.index[0]), int(top.iloc[0])]
+    return out
+
+
+EMBED_CODE = """
+import json, os, sys, time
+import numpy as np
+n, kind = int(sys.argv[1]), sys.argv[2]
+from segmint.datasets.psycho import _WORDS
+rng = np.random.default_rng(0)
+extra = ["today", "again", "really", "honestly", "as usual", "this time", "last week", "for my mum", "at work"]
+texts = [f"{_WORDS[i]} {extra[j]}" for i, j in zip(rng.integers(0, len(_WORDS), n), rng.integers(0, len(extra), n))]
+from segmint.text.embed import embedder
+t = time.perf_counter()
+e = embedder(kind).fit(texts[:20000])
+fit = time.perf_counter() - t
+t = time.perf_counter()
+X = e.embed(texts)
+print(json.dumps({"embed_s": time.perf_counter() - t, "fit_s": fit, "shape": list(X.shape)}))
+"""
+
+
+def bench_embed(n: int) -> list[dict]:
+    env_threads = {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
+                   "RAYON_NUM_THREADS": "2", "TOKENIZERS_PARALLELISM": "true"}
+    os.environ.update(env_threads)
+    out = []
+    for kind in ("wordllama", "tfidf"):
+        r = peak_rss_of(EMBED_CODE, str(n), kind)
+        r["kind"] = kind
+        out.append(r)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=50_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--answers", type=int, default=100_000)
+    args = ap.parse_args()
+    engine = bench_engine(args.customers, args.runs)
+    embed = bench_embed(args.answers)
+    c = engine["counts"]
+    lines = [
+        "## Journeys and free text (issue 23)",
+        "",
+        f"`python benchmarks/bench_journeys.py --customers {args.customers} --runs {args.runs} --answers "
+        f"{args.answers}` on {machine()}. The machine was shared with other jobs (load average well above its "
+        "2 cores during the run): absolute times are pessimistic, the ratios more telling.",
+        "",
+        f"Shop: {c['customers']:,} customers, {c['orders']:,} orders, {c['events']:,} events. Medians of "
+        f"{args.runs} runs; pandas starts from DataFrames in memory, segmint from the store.",
+        "",
+        "| task | segmint (engine) | pandas | result |",
+        "|---|---:|---:|---|",
+        f"| 3-step funnel web_visit > email_click > order within 14 days | {median(engine['segmint_funnel']):.2f} s "
+        f"| {median(engine['pandas_funnel']):.2f} s | segmint {engine['segmint_funnel_counts']} (best chain from "
+        f"any visit), pandas {engine['pandas_funnel_counts']} (first visit only) |",
+        f"| sessions (30 min) and the top paths of 5 steps from web_visit, Sankey links included | "
+        f"{median(engine['segmint_paths']):.2f} s | {median(engine['pandas_paths']):.2f} s | top path "
+        f"{' > '.join(engine['segmint_top_path']['steps'])} ({engine['segmint_top_path']['sessions']:,} sessions; "
+        f"pandas: {engine['pandas_top_path'][1]:,}) |",
+        "",
+        f"Embedding {args.answers:,} free-text answers (generated feedback with varied endings), 2 threads, "
+        "in batches of 4,096 (segmint.text.embed), in a fresh process:",
+        "",
+        "| embedder | fit | embed | peak RSS of the process |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in embed:
+        lines.append(f"| {r['kind']} | {r['fit_s']:.1f} s | {r['embed_s']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
+    lines.append("")
+    path = write_result("journeys", "\n".join(lines))
+    print(path.read_text())
+    print(json.dumps({"engine": engine, "embed": embed}, default=str)[:2000])
+
+
+if __name__ == "__main__":
+    main()

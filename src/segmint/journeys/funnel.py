@@ -1,0 +1,221 @@
+"""Funnels: how many customers go from step 1 to step 2 to ... within a time window, in the engine.
+
+Every customer's steps are one ordered stream (:func:`segmint.journeys.steps.step_stream`: events,
+and ``order`` for a purchase). A customer *enters* the funnel with any event of step 1 and
+*reaches* step ``k`` when, within ``within`` seconds of a step-1 event, the steps 1..k happened:
+
+``ordered`` (default)
+    in that order; other events may come between them.
+``strict``
+    in that order, each step the very next event of the customer's stream (orders included).
+``any``
+    in any order, all within one window of ``within`` seconds.
+
+How it runs: window functions over each customer's stream, one pass per step, never a Python
+loop over customers or a self-join. For ``ordered``, each step-``k`` event carries the latest
+step-1 time (*anchor*) of a valid chain before it: the running maximum, over the rows before it,
+of the anchors of valid step-``k-1`` events; the event is valid when ``t - anchor <= within``.
+Taking the latest anchor is optimal: any chain ``s1 < s2 < ... < sk`` has, at each step, a
+valid predecessor whose anchor is at least ``s1``. ``strict`` does the same with ``lag`` (the
+previous event only); ``any`` looks back ``within`` seconds from every event with a range window
+and counts which steps it holds.
+
+The time between steps is that of each converting customer's first completion of the step (from
+the chain's previous step); ``any`` has no order, so no time between steps.
+
+Examples
+--------
+>>> import pandas as pd, ibis
+>>> ev = ibis.memtable(pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"],
+...     "occurred_at": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-03-01", "2024-01-05"]),
+...     "event": ["web_visit", "email_click", "web_visit", "email_click", "email_click"]}))
+>>> f = funnel(ev, None, ["web_visit", "email_click"], within=14 * 86400)
+>>> [(s["step"], s["customers"]) for s in f["overall"]]
+[('web_visit', 2), ('email_click', 1)]
+>>> f["overall"][1]["median_hours_from_previous"]
+24.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from segmint.errors import ConfigError
+from segmint.journeys.steps import step_stream
+
+__all__ = ["funnel", "customer_levels", "wilson", "ORDERS", "MAX_STEPS"]
+
+ORDERS = ("strict", "ordered", "any")
+MAX_STEPS = 10
+
+
+def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float | None, float | None]:
+    """Wilson score interval (95% by default) of a proportion; ``(None, None)`` when ``n == 0``.
+
+    Examples
+    --------
+    >>> [round(v, 4) for v in wilson(8, 10)]
+    [0.4902, 0.9433]
+    >>> wilson(0, 0)
+    (None, None)
+    """
+    if n <= 0:
+        return None, None
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if successes <= 0 else max(0.0, centre - half)
+    hi = 1.0 if successes >= n else min(1.0, centre + half)
+    return lo, hi
+
+
+def _check(steps: Sequence[str], order: str, within: float) -> list[str]:
+    steps = [s.strip() for s in steps if s and s.strip()]
+    if len(steps) < 2:
+        raise ConfigError(f"a funnel needs at least two steps, got {steps}; e.g. --steps web_visit,email_click,order")
+    if len(steps) > MAX_STEPS:
+        raise ConfigError(f"a funnel has at most {MAX_STEPS} steps, got {len(steps)}")
+    if len(set(steps)) != len(steps):
+        dup = sorted({s for s in steps if steps.count(s) > 1})
+        raise ConfigError(f"a funnel step may appear once; repeated: {', '.join(dup)}")
+    if order not in ORDERS:
+        raise ConfigError(f"--order must be one of {', '.join(ORDERS)}, got {order!r}")
+    if not within > 0:
+        raise ConfigError(f"the funnel's window must be positive, got {within} seconds")
+    return steps
+
+
+def customer_levels(stream: ir.Table, steps: Sequence[str], within: float, order: str = "ordered") -> ir.Table:
+    """Per customer who entered: ``level`` (the last step reached, 1..n) and ``gap_<k>`` (seconds from step k-1).
+
+    ``stream`` is a step stream (``customer_id``, ``t`` in seconds, ``step``).
+    """
+    steps = _check(steps, order, within)
+    n = len(steps)
+    idx = ibis.cases(*[(stream.step == s, i + 1) for i, s in enumerate(steps)], else_=ibis.null("int64"))
+    s = stream.mutate(idx=idx)
+    W = float(within)
+    if order != "strict":
+        s = s.filter(s.idx.notnull())
+    if order == "any":
+        return _any_levels(s, n, W)
+    s = s.mutate(anchor=ibis.ifelse(s.idx == 1, s.t, ibis.null("float64")), gap=ibis.null("float64"))
+    if order == "ordered":
+        w = ibis.window(group_by=s.customer_id, order_by=[s.t, s.idx], rows=(None, -1))
+    else:  # strict: the previous event of the whole stream, ties broken by step name
+        w = ibis.window(group_by=s.customer_id, order_by=[s.t, s.step])
+    for k in range(2, n + 1):
+        prev_ok = (s.idx == k - 1) & s.anchor.notnull()
+        if order == "ordered":
+            pa = ibis.ifelse(prev_ok, s.anchor, ibis.null("float64")).max().over(w)
+            pt = ibis.ifelse(prev_ok, s.t, ibis.null("float64")).max().over(w)
+        else:
+            pa = ibis.ifelse(prev_ok, s.anchor, ibis.null("float64")).lag().over(w)
+            pt = s.t.lag().over(w)
+        s = s.mutate(_pa=pa, _pt=pt)
+        ok = (s.idx == k) & s._pa.notnull() & ((s.t - s._pa) <= W)
+        s = s.mutate(anchor=ibis.ifelse(s.idx == k, ibis.ifelse(ok, s._pa, ibis.null("float64")), s.anchor),
+                     gap=ibis.ifelse(ok, s.t - s._pt, s.gap)).drop("_pa", "_pt")
+    valid = s.filter(s.anchor.notnull())
+    aggs: dict[str, Any] = {"level": valid.idx.max()}
+    for k in range(2, n + 1):
+        aggs[f"gap_{k}"] = valid.gap.argmin(valid.t, where=valid.idx == k)
+    return valid.group_by("customer_id").aggregate(**aggs)
+
+
+def _any_levels(s: ir.Table, n: int, W: float) -> ir.Table:
+    w = ibis.range_window(group_by=s.customer_id, order_by=s.t, preceding=W, following=0)
+    has = {k: (s.idx == k).cast("int8").max().over(w) for k in range(1, n + 1)}
+    s = s.mutate(**{f"_h{k}": v for k, v in has.items()})
+    level = ibis.literal(0)
+    run = ibis.literal(True)
+    for k in range(1, n + 1):
+        run = run & (s[f"_h{k}"] == 1)
+        level = level + run.cast("int64")
+    s = s.mutate(level=level)
+    entered = s.filter(s.level >= 1)
+    aggs: dict[str, Any] = {"level": entered.level.max()}
+    for k in range(2, n + 1):
+        aggs[f"gap_{k}"] = ibis.null("float64")
+    return entered.group_by("customer_id").aggregate(**aggs)
+
+
+def _rows(steps: Sequence[str], counts: Mapping[int, int], medians: Mapping[int, float | None]) -> list[dict]:
+    entered = counts.get(1, 0)
+    out = []
+    for k, step in enumerate(steps, start=1):
+        n_k = counts.get(k, 0)
+        prev = counts.get(k - 1, 0) if k > 1 else entered
+        lo, hi = wilson(n_k, entered)
+        plo, phi = wilson(n_k, prev)
+        med = medians.get(k)
+        out.append({
+            "step": step, "customers": n_k,
+            "conversion": n_k / entered if entered else None, "conversion_low": lo, "conversion_high": hi,
+            "from_previous": n_k / prev if prev else None, "from_previous_low": plo, "from_previous_high": phi,
+            "drop_off": (prev - n_k) if k > 1 else 0,
+            "median_hours_from_previous": None if med is None or k == 1 else round(med / 3600, 3),
+        })
+    return out
+
+
+def funnel(events: ir.Table | None, orders: ir.Table | None, steps: Sequence[str], within: float = 30 * 86400,
+           order: str = "ordered", members: ir.Table | None = None, groups: Mapping[str, str] | None = None,
+           as_of: dt.datetime | None = None) -> dict[str, Any]:
+    """Conversion per step (with Wilson intervals), median time between steps, drop-off, per segment.
+
+    Parameters
+    ----------
+    events, orders : ibis.Table or None
+        The store's tables; an order is the step ``order``.
+    steps : sequence of str
+        Two to ten step names (event names after cleaning, or ``order``).
+    within : float
+        Seconds from a step-1 event in which the later steps must happen.
+    order : {"ordered", "strict", "any"}
+    members : ibis.Table, optional
+        ``customer_id``, ``segment``: a breakdown per segment (customers outside it are left out).
+    groups : mapping, optional
+        Path cleaning rules (``journeys.groups``).
+    as_of : datetime, optional
+        Only what happened before it.
+
+    Returns
+    -------
+    dict
+        ``steps``, ``order``, ``within_seconds``, ``overall`` (a row per step: ``customers``,
+        ``conversion`` from step 1 with ``conversion_low``/``_high``, ``from_previous`` with its interval,
+        ``drop_off``, ``median_hours_from_previous``) and ``segments`` (segment -> the same rows).
+    """
+    steps = _check(steps, order, within)
+    levels = customer_levels(step_stream(events, orders, groups, as_of), steps, within, order)
+    result: dict[str, Any] = {"steps": steps, "order": order, "within_seconds": float(within),
+                              "overall": _summarise(levels, steps, None), "segments": {}}
+    if members is not None:
+        joined = levels.join(members.select("customer_id", "segment"), "customer_id")
+        result["segments"] = _summarise(joined, steps, "segment")
+    return result
+
+
+def _summarise(levels: ir.Table, steps: Sequence[str], by: str | None) -> Any:
+    n = len(steps)
+    aggs: dict[str, Any] = {f"n{k}": (levels.level >= k).cast("int64").sum() for k in range(1, n + 1)}
+    aggs.update({f"m{k}": levels[f"gap_{k}"].median() for k in range(2, n + 1)})
+    grouped = levels.group_by(by).aggregate(**aggs) if by else levels.aggregate(**aggs)
+    rows = grouped.to_pyarrow().to_pylist()
+
+    def one(r: dict) -> list[dict]:
+        counts = {k: int(r[f"n{k}"] or 0) for k in range(1, n + 1)}
+        medians = {k: (None if r[f"m{k}"] is None else float(r[f"m{k}"])) for k in range(2, n + 1)}
+        return _rows(steps, counts, medians)
+
+    if by is None:
+        return one(rows[0] if rows else {})
+    return {str(r[by]): one(r) for r in sorted(rows, key=lambda r: str(r[by]))}
