@@ -357,7 +357,8 @@ def test_no_raw_personal_data_anywhere_in_the_store(ws, tmp_path, kind, monkeypa
     if kind == "sql":  # a database query arrives as an Arrow table through the same path
         from segmint.ingest import sql_source
 
-        monkeypatch.setattr(sql_source, "read_sql", lambda url, query, params=None: _source("arrow", tmp_path))
+        monkeypatch.setattr(sql_source, "iter_sql_batches",  # rows arrive in Arrow batches, streamed
+                            lambda url, query, params=None: iter(_source("arrow", tmp_path).to_batches(max_chunksize=2)))
         monkeypatch.setenv("SHOP_DB", "postgresql://reader@db/shop")
         r = ws.ingest_sql("customers", "SELECT * FROM customers", url_env="SHOP_DB")
     else:
