@@ -88,17 +88,22 @@ def main() -> None:
             bare.append(peak_rss_of(BARE, str(path), fmt))
             extra = ["again"] if (label == "CSV" and i == 0) else []
             seg.append(peak_rss_of(SEGMINT, str(path), fmt, *extra))
-            print(label, i, f"bare {bare[-1]['seconds']:.1f}s", f"segmint {seg[-1]['seconds']:.1f}s", flush=True)
+            print(label, i, f"bare {bare[-1]['seconds']:.1f}s {bare[-1]['peak_rss_mb']:.0f}MB",
+                  f"segmint {seg[-1]['seconds']:.1f}s {seg[-1]['peak_rss_mb']:.0f}MB", flush=True)
         again = next((r["again"] for r in seg if r.get("again")), None)
         b, s = median([r["seconds"] for r in bare]), median([r["seconds"] for r in seg])
         rows.append((label, path.stat().st_size, seg[0]["rows"], seg[0]["quarantined"], b,
                      max(r["peak_rss_mb"] for r in bare), s, max(r["peak_rss_mb"] for r in seg), again))
+        report(args, rows)  # after each format: a partial table survives a run cut short
+
+
+def report(args, rows) -> None:
     lines = [
         "# Ingest: segmint against DuckDB's bare read_csv",
         "",
         f"Command: `python benchmarks/bench_ingest.py --customers {args.customers} --runs {args.runs}`  ",
         f"Machine: {machine()}  ",
-        "The machine was shared with other jobs while this ran (2 cores, up to ~10 runnable processes): absolute "
+        "The machine was shared with other jobs while this ran (2 cores; load average 20-30 from other helpers' tests and benchmarks): absolute "
         "times vary by 2x between runs; compare the two columns of one row, measured alternately in the same run.",
         "",
         "segmint: `ws.ingest('orders', path)` into a fresh workspace, every check on (types, required, ranges, "

@@ -118,7 +118,8 @@ def batches(url: str, query: str, params: dict | None, cursor: Cursor | None) ->
     params = dict(params or {})
     if "segmint_since" in params:
         raise ConfigError("the query parameter name segmint_since is segmint's own (the --since-column mark)")
+    limited = sql_source.since_query(query, cursor.column)  # checks the column name, on the first load too
     if cursor.since is not None:
-        query = sql_source.since_query(query, cursor.column)
+        query = limited
         params["segmint_since"] = cursor.since
     return cursor.track(sql_source.iter_sql_batches(url, query, params=params))

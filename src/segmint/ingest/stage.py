@@ -158,15 +158,8 @@ def _stage_many(store, source: str, files: list[Path], fmt: str | None, delimite
     A quarantined row's line is then its position in the whole load (the files in name order),
     not a line of one file.
     """
-    data = [f for f in files if f.stat().st_size > 0]
-    formats = {}
-    for f in data:
-        try:
-            formats[fmt or detect_format(f)] = f
-        except DataError:
-            if len(files) == len(data) and not Path(source).is_dir():
-                raise
-    data = [f for f in data if fmt or _known(f)]
+    data = [f for f in files if f.stat().st_size > 0 and (fmt or _known(f))]
+    formats = {fmt or detect_format(f): f for f in data}
     if not data:
         raise DataError(f"{source}: no data file (.csv, .csv.gz, .tsv, .parquet) in it")
     if len(formats) > 1:
@@ -185,6 +178,8 @@ def _stage_many(store, source: str, files: list[Path], fmt: str | None, delimite
                           hive_partitioning=hive)
             if delimiter:
                 kwargs["delim"] = delimiter
+            if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+                kwargs["encoding"] = encoding
             src = con.read_csv(paths, table_name=name + "_view", **kwargs)
         elif kind == "parquet":
             src = con.read_parquet(paths, table_name=name + "_view", union_by_name=True, hive_partitioning=hive)
