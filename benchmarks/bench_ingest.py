@@ -103,8 +103,9 @@ def report(args, rows) -> None:
         "",
         f"Command: `python benchmarks/bench_ingest.py --customers {args.customers} --runs {args.runs}`  ",
         f"Machine: {machine()}  ",
-        "The machine was shared with other jobs while this ran (2 cores; load average 20-30 from other helpers' tests and benchmarks): absolute "
-        "times vary by 2x between runs; compare the two columns of one row, measured alternately in the same run.",
+        "The machine was shared with other jobs while this ran (2 cores; load average 20-30 from other helpers' "
+        "tests and benchmarks): absolute times vary by 2x between runs; compare the two columns of one row, "
+        "measured alternately in the same run.",
         "",
         "segmint: `ws.ingest('orders', path)` into a fresh workspace, every check on (types, required, ranges, "
         "plausible dates, exact duplicates, duplicate keys, unknown customers, comparison with the store, "

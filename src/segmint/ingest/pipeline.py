@@ -226,8 +226,12 @@ def _typed(con, staged: stage.Staged, target: Contract, plan: coerce.ColumnPlan,
     has: dict[str, ibis.Value] = {}
     converted = [c for c in target.columns if c.name in plan.mapping]
     for col in converted:
-        cols[col.name] = _clean(t[plan.mapping[col.name]], col) if col.type == "string" else t[f"{DERIVED}t_{col.name}"]
-        has[col.name] = t[f"{DERIVED}has_{col.name}"] if f"{DERIVED}has_{col.name}" in t.columns else cols[col.name].notnull()
+        if col.type == "string":
+            cols[col.name] = _clean(t[plan.mapping[col.name]], col)
+        else:
+            cols[col.name] = t[f"{DERIVED}t_{col.name}"]
+        flag = f"{DERIVED}has_{col.name}"
+        has[col.name] = t[flag] if flag in t.columns else cols[col.name].notnull()
     for src, attr in plan.extras.items():
         cols[attr] = coerce.clean_text(t[src].cast("string"))
     for attr, src in options.customer_attributes.items():
