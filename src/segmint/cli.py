@@ -186,23 +186,31 @@ def ingest(
     encoding: str = typer.Option("utf-8", help="Text encoding of a CSV file (utf-8, latin-1, utf-16)."),
     sql: Optional[str] = typer.Option(None, help="A SQL query to read instead of a file."),
     url_env: Optional[str] = typer.Option(None, help="Environment variable holding the database URL."),
+    mode: str = typer.Option("upsert", "--mode", help="upsert (default), append or replace."),
+    since_column: Optional[str] = typer.Option(None, "--since-column",
+                                               help="With --sql: read only rows at or after the last load's "
+                                                    "high-water mark of this column."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Ingest a file or a SQL query into a canonical table; bad rows go to quarantine."""
+    from segmint.cli_ingest import progress_bar
     if (source is None) == (sql is None):
         raise ConfigError("give either a SOURCE file or --sql QUERY (with --url-env VAR)")
+    if since_column is not None and sql is None:
+        raise ConfigError("--since-column applies to --sql sources (a file is compared whole; upsert adds nothing "
+                          "twice)")
     if decimal is not None and decimal not in (".", ","):
         raise ConfigError(f"--decimal {decimal!r}: use . or ,")
     kwargs = dict(mapping=_parse_map(map_), preset=preset, line_items=line_items, date_format=date_format,
-                  timezone=timezone, decimal=decimal, fmt=fmt, delimiter=delimiter, encoding=encoding)
+                  timezone=timezone, decimal=decimal, fmt=fmt, delimiter=delimiter, encoding=encoding, mode=mode)
     with open_workspace(workspace) as ws:
-        with console.status(f"Ingesting {source or 'query'} into {table}..."):
+        with progress_bar(f"{source or 'query'} -> {table}", quiet=as_json) as kwargs["progress"]:
             if sql is not None:
                 if not url_env:
                     raise ConfigError("--sql needs --url-env VAR: the name of an environment variable holding "
                                       "the database URL (so the password stays out of shell history)")
                 kwargs.pop("fmt"), kwargs.pop("delimiter"), kwargs.pop("encoding")
-                report = ws.ingest_sql(table, sql, url_env=url_env, **kwargs)
+                report = ws.ingest_sql(table, sql, url_env=url_env, since_column=since_column, **kwargs)
             else:
                 report = ws.ingest(table, source, **kwargs)
     if as_json:
@@ -217,7 +225,10 @@ def _print_ingest(report) -> None:
     f = console.fmt_int
     rows = [["rows read", f(report.rows_read)], ["accepted", f(report.rows_accepted)],
             ["  new", f(report.rows_new)], ["  updated", f(report.rows_updated)],
-            ["  already present", f(report.rows_already_present)], ["quarantined", f(report.rows_quarantined)]]
+            ["  unchanged (already stored)", f(report.rows_already_present)],
+            ["quarantined", f(report.rows_quarantined)]]
+    if report.rows_removed:
+        rows.append(["removed (--mode replace)", f(report.rows_removed)])
     if report.orders_built is not None:
         rows.append(["orders built from lines", f(report.orders_built)])
     if report.customers_added is not None:

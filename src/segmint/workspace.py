@@ -126,28 +126,44 @@ class Workspace:
     def ingest(self, table: str, source: Any, *, mapping: dict[str, str] | None = None,
                preset: str | None = None, line_items: bool | None = None, date_format: str | None = None,
                timezone: str | None = None, decimal: str | None = None, fmt: str | None = None,
-               delimiter: str | None = None, encoding: str = "utf-8", source_name: str | None = None) -> IngestReport:
-        """Ingest a file path, pandas DataFrame or Arrow table into ``table``.
+               delimiter: str | None = None, encoding: str = "utf-8", source_name: str | None = None,
+               mode: str = "upsert", progress: Any = None, on_commit: Any = None) -> IngestReport:
+        """Ingest a file path (or a folder or glob of files), pandas DataFrame or Arrow table into ``table``.
 
         Settings come from, in increasing priority: ``sources.<table>`` in segmint.yaml,
-        the preset, and the arguments.
+        the preset, and the arguments. ``mode``: upsert (default), append or replace
+        (docs/ingest.md); ``progress(step, rows)`` is called as each step starts.
         """
         options = self._ingest_options(table, mapping, preset, line_items, date_format, timezone, decimal,
                                        fmt, delimiter, encoding)
+        options.mode, options.progress, options.on_commit = mode, progress, on_commit
         from segmint.ingest.pii import load_or_create_key
 
         key = load_or_create_key(self.path) if not self.read_only else None
         return ingest(self.store, table, source, options, key=key, source_name=source_name)
 
     def ingest_sql(self, table: str, query: str, *, url: str | None = None, url_env: str | None = None,
-                   params: dict | None = None, **kwargs: Any) -> IngestReport:
-        """Ingest the result of a SQL query on a PostgreSQL or MySQL/MariaDB database."""
-        from segmint.ingest.sql_source import read_sql, resolve_url
+                   params: dict | None = None, since_column: str | None = None, **kwargs: Any) -> IngestReport:
+        """Ingest the result of a SQL query on a PostgreSQL or MySQL/MariaDB database, streamed.
+
+        With ``since_column``, only rows at or after the source's remembered high-water mark of
+        that column are read, and the new mark is kept (docs/ingest.md, "Incremental loads").
+        """
+        from segmint.ingest import sql_incremental as inc
+        from segmint.ingest.sql_source import resolve_url
 
         resolved = resolve_url(url=url, url_env=url_env)
-        arrow = read_sql(resolved, query, params=params)
         name = kwargs.pop("source_name", None) or f"sql:{_redact(resolved)}"
-        return self.ingest(table, arrow, source_name=name, **kwargs)
+        cursor = None
+        if since_column is not None:
+            key = inc.source_key(_redact(resolved), query)
+            cursor = inc.Cursor(key, since_column, since=inc.load_mark(self.store, key, since_column))
+        rows = inc.batches(resolved, query, params, cursor)
+        report = self.ingest(table, rows, source_name=name,
+                             on_commit=(lambda store: inc.save_mark(store, cursor)) if cursor else None, **kwargs)
+        if cursor is not None:
+            report.since_column, report.since, report.high_water = since_column, cursor.since, cursor.high_water
+        return report
 
     def _ingest_options(self, table, mapping, preset_name, line_items, date_format, timezone, decimal, fmt,
                         delimiter, encoding) -> IngestOptions:

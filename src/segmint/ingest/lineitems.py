@@ -38,7 +38,7 @@ def finish(store, typed: ibis.Table, staged, plan, options, report: IngestReport
     # order_items rows are unique per source line; the order key check is per line too
     # With customer attributes on the lines, customers are created from them: no reference check.
     line_key = _LineKeyOwnCustomers if options.customer_attributes else _LineKey
-    checked = finalize_reasons(store, typed.mutate(line=typed._rec), line_key)
+    checked = finalize_reasons(store, typed.mutate(line=typed._rec), line_key, staged)
     good = checked.filter(checks.passes(checked._reasons))
     first = staged.first_line if staged.first_line is not None else 1
     lines = good.mutate(
@@ -47,6 +47,7 @@ def finish(store, typed: ibis.Table, staged, plan, options, report: IngestReport
     )
     name = staged.name + "_lines"
     con.create_table(name, lines, temp=True)
+    staged.temporaries.append(name)
     lines = con.table(name)
     provided = [c for c in items.names if c in plan.mapping or c in ("line", "amount")]
     with store.transaction():

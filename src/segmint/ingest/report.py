@@ -40,6 +40,14 @@ class IngestReport:
     pii: dict[str, str] = field(default_factory=dict)
     #: column -> how it was found (kind, by name or values, evidence without values) and the setting used
     pii_found: dict[str, dict] = field(default_factory=dict)
+    #: how accepted rows were written: upsert, append or replace (``--mode``)
+    mode: str = "upsert"
+    #: stored rows that ``--mode replace`` removed (their keys are not in this source)
+    rows_removed: int = 0
+    #: SQL sources read with --since-column: the column, the mark read from and the new high-water mark
+    since_column: str | None = None
+    since: str | None = None
+    high_water: str | None = None
     orders_built: int | None = None
     customers_added: int | None = None
     ingest_id: str = ""
@@ -50,6 +58,11 @@ class IngestReport:
         return self.rows_new + self.rows_updated + self.rows_already_present
 
     @property
+    def rows_unchanged(self) -> int:
+        """Accepted rows identical to the stored row of their key (nothing written for them)."""
+        return self.rows_already_present
+
+    @property
     def balanced(self) -> bool:
         return self.rows_read == self.rows_accepted + self.rows_quarantined
 
@@ -57,5 +70,6 @@ class IngestReport:
         """JSON-ready dict (the ``--json`` output of ``segmint ingest``)."""
         d = asdict(self)
         d["rows_accepted"] = self.rows_accepted
+        d["rows_unchanged"] = self.rows_unchanged
         d["quarantine_reason_descriptions"] = {k: describe_reason(k) for k in self.quarantine_reasons}
         return d

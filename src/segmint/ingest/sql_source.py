@@ -367,6 +367,23 @@ def _stream(sa, conn, backend, shown, query, params, batch_size, decimals) -> It
             conn.rollback()
 
 
+def since_query(query: str, column: str) -> str:
+    """``query`` limited to rows whose ``column`` is at least the bound parameter ``:segmint_since``.
+
+    The column name must be a plain identifier (it is written into the SQL; the mark is bound).
+
+    Examples
+    --------
+    >>> since_query("SELECT * FROM crm.customers", "updated_at")
+    'SELECT * FROM (SELECT * FROM crm.customers) AS segmint_q WHERE segmint_q.updated_at >= :segmint_since'
+    """
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", column or ""):
+        raise ConfigError(f"--since-column {column!r}: give the plain name of a column of the query "
+                          "(letters, digits and _)")
+    inner = query.strip().rstrip(";")
+    return f"SELECT * FROM ({inner}) AS segmint_q WHERE segmint_q.{column} >= :segmint_since"
+
+
 def read_sql(
     url: str,
     query: str,

@@ -22,41 +22,111 @@ from segmint.store import Store
 __all__ = ["finalize_reasons", "quarantine_rows", "record_run", "write_accepted"]
 
 
-def _materialise(con, name: str, expr: ibis.Table) -> ibis.Table:
+def _small(con, name: str, expr: ibis.Table) -> ibis.Table | None:
+    """Materialise ``expr`` (a small set of rows) as ``name``; None when it is empty."""
     con.create_table(name, expr, temp=True)
-    return con.table(name)
+    t = con.table(name)
+    if int(t.count().to_pyarrow().as_py()) == 0:
+        con.drop_table(name, force=True)
+        return None
+    return t
 
 
-def _key_duplicates(typed: ibis.Table, key: tuple[str, ...]) -> ibis.Table:
-    """Flag rows whose key was already used by an earlier clean row of this source."""
-    clean = checks.passes(typed._reasons) & (typed._copy == 0)
-    present = [typed[k] for k in key if k in typed.columns]  # optional key parts may be absent
-    rank = ibis.row_number().over(group_by=present + [clean], order_by=typed._rec)
-    return typed.mutate(_keydup=clean & (rank > 0))
+def _copies(con, typed: ibis.Table, source: ibis.Table, columns: list[str], name: str) -> ibis.Table | None:
+    """``_rec`` of the rows that repeat an earlier row of the source exactly (all its columns).
+
+    A hash of each row (``_h``, computed with the conversions) groups candidates in one cheap
+    aggregate; only rows whose hash repeats are compared column by column, so the window runs
+    over a handful of rows, not the whole source (hash collisions are compared away there).
+    """
+    repeated = typed.group_by("_h").aggregate(_n=typed.count()).filter(lambda t: t._n > 1).select("_h")
+    cand = _small(con, name + "_cand", typed.semi_join(repeated, "_h").select("_rec"))
+    if cand is None:
+        return None
+    rows = source.semi_join(cand, "_rec")
+    rank = ibis.row_number().over(group_by=[rows[c] for c in columns], order_by=rows._rec)
+    out = _small(con, name, rows.select("_rec", _rank=rank).filter(lambda t: t._rank > 0).select("_rec"))
+    con.drop_table(name + "_cand", force=True)
+    return out
 
 
-def finalize_reasons(store: Store, typed: ibis.Table, target: Contract) -> ibis.Table:
-    """Add duplicate, key and unknown-customer reasons; returns the full checked table."""
-    t = _key_duplicates(typed, target.key)
-    extra = [checks.reason(t._copy > 0, "duplicate_row"), checks.reason(t._keydup, "duplicate_key")]
-    if "customer_id" in target.references and store.count("customers") > 0 and "customer_id" in t.columns:
-        known = store.table("customers").select(_known_id=store.table("customers").customer_id).distinct()
-        t = t.left_join(known, t.customer_id == known._known_id)
-        extra.append(checks.reason(t.customer_id.notnull() & t._known_id.isnull(), "unknown_customer"))
-    checked = t.mutate(_reasons=checks.combine(t._reasons, extra)).drop(
-        *[c for c in ("_known_id", "_keydup") if c in t.columns])
-    # Materialised once: both the accepted and the quarantined rows are read from it.
-    name = f"_segmint_checked_{uuid.uuid4().hex[:8]}"
-    store.con.create_table(name, checked, temp=True)
-    return store.con.table(name)
+def _key_repeats(con, typed: ibis.Table, key: list[str], copies: ibis.Table | None, name: str) -> ibis.Table | None:
+    """``_rec`` of clean rows whose key an earlier clean row of the source already used.
+
+    Clean: no column reason and not an exact copy. Keys used more than once are found by one
+    aggregate; the first-come order is settled by a window over those keys' rows only.
+    """
+    if not key:
+        return None
+    clean = typed.filter(checks.passes(typed._reasons)).select("_rec", *key)
+    if copies is not None:
+        clean = clean.anti_join(copies, "_rec")
+    repeated = clean.group_by(key).aggregate(_n=clean.count()).filter(lambda t: t._n > 1).drop("_n")
+    keys = _small(con, name + "_keys", repeated)
+    if keys is None:
+        return None
+    rows = clean.semi_join(keys, [clean[k].identical_to(keys[k]) for k in key])
+    rank = ibis.row_number().over(group_by=[rows[k] for k in key], order_by=rows._rec)
+    out = _small(con, name, rows.select("_rec", _rank=rank).filter(lambda t: t._rank > 0).select("_rec"))
+    con.drop_table(name + "_keys", force=True)
+    return out
 
 
-def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, report: IngestReport) -> None:
-    """Write quarantined rows (and reader rejects) to the quarantine table, idempotently."""
+def finalize_reasons(store: Store, typed: ibis.Table, target: Contract, staged: stage.Staged) -> ibis.Table:
+    """Add duplicate, key and unknown-customer reasons; returns the full checked table (an expression).
+
+    Set operations in the engine, each a pass over the typed table that yields a small set of
+    row positions: exact copies, repeated keys, unknown customers. The checked table is the
+    typed one with those reasons joined on; nothing per row leaves the engine.
+    """
     con = store.con
-    bad = checked.filter(~checks.passes(checked._reasons))
-    # The raw record, as JSON of the (pseudonymised) source columns, only for quarantined rows.
-    src = staged.table(con)
+    name = f"_segmint_flags_{uuid.uuid4().hex[:8]}"
+    staged.temporaries.extend([name + s for s in ("_copy", "_key", "_unknown", "")])
+    source = staged.table(con)
+    copies = _copies(con, typed, source, staged.columns, name + "_copy")
+    key = [k for k in target.key if k in typed.columns]  # optional key parts may be absent
+    repeats = _key_repeats(con, typed, key, copies, name + "_key")
+    unknown = None
+    if "customer_id" in target.references and "customer_id" in typed.columns and store.count("customers") > 0:
+        known = store.table("customers").select("customer_id")
+        rows = typed.filter(typed.customer_id.notnull()).select("_rec", "customer_id")
+        unknown = _small(con, name + "_unknown", rows.anti_join(known, "customer_id").select("_rec"))
+    found = [(t, code) for t, code in ((copies, "duplicate_row"), (repeats, "duplicate_key"),
+                                        (unknown, "unknown_customer")) if t is not None]
+    if not found:
+        return typed
+    parts = [t.select("_rec", _code=ibis.literal(code)) for t, code in found]
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.union(p, distinct=False)
+    flags = union.group_by("_rec").aggregate(
+        **{f"_f{i}": (union._code == code).any() for i, (_, code) in enumerate(found)})
+    con.create_table(name, flags, temp=True)
+    flags = con.table(name)
+    t = typed.left_join(flags, "_rec")
+    t = t.drop(*[c for c in t.columns if c.endswith("_right")])
+    extra = [checks.reason(t[f"_f{i}"], code) for i, (_, code) in enumerate(found)]
+    return t.mutate(_reasons=checks.combine(t._reasons, extra)).drop(*[f"_f{i}" for i in range(len(found))])
+
+
+def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, report: IngestReport,
+                    refused: ibis.Table | None = None) -> None:
+    """Write quarantined rows (and reader rejects) to the quarantine table, idempotently.
+
+    ``refused``: ``_rec`` of accepted rows that ``--mode append`` did not write (their key is
+    stored with other values), quarantined as ``key_already_stored``.
+    """
+    con = store.con
+    name = staged.name + "_quarantine"
+    staged.temporaries.extend([name + "_bad", name])
+    # The quarantined rows first (few), then their raw records: JSON of the source columns of those rows only.
+    bad_rows = checked.filter(~checks.passes(checked._reasons)).select("_rec", "_reasons")
+    if refused is not None:
+        kept = checked.semi_join(refused, "_rec")
+        bad_rows = bad_rows.union(kept.select("_rec", _reasons=ibis.literal("key_already_stored")), distinct=False)
+    con.create_table(name + "_bad", bad_rows, temp=True)
+    bad = con.table(name + "_bad")
+    src = staged.table(con).semi_join(bad, "_rec")
     raw = ibis.struct({c: src[c] for c in staged.columns}).cast("json").cast("string")
     bad = bad.join(src.select(_rec=src._rec, _raw=raw), "_rec")
     bad = _with_line_numbers(bad, staged)
@@ -108,57 +178,108 @@ def _with_line_numbers(bad: ibis.Table, staged: stage.Staged) -> ibis.Table:
     return out.mutate(_line=(out._rec + staged.first_line + out._n).cast("int64")).drop("_n")
 
 
+MODES = ("upsert", "append", "replace")
+
+
 def write_accepted(store: Store, target: Contract, good: ibis.Table, provided: list[str], source: str,
-                   report: IngestReport) -> None:
-    """Insert new rows, replace changed ones, count identical ones (idempotent re-ingest)."""
+                   report: IngestReport, mode: str = "upsert") -> ibis.Table | None:
+    """Write the accepted rows as ``mode`` says; count them as new, updated or unchanged.
+
+    * ``upsert``: insert new keys, replace the stored row of a known key whose values changed
+      (columns the source lacks keep their stored values), count identical rows as unchanged;
+      re-ingesting a file adds nothing.
+    * ``append``: insert new keys and never change a stored row; a row whose key is stored with
+      other values is refused: its ``_rec`` is returned (a small table) for the quarantine,
+      reason ``key_already_stored``.
+    * ``replace``: the table holds exactly this source's accepted rows afterwards (counted
+      against what it held before; ``report.rows_removed`` says how many stored rows went).
+
+    The comparison with the store is one join of this source's rows with the stored table on
+    the key: its time grows with the file (the engine skips stored row groups whose key range
+    the file's keys miss), and nothing is compared when the table is empty.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     con = store.con
     stored = store.table(target.table)
     schema = stored.schema()
     name = f"_segmint_accept_{report.ingest_id}"
-    stored_rows = int(stored.count().to_pyarrow().as_py())
-    if stored_rows:
-        incoming = _materialise(con, name, good.select(*provided))
-    else:
-        incoming = good.select(*provided)  # read once, straight into the table
     key = [k for k in target.key if k in provided]
-    if stored_rows == 0:
-        # nothing stored yet: every row is new, no comparison needed
-        flags = incoming.mutate(_exists=ibis.literal(False), _same=ibis.literal(False))
-        report.rows_new = int(incoming.count().to_pyarrow().as_py())
-    else:
-        s = stored.select(*[stored[c].name(f"_s_{c}") for c in provided])
-        joined = incoming.left_join(s, [incoming[k] == s[f"_s_{k}"] for k in key])
-        exists = joined[f"_s_{key[0]}"].notnull()
-        same = ibis.literal(True)
-        for c in provided:
-            same = same & joined[c].cast(schema[c]).identical_to(joined[f"_s_{c}"])
-        con.create_table(name + "_flags", joined.select(*provided, _exists=exists, _same=same & exists), temp=True)
-        flags = con.table(name + "_flags")
-        stats = flags.aggregate(new=(~flags._exists).sum(), same=flags._same.sum(), n=flags.count())
-        stats = stats.to_pyarrow().to_pylist()[0]
-        report.rows_new = int(stats["new"] or 0)
-        report.rows_already_present = int(stats["same"] or 0)
-        report.rows_updated = int(stats["n"]) - report.rows_new - report.rows_already_present
+    stored_rows = int(stored.count().to_pyarrow().as_py())
+    report.mode = mode
+    refused = None
+    if stored_rows == 0 or not key:
+        if stored_rows and mode == "replace":
+            report.rows_removed = stored_rows
+            store.delete_all(target.table)
+            stored_rows = 0
+        _insert(store, target, good.select(*provided), provided, source)  # read once, straight into the table
+        report.rows_new = store.count(target.table) - stored_rows  # the table's own count: no second pass
+        return None
+    marker = "_s__present"
+    s = stored.select(*[stored[c].name(f"_s_{c}") for c in provided], **{marker: ibis.literal(True)})
+    pos = ["_rec"] if "_rec" in good.columns else []  # orders built from line items have no position
+    incoming = good.select(*pos, *provided)
+    joined = incoming.left_join(s, [incoming[k].identical_to(s[f"_s_{k}"]) for k in key])
+    exists = joined[marker].notnull()
+    same = ibis.literal(True)
+    for c in provided:
+        same = same & joined[c].cast(schema[c]).identical_to(joined[f"_s_{c}"])
+    con.create_table(name + "_flags", joined.select(*pos, *provided, _exists=exists, _same=same & exists),
+                     temp=True)
+    flags = con.table(name + "_flags")
+    stats = flags.aggregate(new=(~flags._exists).sum(), same=flags._same.sum(), n=flags.count())
+    stats = stats.to_pyarrow().to_pylist()[0]
+    report.rows_new = int(stats["new"] or 0)
+    report.rows_already_present = int(stats["same"] or 0)
+    changed_n = int(stats["n"]) - report.rows_new - report.rows_already_present
     changed = flags.filter(flags._exists & ~flags._same)
-    if report.rows_updated:
-        # keep stored values of columns this source does not provide
-        keep = [c for c in stored.columns if c not in provided]
-        old = stored.select(*key, *[stored[c].name(f"_o_{c}") for c in keep])
-        upd = changed.select(*provided).left_join(old, key)
-        upd_rows = upd.select(*[upd[c] if c in provided else upd[f"_o_{c}"].name(c) for c in stored.columns
-                                if c not in ("_source", "_ingested_at")],
-                              _source=ibis.literal(source), _ingested_at=ibis.now().cast("timestamp"))
-        upd_name = name + "_upd"
-        con.create_table(upd_name, upd_rows, temp=True)
-        store.delete_keys(target.table, key, con.table(upd_name))  # Ibis has no DELETE: the store's statement
-        con.insert(target.table, con.table(upd_name).select(stored.columns).cast(schema))
-    new_rows = flags.filter(~flags._exists)
-    fill = {c: ibis.null(schema[c]) for c in stored.columns if c not in provided and not c.startswith("_")}
-    out = new_rows.select(*provided).mutate(**fill, _source=ibis.literal(source),
-                                            _ingested_at=ibis.now().cast("timestamp"))
-    con.insert(target.table, out.select(stored.columns).cast(schema))
-    con.drop_table(name, force=True)
+    if mode == "replace":
+        report.rows_updated = changed_n
+        report.rows_removed = stored_rows - (report.rows_already_present + changed_n)
+        store.delete_all(target.table)
+        _insert(store, target, flags.select(*provided), provided, source)
+    elif mode == "append":
+        if changed_n and pos:
+            con.create_table(name + "_refused", changed.select("_rec"), temp=True)
+            refused = con.table(name + "_refused")
+        _insert(store, target, flags.filter(~flags._exists).select(*provided), provided, source)
+    else:
+        report.rows_updated = changed_n
+        if changed_n:
+            _update(store, target, changed.select(*provided), provided, key, source, name + "_upd")
+        _insert(store, target, flags.filter(~flags._exists).select(*provided), provided, source)
     con.drop_table(name + "_flags", force=True)
+    return refused
+
+
+def _insert(store: Store, target: Contract, rows: ibis.Table, provided: list[str], source: str) -> None:
+    """Insert ``rows`` (the provided columns) with nulls for the others and the lineage columns."""
+    stored = store.table(target.table)
+    schema = stored.schema()
+    fill = {c: ibis.null(schema[c]) for c in stored.columns if c not in provided and not c.startswith("_")}
+    out = rows.mutate(**fill, _source=ibis.literal(source), _ingested_at=ibis.now().cast("timestamp"))
+    store.con.insert(target.table, out.select(stored.columns).cast(schema))
+
+
+def _update(store: Store, target: Contract, changed: ibis.Table, provided: list[str], key: list[str], source: str,
+            name: str) -> None:
+    """Replace the stored rows of ``changed``'s keys; columns the source lacks keep their stored values."""
+    con = store.con
+    stored = store.table(target.table)
+    schema = stored.schema()
+    keep = [c for c in stored.columns if c not in provided]
+    old = stored.select(*[stored[k].name(f"_k_{k}") for k in key], *[stored[c].name(f"_o_{c}") for c in keep])
+    upd = changed.left_join(old, [changed[k].identical_to(old[f"_k_{k}"]) for k in key])
+    upd_rows = upd.select(*[upd[c] if c in provided else upd[f"_o_{c}"].name(c) for c in stored.columns
+                            if c not in ("_source", "_ingested_at")],
+                          _source=ibis.literal(source), _ingested_at=ibis.now().cast("timestamp"))
+    con.create_table(name, upd_rows, temp=True)
+    try:
+        store.delete_keys(target.table, key, con.table(name))  # Ibis has no DELETE: the store's statement
+        con.insert(target.table, con.table(name).select(stored.columns).cast(schema))
+    finally:
+        con.drop_table(name, force=True)
 
 
 def record_run(store: Store, report: IngestReport) -> None:

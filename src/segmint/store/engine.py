@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,14 @@ SYSTEM_TABLES: dict[str, dict[str, str]] = {
         "raw": "string",
         "reasons": "string",
         "ingested_at": "timestamp",
+    },
+    # the high-water mark of each SQL source read with --since-column (segmint.ingest.sql_incremental)
+    "ingest_cursors": {
+        "source": "string",
+        "since_column": "string",
+        "high_water": "string",
+        "rows_read": "int64",
+        "updated_at": "timestamp",
     },
     "ingest_runs": {
         "ingest_id": "string",
@@ -301,6 +310,69 @@ class Store:
             raise
         else:
             raw.commit()
+
+    # --- ingest (issue 16): positions, interrupting a read, one writer at a time -------------
+    def create_positioned(self, name: str, rows: ibis.Table) -> str:
+        """Materialise ``rows`` as the temporary table ``name``; return a view of it with ``_rec``.
+
+        ``_rec`` is each row's 0-based position in insertion order (the engine keeps a file's
+        order when it reads it in parallel): DuckDB's ``rowid``, which costs nothing, where a
+        ``row_number()`` window is a second, serial pass over every row (it doubled the time of
+        staging a CSV file). The portable branch numbers the rows with that window.
+        """
+        view = name + "_pos"
+        if self.native_sql:
+            self.con.create_table(name, rows, temp=True)
+            self._raw.execute(sql.position_view(name, view))
+        else:
+            self.con.create_table(name, rows, temp=True)
+            t = self.con.table(name)
+            self.con.create_table(view, t.mutate(_rec=ibis.row_number()).relocate("_rec"), temp=True)
+        return view
+
+    def delete_all(self, table: str) -> None:
+        """Delete every row of ``table`` (``ingest --mode replace``), inside the caller's transaction."""
+        if self.native_sql:
+            self._raw.execute(sql.delete_all(table))
+            return
+        t = self.con.table(table)
+        self._rewrite(table, t.filter(ibis.literal(False)))
+
+    def interrupt(self) -> None:
+        """Stop the statement running on this connection (it fails with an interrupt error)."""
+        self._raw.interrupt()
+
+    def query_progress(self) -> float | None:
+        """How far the running statement is, 0-100 (None when the engine cannot tell)."""
+        try:
+            value = float(self._raw.query_progress())
+        except Exception:  # noqa: BLE001 - progress is best effort; no statement runs
+            return None
+        return value if value >= 0 else None
+
+    @contextmanager
+    def writer(self, what: str, wait: float = 0.0) -> Iterator[None]:
+        """Hold this store's write lock for ``what`` (one ingest at a time per store, across threads).
+
+        Two processes cannot open the store for writing at once (the engine's file lock); within
+        one process (the server's threads), a second ingest waits ``wait`` seconds for the first,
+        then is refused with a :class:`WorkspaceError` naming what runs.
+        """
+        lock, running = _WRITERS.setdefault(str(self.path.resolve()), (threading.Lock(), [None]))
+        acquired = lock.acquire(timeout=wait) if wait > 0 else lock.acquire(blocking=False)
+        if not acquired:
+            raise WorkspaceError(f"another {running[0] or 'ingest'} is writing to {self.path} now; "
+                                 "nothing was written. Run this one when it has finished.")
+        running[0] = what
+        try:
+            yield
+        finally:
+            running[0] = None
+            lock.release()
+
+
+#: path of a store -> (its write lock, what holds it): shared by every Store and cursor of the process.
+_WRITERS: dict[str, tuple[threading.Lock, list]] = {}
 
 
 def _explain_open_error(path: Path, exc: Exception) -> str:

@@ -91,6 +91,16 @@ def delete_keys(table: str, keys_table: str, key: list[str]) -> str:
             f"(SELECT 1 FROM {identifier(keys_table)} AS d WHERE {cond})")
 
 
+def delete_all(table: str) -> str:
+    """Delete every row of ``table`` (a checked name)."""
+    return f"DELETE FROM {identifier(table)}"
+
+
+def position_view(table: str, view: str) -> str:
+    """A temporary view of ``table`` with each row's position (``rowid``) as ``_rec``, first."""
+    return f"CREATE TEMP VIEW {identifier(view)} AS SELECT rowid AS _rec, * FROM {identifier(table)}"
+
+
 # -- segmentation runs (see segmint.store.runs) ------------------------------------------------------
 SEGMENTATIONS = "segmentations"
 MEMBERSHIPS = "memberships"
@@ -185,6 +195,8 @@ ENGINE_SPECIFIC: dict[str, str] = {
     "add_column": "Spark writes ADD COLUMNS (...); Ibis: Store.add_columns rewrites the table with null columns",
     "delete_keys": "DELETE ... AS t WHERE EXISTS: Spark has no DELETE on Parquet tables; "
                    "Ibis: Store.delete_keys rewrites the table with an anti-join",
+    "delete_all": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_all rewrites the table empty",
+    "position_view": "rowid is DuckDB's; Ibis: Store.create_positioned numbers the rows with row_number()",
     "delete_where": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_rows rewrites the table with a filter",
     "RUNS_FROM_MEMBERSHIPS": "count(DISTINCT) INSERT ... SELECT; Ibis: RunTables.ensure_tables (aggregate + insert)",
     "RUN_ROW": "as RUNS_FROM_MEMBERSHIPS; Ibis: RunTables.insert_summary",
