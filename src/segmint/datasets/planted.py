@@ -9,8 +9,9 @@ planted groups, in one of five designs:
     Spherical Gaussian groups whose shares fall geometrically down to 3 % for the
     smallest (the largest is then 30-97 % of the rows).
 ``noise``
-    Balanced groups in 2-4 informative features, plus 2-4 features of pure noise with
-    the same spread as the informative ones (they carry no group information).
+    Balanced groups in all but 1-2 features (at least 2 informative); those are pure
+    Gaussian noise with the spread of a group (they carry no group information, but once
+    scaled they weigh as much as any feature and blur every distance).
 ``anisotropic``
     Gaussian groups each with its own random covariance (axis ratios up to 4:1, rotated).
 ``lognormal``
@@ -170,7 +171,7 @@ def make_planted(design: str, k: int, n: int, d: int, seed: int = 0, separation:
     labels = rng.permutation(np.repeat(np.arange(k), sizes))
     informative = d
     if design == "noise":
-        informative = max(2, d - int(rng.integers(2, 5)))
+        informative = max(2, d - int(rng.integers(1, 3)))
     covs = None
     if design == "anisotropic":
         covs = []
@@ -188,8 +189,7 @@ def make_planted(design: str, k: int, n: int, d: int, seed: int = 0, separation:
             Z[rows] = Z[rows] @ chol[g].T
     Z += centres[labels]
     if design == "noise":
-        spread = Z.std(axis=0).mean()
-        Z = np.hstack([Z, rng.normal(0.0, spread, size=(n, d - informative))])
+        Z = np.hstack([Z, rng.normal(0.0, 1.0, size=(n, d - informative))])
     if design == "lognormal":
         # exp of the groups on a log scale (group sd 0.35 there): amounts with a long right tail
         scale = 0.35
