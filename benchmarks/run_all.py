@@ -20,7 +20,8 @@ ORDER = ["e2e", "profile", "ingest", "features", "clv", "kselect", "server", "ge
 COMMANDS = {
     "ingest": ["bench_ingest.py", "--customers", "200000", "--runs", "3"],
     "clv": ["bench_clv.py", "--sizes", "200000", "--repeats", "3"],
-    "kselect": ["bench_kselect.py"],
+    # 70 planted data sets (segmint vs silhouette-max, GMM BIC, gap) in 2 processes, then 1M rows 3 runs
+    "kselect": ["bench_kselect.py", "--workers", "2"],
     "features": ["bench_features.py"],
     # the whole pipeline against the notebook users write: 3 runs a side at 200k customers, 2 at 1M, and one
     # more of segmint under cProfile at each size
