@@ -10,7 +10,8 @@ for every ``k``:
 * ``bic``: Bayesian information criterion of a Gaussian mixture, lower is better: the
   mixture's own for ``gmm``; for k-means, a full-covariance mixture started from the
   k-means centres on ``BIC_SAMPLE`` rows, fitted only for the ``k`` the silhouette cannot
-  tell apart (NaN elsewhere, and NaN when a component collapsed onto repeated values);
+  tell apart, smallest first, until one collapses onto repeated values (NaN: that one, and
+  the ``k`` not fitted);
 * ``stability``: mean adjusted Rand index between ``n_bootstrap`` models fitted on
   bootstrap resamples, all compared on the same reference rows (pairwise, so a
   ``k`` that splits the data a different way on every resample scores low);
@@ -354,12 +355,17 @@ def select_k(
     if not with_bic:
         # The model-based voice, only where the silhouette cannot decide (see choose_k): a Gaussian
         # mixture per tied k, started from its k-means centres, on BIC_SAMPLE rows.
+        # A collapsed mixture takes the BIC out of the decision (see choose_k), so the fits stop there.
         tied = near_best(rows, stability_threshold)
         for row in rows:
             row["bic"] = np.nan
-            if len(tied) > 1 and row["k"] in tied and hasattr(models[row["k"]], "cluster_centers_"):
-                with _threads_for(len(bic_rows)):
-                    row["bic"] = mixture_bic(X[bic_rows], models[row["k"]].cluster_centers_)
+        for row in sorted((r for r in rows if len(tied) > 1 and r["k"] in tied), key=lambda r: r["k"]):
+            if not hasattr(models[row["k"]], "cluster_centers_"):
+                break
+            with _threads_for(len(bic_rows)):
+                row["bic"] = mixture_bic(X[bic_rows], models[row["k"]].cluster_centers_)
+            if np.isnan(row["bic"]):
+                break
     k, reason, table = choose_k(rows, stability_threshold)
     return KSelection(table=table, k=k, reason=reason, models=models)
 
