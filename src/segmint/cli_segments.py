@@ -79,7 +79,7 @@ def _print_result(result) -> None:
     for scope, sel in result.selection.items():
         table = sel["table"]
         cols = [c for c in ("k", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "stability",
-                            "mean_rank", "noise_fraction") if c in table.columns]
+                            "silhouette_gap", "noise_fraction") if c in table.columns]
         trows = [[_num(r[c]) if c != "k" else int(r[c]) for c in cols] for r in table.to_dict(orient="records")]
         where = "" if scope == "all" else f" inside {scope}"
         console.out.print(console.table(f"Choosing k{where}", cols, trows, {c: "right" for c in cols}))

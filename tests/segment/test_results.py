@@ -15,27 +15,27 @@ def _result(table: pd.DataFrame) -> SegmentationResult:
     return SegmentationResult(name="behaviour", kind="cluster", version=1, as_of="2025-01-01",
                               labels=pd.Series(["cluster_1", "cluster_2"], index=["a", "b"]),
                               sizes={"cluster_1": 1, "cluster_2": 1}, model={},
-                              selection={"all": {"k": 2, "reason": "k=2 has the best mean rank", "table": table}})
+                              selection={"all": {"k": 2, "reason": "k=2 has the best silhouette", "table": table}})
 
 
 SELECTION = pd.DataFrame({"k": [2, 3], "silhouette": [0.4, 0.3], "stability": [0.95, 0.6],
-                          "passes_gate": [True, False], "mean_rank": [1.0, float("nan")]})
+                          "passes_gate": [True, False], "silhouette_gap": [0.0, float("nan")]})
 
 
-def test_a_k_that_failed_the_gate_has_a_null_rank_in_json():
+def test_a_k_that_failed_the_gate_has_a_null_gap_in_json():
     text = json.dumps(_result(SELECTION).to_dict(), allow_nan=False)  # strict JSON: no bare NaN
     rows = json.loads(text)["selection"]["all"]["table"]
-    assert [r["mean_rank"] for r in rows] == [1.0, None] and rows[1]["passes_gate"] is False
+    assert [r["silhouette_gap"] for r in rows] == [0.0, None] and rows[1]["passes_gate"] is False
 
 
-def test_the_console_shows_a_dash_for_a_k_without_rank_not_the_models_encoding(capsys):
+def test_the_console_shows_a_dash_for_a_k_without_gap_not_the_models_encoding(capsys):
     from segmint.cli_segments import _print_result
 
     _print_result(_result(SELECTION))
     out = capsys.readouterr().out
     rows = [[c.strip() for c in line.strip("│ ").split("│")] for line in out.splitlines() if line.startswith("│")]
     by_k = {r[0]: r for r in rows}
-    assert by_k["3"][-1] == "-" and by_k["2"][-1] == "1.000"  # mean_rank, the last column
+    assert by_k["3"][-1] == "-" and by_k["2"][-1] == "0.000"  # silhouette_gap, the last column
     assert "$float" not in out and "nan" not in out
 
 

@@ -2,6 +2,8 @@
 
 * :func:`make_shop` / :func:`write_shop`: a synthetic shop (customers, orders, events,
   survey responses) with planted personas and, on request, planted bad rows.
+* :mod:`segmint.datasets.planted`: planted-cluster tables with a known number of groups
+  (the k-selection benchmark's data sets).
 * :mod:`segmint.datasets.real`: loaders for the shared real data sets (Online Retail,
   CDNOW, Mall Customers).
 

@@ -183,7 +183,9 @@ def kselection_lines(selection: pd.DataFrame, chosen_k: int | None = None) -> di
                if c in sel and sel[c].notna().any()]
     if not metrics:
         return None
-    if chosen_k is None and "mean_rank" in sel and sel["mean_rank"].notna().any():
+    if chosen_k is None and "chosen" in sel and sel["chosen"].fillna(False).astype(bool).any():
+        chosen_k = int(sel.loc[sel["chosen"].fillna(False).astype(bool), "k"].iloc[0])
+    elif chosen_k is None and "mean_rank" in sel and sel["mean_rank"].notna().any():  # models fitted before issue 21
         chosen_k = int(sel.loc[sel["mean_rank"].idxmin(), "k"])
     cols = 2 if len(metrics) in (2, 4) else min(3, len(metrics))
     rows = int(np.ceil(len(metrics) / cols))

@@ -15,7 +15,8 @@ Algorithms
     the full data recover full-data quality at a fraction of the cost of fitting every
     ``k`` on it.
 ``gmm``
-    ``GaussianMixture`` with full covariances; BIC joins the criteria. Rows go to the
+    ``GaussianMixture`` with full covariances; its own BIC (on the sample) settles silhouette
+    ties, as the BIC of a mixture started from the centres does for k-means (:mod:`.kselect`). Rows go to the
     component with the highest weighted likelihood. As for k-means, the best resample
     fit serves as an extra starting point (the higher likelihood on the sample is kept).
 ``hdbscan``
@@ -125,7 +126,7 @@ class ClusterSegmenter(ValidatedParams, BaseEstimator):
     segments_ : list of str
         Segment labels in id order.
     selection_ : DataFrame
-        Every criterion for every candidate ``k``, ranks and gate.
+        Every criterion for every candidate ``k``, the gate, the silhouette gap and the choice.
     selection_reason_ : str
     centroids_ : ndarray (kmeans), means_ / precisions_cholesky_ / weights_ (gmm),
     exemplars_ / exemplar_segments_ / noise_radius_ (hdbscan)

@@ -7,7 +7,11 @@ for every ``k``:
   higher is better;
 * ``calinski_harabasz``: between / within dispersion on the whole sample, higher is better;
 * ``davies_bouldin``: mean worst-case cluster similarity, lower is better;
-* ``bic``: Bayesian information criterion, lower is better (mixtures only);
+* ``bic``: Bayesian information criterion of a Gaussian mixture, lower is better: the
+  mixture's own for ``gmm``; for k-means, a full-covariance mixture started from the
+  k-means centres on ``BIC_SAMPLE`` rows, fitted only for the ``k`` the silhouette cannot
+  tell apart, smallest first, until one collapses onto repeated values (NaN: that one, and
+  the ``k`` not fitted);
 * ``stability``: mean adjusted Rand index between ``n_bootstrap`` models fitted on
   bootstrap resamples, all compared on the same reference rows (pairwise, so a
   ``k`` that splits the data a different way on every resample scores low);
@@ -17,28 +21,31 @@ The model kept at each ``k`` is the first fit, or a fit restarted from the best 
 stability resamples' solutions (``restart``) when that scores higher on the sample, so no
 ``k`` is judged on a local optimum that one seed happened to land in.
 
-The rule (:func:`choose_k`) is deliberately simple so it can be questioned:
+The rule (:func:`choose_k`) uses the scores themselves, not their ranks, so it can be
+questioned with the numbers in the table:
 
 1. **Stability gate.** Keep the ``k`` whose stability is at least
    ``stability_threshold`` (default 0.8). If none passes, keep the ``k`` within
    0.05 of the most stable one, and say so in the reason.
-2. **Rank aggregation.** Rank the kept ``k`` on each quality criterion (silhouette,
-   Calinski-Harabasz, Davies-Bouldin, and BIC when present; rank 1 is best, ties get
-   their mean rank) and average the ranks.
-3. **Near ties go to the larger stable k.** Every kept ``k`` whose mean rank is within
-   one place on one criterion (``1 / number of criteria``) of the best is marked
-   ``near_best``; the largest of them wins. On the evidence they are equally good, and
-   the smaller is typically the top split of a hierarchy (businesses against consumers
-   on the generated shop) that Davies-Bouldin and Calinski-Harabasz favour by
-   construction, while the larger has passed the stability gate. Without a stability
-   measurement nothing vouches for the larger ``k``: only exact ties count, and they go
-   to the smaller ``k`` (parsimony).
+2. **Separation: the silhouette.** Among the kept ``k``, those whose silhouette is within
+   ``SILHOUETTE_TOLERANCE`` (0.02) of the best are ``near_best``. When one ``k`` is alone
+   there, it is chosen: a clearly better separation (0.741 at k=2 against 0.298 at k=4 on
+   a 97 %/3 % log-normal shop) is not outvoted.
+3. **Ties: the Gaussian-mixture BIC.** Between ``near_best`` ``k`` the silhouette gives no
+   evidence; it also under-rates a small group (3 % of the rows move the mean silhouette
+   little) and an elongated one (which k-means cuts in two). A Gaussian mixture with one
+   full covariance per group sees both, and its BIC charges every extra group its
+   parameters (parsimony): the ``k`` with the lowest BIC wins. When a mixture collapsed
+   onto repeated values (zero-inflated shares, counts, one-hot levels) its likelihood is
+   unbounded and its BIC no evidence: then the best silhouette wins.
 
-Why this rule: on 90 fits of generated shops (5,000 to 20,000 customers, shop and
-clustering seeds varied, three feature sets), ten seeds of the mall customers, the
-blob tests and the benchmark data, it chose the planted ``k`` in all 110 cases; the
-previous rule (smallest ``k`` with the best mean rank) on the same tables in 89, the
-silhouette alone in 108.
+CH and DB are recorded for reading, not used: both depend on the units and CH favours
+the top split of a hierarchy. Why this rule: on the 70 planted data sets of
+``benchmarks/bench_kselect.py`` (:mod:`segmint.datasets.planted`) it finds the planted
+``k`` more often than the previous rank average, the silhouette alone, the GMM BIC alone
+and the gap statistic (figures in BENCHMARKS.md), and it keeps the seven personas of the
+generated shop; on the mall customers it finds the five groups with four of five seeds
+(seed 3: k=5 and 6 tie on the silhouette and the BIC on 200 rows prefers 6).
 
 The same resamples and reference rows serve every ``k`` (common random numbers), so
 differences between ``k`` are not sampling noise. Everything derives from
@@ -47,15 +54,22 @@ differences between ``k`` are not sampling noise. Everything derives from
 Examples
 --------
 >>> rows = [
-...     {"k": 2, "silhouette": 0.5, "calinski_harabasz": 100.0, "davies_bouldin": 0.9, "stability": 0.99},
-...     {"k": 3, "silhouette": 0.7, "calinski_harabasz": 300.0, "davies_bouldin": 0.5, "stability": 0.97},
-...     {"k": 4, "silhouette": 0.6, "calinski_harabasz": 350.0, "davies_bouldin": 0.7, "stability": 0.60},
+...     {"k": 2, "silhouette": 0.741, "stability": 1.00, "bic": 900.0},
+...     {"k": 3, "silhouette": 0.35, "stability": 0.97, "bic": 700.0},
+...     {"k": 4, "silhouette": 0.298, "stability": 0.95, "bic": 600.0},
 ... ]
 >>> k, reason, _ = choose_k(rows)
 >>> k
-3
+2
 >>> print(reason)
-k=3 has the best mean rank 1.00 over silhouette, calinski_harabasz, davies_bouldin among 2 candidate k (2, 3); k=4 failed the stability gate (< 0.80)
+k=2 has the best silhouette 0.741; the next best, 0.350 at k=3, is more than 0.02 below it
+>>> rows = [
+...     {"k": 2, "silhouette": 0.722, "stability": 1.00, "bic": 13507.0},
+...     {"k": 3, "silhouette": 0.722, "stability": 1.00, "bic": 12392.0},
+...     {"k": 4, "silhouette": 0.406, "stability": 0.60, "bic": float("nan")},
+... ]
+>>> print(choose_k(rows)[1])
+k=3 has the lowest Gaussian-mixture BIC, 12392 (against 13507 at k=2), among the k with silhouettes within 0.02 of the best 0.722 (k=2): k=2, 3; k=4 failed the stability gate (< 0.80)
 """
 
 from __future__ import annotations
@@ -69,8 +83,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
 from sklearn.metrics import (
     calinski_harabasz_score,
     davies_bouldin_score,
@@ -79,8 +93,15 @@ from sklearn.metrics import (
 )
 from threadpoolctl import ThreadpoolController
 
-#: criterion -> True when higher is better. Stability is the gate, not a ranked criterion.
+#: criterion -> True when higher is better (recorded for every k; see choose_k for which decide).
 CRITERIA = {"silhouette": True, "calinski_harabasz": True, "davies_bouldin": False, "bic": False}
+#: Silhouettes this close to the best are a tie on separation; the BIC then decides.
+SILHOUETTE_TOLERANCE = 0.02
+#: A mixture component with a variance under this fraction of the data's (median feature variance)
+#: has collapsed onto repeated values; the mixture's BIC is then not used.
+DEGENERATE_VARIANCE = 1e-4
+#: Rows of the sample on which the Gaussian mixture of each k-means model is fitted for its BIC.
+BIC_SAMPLE = 3_000
 #: Fits on at most this many rows run single-threaded: OpenMP start-up and contention
 #: cost more than they save on small data (10x slower measured on a busy 2-core machine).
 #: The bound covers the default 50,000-row sample: on the 200,000-customer benchmark the
@@ -175,6 +196,40 @@ def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
     return float((index - expected) / (maximum - expected))
 
 
+def mixture_bic(X: np.ndarray, centres: np.ndarray, max_iter: int = 50) -> float:
+    """BIC of a full-covariance Gaussian mixture on ``X``, started from the k-means ``centres``.
+
+    The model-based voice of :func:`choose_k`: one component per centre, each with its own
+    covariance and weight, so an elongated or a small group is not penalised as it is by
+    the silhouette. Started from the centres it converges in a few EM steps.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(8, 1, (200, 2))])
+    >>> mixture_bic(X, np.array([[0.0, 0.0], [8.0, 8.0]])) < mixture_bic(X, np.array([[4.0, 4.0]]))
+    True
+    """
+    for reg_covar in (1e-6, 1e-3):  # a constant column inside a group (a one-hot level) needs the larger
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=ConvergenceWarning)
+                gm = GaussianMixture(
+                    n_components=len(centres), covariance_type="full", means_init=centres, max_iter=max_iter,
+                    reg_covar=reg_covar, random_state=0,
+                ).fit(X)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        # A component that collapsed onto repeated values (a zero-inflated share, a count, a
+        # one-hot level) has a near-zero variance and an unbounded likelihood: its BIC is no
+        # evidence for that k, so there is none (NaN).
+        floor = DEGENERATE_VARIANCE * float(np.median(X.var(axis=0)) or 1.0)
+        if float(np.linalg.eigvalsh(gm.covariances_).min()) < floor:
+            return float("nan")
+        return float(gm.bic(X))
+    return float("nan")
+
+
 def bootstrap_stability(
     X: np.ndarray,
     make_model: Callable[[int], Any],
@@ -262,6 +317,7 @@ def select_k(
     m = min(n, stability_sample)
     resamples = [rng.choice(n, size=m, replace=True) for _ in range(n_bootstrap)]
     seeds = rng.integers(0, 2**31 - 1, size=n_bootstrap + 1)
+    bic_rows = np.sort(rng.choice(n, size=min(n, BIC_SAMPLE), replace=False))
     with _threads_for(n):
         # The silhouette rows are the same for every k: their distances are computed once.
         distances = pairwise_distances(X[sil_rows])
@@ -297,30 +353,28 @@ def select_k(
             row["stability"], row["stability_sd"] = stability
         rows.append(row)
         models[int(k)] = model
+    if not with_bic:
+        # The model-based voice, only where the silhouette cannot decide (see choose_k): a Gaussian
+        # mixture per tied k, started from its k-means centres, on BIC_SAMPLE rows.
+        # A collapsed mixture takes the BIC out of the decision (see choose_k), so the fits stop there.
+        tied = near_best(rows, stability_threshold)
+        for row in rows:
+            row["bic"] = np.nan
+        for row in sorted((r for r in rows if len(tied) > 1 and r["k"] in tied), key=lambda r: r["k"]):
+            if not hasattr(models[row["k"]], "cluster_centers_"):
+                break
+            with _threads_for(len(bic_rows)):
+                row["bic"] = mixture_bic(X[bic_rows], models[row["k"]].cluster_centers_)
+            if np.isnan(row["bic"]):
+                break
     k, reason, table = choose_k(rows, stability_threshold)
     return KSelection(table=table, k=k, reason=reason, models=models)
 
 
-def choose_k(
-    rows: Sequence[dict[str, Any]], stability_threshold: float = 0.8
-) -> tuple[int, str, pd.DataFrame]:
-    """Apply the stability gate and rank aggregation to a table of criteria per ``k``.
-
-    Returns
-    -------
-    k : int
-        The chosen number of segments.
-    reason : str
-        Human-readable explanation.
-    table : DataFrame
-        ``rows`` plus ``passes_gate``, ``rank_<criterion>``, ``mean_rank``,
-        ``near_best`` (within the tolerance of the best mean rank) and ``chosen`` columns.
-    """
-    table = pd.DataFrame(list(rows)).sort_values("k").reset_index(drop=True)
-    criteria = [c for c in CRITERIA if c in table and table[c].notna().any()]
+def _gate(table: pd.DataFrame, stability_threshold: float) -> tuple[pd.Series, list[str]]:
+    """The stability gate over ``table`` and the notes explaining it."""
     notes = []
-    gated = "stability" in table and table["stability"].notna().any()
-    if gated:
+    if "stability" in table and table["stability"].notna().any():
         stab = table["stability"].fillna(-1.0)
         gate = stab >= stability_threshold
         if not gate.any():
@@ -331,62 +385,108 @@ def choose_k(
             )
         dropped = table.loc[~gate, "k"].tolist()
         if dropped and not notes:
-            notes.append(
-                f"k={', '.join(map(str, dropped))} failed the stability gate (< {stability_threshold:.2f})"
-            )
+            notes.append(f"k={_ks(dropped)} failed the stability gate (< {stability_threshold:.2f})")
     else:
         gate = pd.Series(True, index=table.index)
         notes.append("stability not measured (n_bootstrap < 2); no gate applied")
+    return gate, notes
+
+
+def near_best(
+    rows: Sequence[dict[str, Any]],
+    stability_threshold: float = 0.8,
+    silhouette_tolerance: float = SILHOUETTE_TOLERANCE,
+) -> list[int]:
+    """The ``k`` that pass the stability gate with a silhouette within the tolerance of the best.
+
+    Examples
+    --------
+    >>> near_best([{"k": 2, "silhouette": 0.50, "stability": 1.0}, {"k": 3, "silhouette": 0.51, "stability": 0.9},
+    ...            {"k": 4, "silhouette": 0.60, "stability": 0.5}])
+    [2, 3]
+    """
+    table = pd.DataFrame(list(rows)).sort_values("k").reset_index(drop=True)
+    if "silhouette" not in table:
+        return []
+    gate, _ = _gate(table, stability_threshold)
+    sil = table["silhouette"]
+    if not sil[gate].notna().any():
+        return []
+    return [int(k) for k in table.loc[gate & (sil >= sil[gate].max() - silhouette_tolerance - 1e-12), "k"]]
+
+
+def choose_k(
+    rows: Sequence[dict[str, Any]],
+    stability_threshold: float = 0.8,
+    silhouette_tolerance: float = SILHOUETTE_TOLERANCE,
+) -> tuple[int, str, pd.DataFrame]:
+    """Apply the stability gate, the silhouette margin and the BIC to a table of criteria per ``k``.
+
+    Returns
+    -------
+    k : int
+        The chosen number of segments.
+    reason : str
+        Human-readable explanation, with the numbers that decided.
+    table : DataFrame
+        ``rows`` plus ``passes_gate``, ``silhouette_gap`` (best silhouette among the gated
+        ``k`` minus this one's), ``near_best`` (gated and within ``silhouette_tolerance``
+        of the best silhouette) and ``chosen`` columns.
+    """
+    table = pd.DataFrame(list(rows)).sort_values("k").reset_index(drop=True)
+    gate, notes = _gate(table, stability_threshold)
     table["passes_gate"] = gate.to_numpy(bool)
     kept = table[gate]
-    mean_rank = pd.Series(np.nan, index=table.index)
-    if criteria:
-        ranks = []
-        for c in criteria:
-            values = kept[c].to_numpy(float)
-            # NaN scores rank last; negate "higher is better" criteria so rank 1 is best.
-            key = np.where(np.isnan(values), np.inf, -values if CRITERIA[c] else values)
-            r = pd.Series(np.nan, index=table.index)
-            r[kept.index] = rankdata(key, method="average")
-            table[f"rank_{c}"] = r
-            ranks.append(r)
-        mean_rank = pd.concat(ranks, axis=1).mean(axis=1)
-    table["mean_rank"] = mean_rank
-    if criteria:
-        best_rank = float(mean_rank[kept.index].min())
-        tolerance = 1.0 / len(criteria) if gated else 0.0
-        near = kept.index[mean_rank[kept.index] <= best_rank + tolerance + 1e-9]
-        # Between k whose ranks differ by one criterion placing them one apart, the criteria
-        # give no real evidence. The smaller k is then usually a coarse split of a hierarchy
-        # (businesses vs consumers) that Davies-Bouldin and Calinski-Harabasz favour by
-        # construction, while the larger k has passed the stability gate: its groups come back
-        # on every resample. Without a stability measurement nothing vouches for the larger
-        # k, and the smaller one is kept.
-        pick = max(near, key=lambda i: table.at[i, "k"]) if gated else min(
-            near, key=lambda i: table.at[i, "k"]
-        )
-        k = int(table.at[pick, "k"])
-        top = [int(table.at[i, "k"]) for i in near if mean_rank[i] <= best_rank + 1e-9]
-        over = f"over {', '.join(criteria)} among {len(kept)} candidate k ({', '.join(map(str, kept['k']))})"
-        if k in top:
-            reason = f"k={k} has the best mean rank {best_rank:.2f} {over}"
-            others = [int(table.at[i, "k"]) for i in near if int(table.at[i, "k"]) != k]
-            if others:
-                reason += (
-                    f"; k={', '.join(map(str, others))} within {tolerance:.2f} of it, "
-                    "the largest stable k is preferred"
-                    if gated
-                    else f"; tie with k={', '.join(map(str, others))} goes to the smaller k"
-                )
-        else:
-            reason = (
-                f"k={k} (mean rank {mean_rank[pick]:.2f}) is the largest stable k within {tolerance:.2f} "
-                f"of the best mean rank {best_rank:.2f} (k={', '.join(map(str, top))}) {over}"
-            )
-        table["near_best"] = table.index.isin(near)
-    else:
+    sil = table["silhouette"] if "silhouette" in table else pd.Series(np.nan, index=table.index)
+    has_bic = "bic" in table and table.loc[gate, "bic"].notna().any()
+    if not sil[gate].notna().any():
         k = int(kept["k"].min())
-        reason = f"k={k}: no quality criterion could be computed; chose the smallest candidate"
+        table["silhouette_gap"] = np.nan
         table["near_best"] = False
+        table["chosen"] = table["k"] == k
+        reason = f"k={k}: the silhouette could not be computed; chose the smallest candidate"
+        return k, "; ".join([reason, *notes]), table
+    best_sil = float(sil[gate].max())
+    table["silhouette_gap"] = np.where(gate, best_sil - sil, np.nan)
+    near_mask = gate & (sil >= best_sil - silhouette_tolerance - 1e-12)
+    table["near_best"] = near_mask.to_numpy(bool)
+    near = table[near_mask]
+    top = int(table.loc[sil[gate].idxmax(), "k"])  # idxmax: the first, so the smaller k on a tie
+    if len(near) == 1:
+        k = top
+        others = sil[gate & ~near_mask]
+        if len(others):
+            second = others.idxmax()
+            reason = (
+                f"k={k} has the best silhouette {best_sil:.3f}; the next best, {float(sil[second]):.3f} at "
+                f"k={int(table.at[second, 'k'])}, is more than {silhouette_tolerance:.2f} below it"
+            )
+        else:
+            reason = f"k={k} is the only candidate left, silhouette {best_sil:.3f}"
+    elif has_bic and near["bic"].notna().all():
+        pick = near["bic"].idxmin()
+        k = int(table.at[pick, "k"])
+        rivals = ", ".join(
+            f"{float(table.at[i, 'bic']):.0f} at k={int(table.at[i, 'k'])}" for i in near.index if i != pick
+        )
+        within = f"silhouettes within {silhouette_tolerance:.2f} of the best {best_sil:.3f} (k={top})"
+        reason = (
+            f"k={k} has the lowest Gaussian-mixture BIC, {float(table.at[pick, 'bic']):.0f} (against {rivals}), "
+            f"among the k with {within}: k={_ks(near['k'].tolist())}"
+        )
+    else:
+        # No usable model-based voice (the mixtures collapsed onto repeated values, or none was
+        # fitted): the best silhouette, the smaller k on an exact tie.
+        k = top
+        why = ("a mixture component collapsed onto repeated values" if "bic" in table
+               else "none was computed")
+        reason = (
+            f"k={k} has the best silhouette {best_sil:.3f}; k={_ks([v for v in near['k'] if v != k])} "
+            f"within {silhouette_tolerance:.2f} of it, and no Gaussian-mixture BIC to tell them apart ({why})"
+        )
     table["chosen"] = table["k"] == k
     return k, "; ".join([reason, *notes]), table
+
+
+def _ks(values: Sequence[Any]) -> str:
+    return ", ".join(str(int(v)) for v in values)

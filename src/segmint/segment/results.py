@@ -35,7 +35,7 @@ def _finite(value: Any) -> Any:
 
 
 def selection_json(selection: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The k-selection of each clustered scope as JSON: a k that failed the stability gate has no rank (null)."""
+    """The k-selection of each clustered scope as JSON; NaN (a gap or BIC not computed) becomes null."""
     return {s: {"k": v["k"], "reason": v["reason"],
                 "table": [{c: _finite(x) for c, x in r.items()} for r in v["table"].to_dict(orient="records")]}
             for s, v in selection.items()}
