@@ -42,10 +42,15 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("data", ["segmint.ingest", "segmint.ingest.*", "segmint.features", "segmint.features.*", "segmint.clv",
               "segmint.clv.*", "segmint.datasets", "segmint.datasets.*", "segmint.status",
               # consent, CSV cells and the audit log: rules every export path (CLI, API, destinations) shares
-              "segmint.activate", "segmint.activate.*"]),
+              "segmint.activate", "segmint.activate.*",
+              # privacy (issue 20): erasure, ledger, retention, the sensitive-attribute policy (store + ingest)
+              "segmint.privacy", "segmint.privacy.forget", "segmint.privacy.ledger", "segmint.privacy.files",
+              "segmint.privacy.workflow", "segmint.privacy.retention", "segmint.privacy.sensitive"]),
     ("segment", ["segmint.segment", "segmint.segment.*"]),
     ("judge", ["segmint.evaluate", "segmint.evaluate.*", "segmint.profile", "segmint.profile.*", "segmint.report",
-               "segmint.report.*"]),
+               "segmint.report.*",
+               # the fairness audit of a segmentation (issue 20) reads stored runs and features
+               "segmint.privacy.fairness"]),
     ("workspace", ["segmint.workspace", "segmint.frame_cache"]),
     ("interface", ["segmint.cli", "segmint.cli.*", "segmint.cli_*", "segmint.server", "segmint.server.*",
                    "segmint.docs_gen", "segmint.remote"]),

@@ -514,6 +514,46 @@ class Workspace:
 
         return workspace_status(self.store, self.path, self.config.name)
 
+    # --- privacy (issue 20) ---
+    #: The server sets this: ``hook() -> Store`` closes every cursor, rewrites the file, returns a fresh store.
+    _rewrite_hook = None
+
+    def forget(self, ids: Any, *, dry_run: bool = False, request: str = "", who: str = "cli") -> Any:
+        """Erase customers: every table, the text that names them, the store's file and the reports.
+
+        Returns a :class:`segmint.privacy.forget.Receipt` (see docs/privacy.md, "What forget does").
+        """
+        from segmint.privacy.workflow import forget
+        from segmint.segment.membership import note_erasure
+
+        receipt = forget(self, ids, dry_run=dry_run, request=request, who=who)
+        if not dry_run:
+            note_erasure()  # runs held in memory (the server's index, look-up caches) are read again
+        return receipt
+
+    def readmit(self, ids: Any, who: str = "cli") -> dict[str, Any]:
+        """Lift the suppression of erased customers, so their rows are ingested again."""
+        from segmint.privacy.forget import readmit
+
+        return readmit(self.store, ids, who=who)
+
+    def erasure_ledger(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The erasure ledger, latest request first (keyed hashes, never ids)."""
+        from segmint.privacy.ledger import entries
+
+        return entries(self.store, limit)
+
+    def _rewrite_store(self) -> dict[str, int]:
+        """Rewrite the store's file so deleted rows leave no byte (:func:`segmint.store.erase.rewrite_database`)."""
+        from segmint.store.erase import rewrite_database
+
+        path = self.path / STATE_DIR / STORE_FILE
+        if self._rewrite_hook is not None:
+            result, self._store = self._rewrite_hook(lambda: rewrite_database(path, self.config.engine.memory_limit))
+            return result
+        self.close()
+        return rewrite_database(path, self.config.engine.memory_limit)
+
 
 @dataclass
 class Judged:

@@ -28,6 +28,7 @@ ROW_REASONS: dict[str, str] = {
     "duplicate_row": "an exact copy of an earlier row of the same source",
     "duplicate_key": "same key as an earlier row of the same source, with different values",
     "unknown_customer": "customer_id is not in the customers table",
+    "erased": "the customer was erased (`segmint forget`); re-admit them with `segmint forget --readmit ID`",
     "negative_amount": "a negative amount on an order that is not a return",
     "non_positive_quantity": "quantity is zero or negative on a sale line",
     "non_positive_price": "unit price is zero or negative",

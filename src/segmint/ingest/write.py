@@ -21,6 +21,9 @@ from segmint.store import Store
 
 __all__ = ["finalize_reasons", "quarantine_rows", "record_run", "write_accepted"]
 
+#: The quarantine's raw record of a row refused because its person was erased (`segmint forget`).
+ERASED_RAW = "[withheld: an erased person's row; see docs/privacy.md]"
+
 
 def _materialise(con, name: str, expr: ibis.Table) -> ibis.Table:
     con.create_table(name, expr, temp=True)
@@ -43,8 +46,15 @@ def finalize_reasons(store: Store, typed: ibis.Table, target: Contract) -> ibis.
         known = store.table("customers").select(_known_id=store.table("customers").customer_id).distinct()
         t = t.left_join(known, t.customer_id == known._known_id)
         extra.append(checks.reason(t.customer_id.notnull() & t._known_id.isnull(), "unknown_customer"))
+    if "customer_id" in t.columns:  # a person erased with `segmint forget` comes back only when re-admitted
+        from segmint.privacy.ledger import erased_ids
+
+        erased = erased_ids(store, t.customer_id)
+        if erased is not None:
+            t = t.left_join(erased, t.customer_id == erased._erased_id)
+            extra.append(checks.reason(t._erased_id.notnull(), "erased"))
     checked = t.mutate(_reasons=checks.combine(t._reasons, extra)).drop(
-        *[c for c in ("_known_id", "_keydup") if c in t.columns])
+        *[c for c in ("_known_id", "_keydup", "_erased_id") if c in t.columns])
     # Materialised once: both the accepted and the quarantined rows are read from it.
     name = f"_segmint_checked_{uuid.uuid4().hex[:8]}"
     store.con.create_table(name, checked, temp=True)
@@ -60,9 +70,11 @@ def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, rep
     raw = ibis.struct({c: src[c] for c in staged.columns}).cast("json").cast("string")
     bad = bad.join(src.select(_rec=src._rec, _raw=raw), "_rec")
     bad = _with_line_numbers(bad, staged)
+    # an erased person's row is counted, never kept: its raw record would bring their data back
+    raw = ibis.ifelse(bad._reasons.contains("erased"), ibis.literal(ERASED_RAW), bad._raw)
     rows = bad.select(
         ingest_id=ibis.literal(report.ingest_id), table_name=ibis.literal(report.table),
-        source=ibis.literal(staged.source), line=bad._line, raw=bad._raw,
+        source=ibis.literal(staged.source), line=bad._line, raw=raw,
         reasons=bad._reasons, ingested_at=ibis.now().cast("timestamp"),
     )
     if staged.rejects:

@@ -1,0 +1,73 @@
+"""``segmint forget``, ``segmint retention apply`` and ``segmint fairness``: privacy and fairness (docs/privacy.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from segmint import console
+from segmint.cli import JsonOpt, WorkspaceOpt, app, open_workspace
+from segmint.errors import ConfigError
+
+
+def _read_ids(ids: list[str], from_file: Optional[Path]) -> list[str]:
+    out = list(ids or [])
+    if from_file is not None:
+        try:
+            text = Path(from_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the id file {from_file}: {exc.strerror}") from None
+        out.extend(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    return out
+
+
+@app.command()
+def forget(
+    ids: Optional[list[str]] = typer.Argument(None, metavar="ID...", help="Customer ids to erase.",
+                                              show_default=False),
+    from_file: Optional[Path] = typer.Option(None, "--from-file", help="A file of customer ids, one a line "
+                                             "(blank lines and lines starting with # are skipped)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be erased; change nothing."),
+    readmit: bool = typer.Option(False, "--readmit", help="Lift the suppression of these erased ids instead, so "
+                                 "their rows are ingested again."),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Erase customers from every table, the store's file and the reports; record it in the erasure ledger."""
+    wanted = _read_ids(ids or [], from_file)
+    with open_workspace(workspace) as ws:
+        if readmit:
+            info = ws.readmit(wanted)
+        else:
+            with console.status("Erasing..." if not dry_run else "Looking..."):
+                info = ws.forget(wanted, dry_run=dry_run, request="cli").to_dict()
+    if as_json:
+        console.print_json(info)
+        return
+    if readmit:
+        console.out.print(f"Re-admitted {info['readmitted']:,} of {info['requested']:,} id(s) "
+                          f"({info['not_suppressed']:,} were not suppressed). Request {info['request_id']}.")
+        return
+    _print_receipt(info)
+
+
+def _print_receipt(r: dict[str, Any]) -> None:
+    f = console.fmt_int
+    verb = "Would erase" if r["dry_run"] else "Erased"
+    console.out.print(f"{verb} {f(r['found'])} of {f(r['requested'])} customer(s) ({f(r['not_found'])} not found): "
+                      f"{f(r['rows'])} rows. Request {r['request_id']}.")
+    rows = [[t, f(n)] for t, n in sorted(r["tables"].items())] + [[f"{t} (text)", f(n)]
+                                                                   for t, n in sorted(r["mentions"].items())]
+    if rows:
+        console.out.print(console.table("Rows", ["table", "rows"], rows, {"rows": "right"}))
+    for path, what in sorted(r["files"].items()):
+        console.out.print(f"{path}: {what}")
+    for path in r["still_named_in"]:
+        console.out.print(f"warning: {path} names them and is not segmint's file; delete or edit it yourself")
+    if r["rewritten"]:
+        console.out.print(f"Store file rewritten ({r['rewritten']['bytes_before']:,} -> "
+                          f"{r['rewritten']['bytes_after']:,} bytes); {f(r['suppressed'])} id(s) suppressed "
+                          "in later ingests.")
+    console.out.print(f"Destinations: {r['destinations_note']}")
