@@ -41,18 +41,20 @@ def _key_duplicates(typed: ibis.Table, key: tuple[str, ...]) -> ibis.Table:
 def finalize_reasons(store: Store, typed: ibis.Table, target: Contract) -> ibis.Table:
     """Add duplicate, key and unknown-customer reasons; returns the full checked table."""
     t = _key_duplicates(typed, target.key)
-    extra = [checks.reason(t._copy > 0, "duplicate_row"), checks.reason(t._keydup, "duplicate_key")]
-    if "customer_id" in target.references and store.count("customers") > 0 and "customer_id" in t.columns:
-        known = store.table("customers").select(_known_id=store.table("customers").customer_id).distinct()
-        t = t.left_join(known, t.customer_id == known._known_id)
-        extra.append(checks.reason(t.customer_id.notnull() & t._known_id.isnull(), "unknown_customer"))
+    erased = None
     if "customer_id" in t.columns:  # a person erased with `segmint forget` comes back only when re-admitted
         from segmint.privacy.ledger import erased_ids
 
         erased = erased_ids(store, t.customer_id)
         if erased is not None:
-            t = t.left_join(erased, t.customer_id == erased._erased_id)
-            extra.append(checks.reason(t._erased_id.notnull(), "erased"))
+            t = t.mutate(_erased_id=t.customer_id.isin(erased._erased_id).fill_null(False))
+    extra = [checks.reason(t._copy > 0, "duplicate_row"), checks.reason(t._keydup, "duplicate_key")]
+    if erased is not None:
+        extra.append(checks.reason(t._erased_id, "erased"))
+    if "customer_id" in target.references and store.count("customers") > 0 and "customer_id" in t.columns:
+        known = store.table("customers").select(_known_id=store.table("customers").customer_id).distinct()
+        t = t.left_join(known, t.customer_id == known._known_id)
+        extra.append(checks.reason(t.customer_id.notnull() & t._known_id.isnull(), "unknown_customer"))
     checked = t.mutate(_reasons=checks.combine(t._reasons, extra)).drop(
         *[c for c in ("_known_id", "_keydup", "_erased_id") if c in t.columns])
     # Materialised once: both the accepted and the quarantined rows are read from it.

@@ -76,7 +76,7 @@ def audit(request: Request, limit: int = Query(100, ge=1, le=10_000),
     return AuditLog(request.app.state.handle.store()).entries(limit, action)
 
 
-@router.delete("/customers/{customer_id}", summary="Erase one customer (GDPR Art. 17): every table, the file, reports",
+@router.delete("/customers/{customer_id:path}", summary="Erase one customer (GDPR Art. 17): every table, the file, reports",
                description="Removes the customer from every table that holds them, rewrites the store's file so "
                            "no byte of their rows remains, regenerates the reports that named them, records the "
                            "erasure in the ledger (a keyed hash, never the id) and suppresses their rows in later "
