@@ -243,6 +243,7 @@ class Workspace:
         """Run the segmentation ``name`` as of ``as_of``; returns labels, model, sizes and version."""
         from segmint.segment import runs
 
+        self._sensitive_allowance(name, audit=True)  # issue 20: refused without an allowed purpose
         ctx = self.segment_context()
         if self._kept is None:
             return runs.run_segmentation(ctx, name, as_of, refit)
@@ -340,6 +341,7 @@ class Workspace:
         """
         from segmint.segment import runs
 
+        self._sensitive_allowance(name, audit=False)
         return runs.stored_run(self.segment_context(), name, as_of)
 
     def _labelled(self, name: str, as_of: Any = None) -> tuple[pd.DataFrame, Any, SegmentationResult, dict]:
@@ -542,6 +544,19 @@ class Workspace:
         from segmint.privacy.ledger import entries
 
         return entries(self.store, limit)
+
+    def _sensitive_allowance(self, name: str, audit: bool) -> list[str]:
+        """Refuse a segmentation that uses sensitive attributes without an allowed purpose; audit an allowance."""
+        from segmint.privacy.sensitive import check_definition
+
+        defn = self.definitions().get(name)
+        if defn is None:
+            return []  # the run itself says the name is unknown, with suggestions
+        allowed = check_definition(name, defn.model_dump(mode="json", by_alias=True), self.config.privacy.sensitive)
+        if allowed and audit and not self.read_only:
+            self.audit_log.record(os.environ.get("USER", "segmint"), "workspace", "sensitive-allowed", name, None,
+                                  {"attributes": allowed, "purpose": defn.purpose})
+        return allowed
 
     def _rewrite_store(self) -> dict[str, int]:
         """Rewrite the store's file so deleted rows leave no byte (:func:`segmint.store.erase.rewrite_database`)."""
