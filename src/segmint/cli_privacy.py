@@ -71,3 +71,60 @@ def _print_receipt(r: dict[str, Any]) -> None:
                           f"{r['rewritten']['bytes_after']:,} bytes); {f(r['suppressed'])} id(s) suppressed "
                           "in later ingests.")
     console.out.print(f"Destinations: {r['destinations_note']}")
+
+
+@app.command()
+def fairness(
+    name: str = typer.Argument(..., help="The segmentation."),
+    attribute: Optional[str] = typer.Option(None, "--attribute", help="Only this protected attribute (a feature "
+                                            "of the snapshot, e.g. gender); default: privacy.fairness.attributes "
+                                            "and their intersections."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="The stored run at this date; default: the latest."),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Each protected group's share of each segment against the base: disparity, four-fifths rule, balance."""
+    with open_workspace(workspace) as ws:
+        with console.status("Auditing..."):
+            info = ws.fairness(name, attribute=attribute, as_of=as_of)
+    if as_json:
+        console.print_json(info)
+        return
+    _print_fairness(info)
+
+
+def _pct(x: Optional[float]) -> str:
+    return "" if x is None else f"{100 * x:.1f}%"
+
+
+def _num2(x: Optional[float]) -> str:
+    return "" if x is None else f"{x:.2f}"
+
+
+def _ci(pair: Optional[list], fmt) -> str:
+    return "" if not pair or pair[0] is None else f"{fmt(pair[0])}-{fmt(pair[1])}"
+
+
+def _print_fairness(info: dict[str, Any]) -> None:
+    console.out.print(f"Fairness of {info['segmentation']} v{info['version']} as of {info['as_of']}: "
+                      f"{info['customers']:,} customers; four-fifths threshold {info['threshold']}, cells under "
+                      f"{info['min_cell']} suppressed, {info['bootstrap']} bootstrap resamples.")
+    for a in info["attributes"]:
+        rows = []
+        for s in a["segments"]:
+            for c in s["cells"]:
+                if c["suppressed"]:
+                    rows.append([s["segment"], c["group"], "<" + str(info["min_cell"]), "", "", "", "", "suppressed"])
+                    continue
+                rows.append([s["segment"], c["group"], f"{c['members']:,}", _pct(c["share"]), _pct(c["base_share"]),
+                             _ci(c.get("share_ci"), _pct), _num2(c["disparity_ratio"]), c["four_fifths"]])
+        title = (f"{a['attribute']} (reference {a['reference']}; balance of the base "
+                 f"{_num2(a['balance_base'])}; {a['flagged']} cell(s) outside the four-fifths rule)")
+        cols = ["segment", "group", "members", "share", "base share", "share 95% CI", "disparity", "four-fifths"]
+        console.out.print(console.table(title, cols, rows, {c: "right" for c in cols[2:7]}))
+        console.out.print("Balance per segment: " + ", ".join(f"{s['segment']} {_num2(s['balance'])}"
+                                                              for s in a["segments"]))
+        if a["note"]:
+            console.out.print(f"note: {a['note']}")
+    if info["not_in_snapshot"]:
+        console.out.print("Not in the feature snapshot (not audited): " + ", ".join(info["not_in_snapshot"]))

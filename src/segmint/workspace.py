@@ -545,6 +545,29 @@ class Workspace:
 
         return entries(self.store, limit)
 
+    def fairness(self, name: str, attribute: str | None = None, as_of: Any = None) -> dict[str, Any]:
+        """The fairness table of the stored run of ``name`` (docs/privacy.md, "Fairness").
+
+        Per protected attribute (``privacy.fairness``; or only ``attribute``) and segment: each group's share
+        against the base, the disparity ratio and the four-fifths rule, balance, bootstrap intervals.
+        """
+        from segmint.errors import UnknownNameError, did_you_mean
+        from segmint.privacy.fairness import attribute_columns, fairness_table
+
+        features, labels, result, _ = self._labelled(name, as_of)
+        fc = self.config.privacy.fairness
+        names = [attribute] if attribute else list(fc.attributes)
+        columns = attribute_columns(features, names, [] if attribute else fc.intersections)
+        if attribute and attribute not in columns:
+            raise UnknownNameError(f"the feature snapshot of {result.as_of} has no attribute {attribute!r}; "
+                                   f"{did_you_mean(attribute, list(features.columns))}")
+        table = fairness_table(labels, columns, min_cell=self.config.privacy.min_segment_size,
+                               threshold=fc.threshold, bootstrap=fc.bootstrap, reference=fc.reference,
+                               random_state=self.config.validation.random_state)
+        missing = [n for n in names if n not in columns]
+        return {"segmentation": name, "version": result.version, "as_of": str(result.as_of),
+                "not_in_snapshot": missing, **table}
+
     def _sensitive_allowance(self, name: str, audit: bool) -> list[str]:
         """Refuse a segmentation that uses sensitive attributes without an allowed purpose; audit an allowance."""
         from segmint.privacy.sensitive import check_definition

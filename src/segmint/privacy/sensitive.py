@@ -18,7 +18,7 @@ Examples
 >>> check_features("segmentation 'x'", ["age", "frequency"], None, policy)
 Traceback (most recent call last):
 ...
-segmint.errors.SensitiveAttributeError: segmentation 'x' uses the sensitive attribute 'age' (privacy.sensitive.attributes in segmint.yaml). Remove it, or declare why: set `purpose:` on the segmentation to one of privacy.sensitive.purposes (now: age-verification).
+segmint.privacy.sensitive.SensitiveAttributeError: segmentation 'x' uses the sensitive attribute 'age' (privacy.sensitive.attributes in segmint.yaml). Remove it, or declare why: set `purpose:` on the segmentation to one of privacy.sensitive.purposes (now: age-verification).
 >>> check_features("segmentation 'x'", ["age"], "age-verification", policy)
 ['age']
 """

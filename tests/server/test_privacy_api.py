@@ -1,4 +1,4 @@
-"""``DELETE /api/v1/customers/{id}``: admin only; the server's store is rewritten under it and keeps serving."""
+"""Issue 20 over the API: ``DELETE /api/v1/customers/{id}`` (admin; the store is rewritten under the server, which keeps serving) and the fairness table."""
 
 from __future__ import annotations
 
@@ -47,3 +47,15 @@ def test_an_admin_erases_and_the_server_keeps_serving(client, tokens, shop, shop
     audit = client.get("/api/v1/audit", params={"action": "forget"}, headers=admin).json()
     assert audit and cid not in str(audit)
     assert "store.duckdb" not in " ".join(_named_in(shop_path, cid))
+
+
+def test_the_fairness_table_of_a_segmentation(client, tokens):
+    viewer = bearer(tokens["viewer"])
+    r = client.get("/api/v1/segmentations/value/fairness", params={"attribute": "gender"}, headers=viewer)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["segmentation"] == "value" and [a["attribute"] for a in body["attributes"]] == ["gender"]
+    assert {s["segment"] for s in body["attributes"][0]["segments"]} <= {"VIP", "Active", "Lapsed"}
+    assert client.get("/api/v1/segmentations/value/fairness", params={"attribute": "x;drop"},
+                      headers=viewer).status_code == 422
+    assert client.get("/api/v1/segmentations/nope/fairness", headers=viewer).status_code == 404
