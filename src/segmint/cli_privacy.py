@@ -128,3 +128,29 @@ def _print_fairness(info: dict[str, Any]) -> None:
             console.out.print(f"note: {a['note']}")
     if info["not_in_snapshot"]:
         console.out.print("Not in the feature snapshot (not audited): " + ", ".join(info["not_in_snapshot"]))
+
+
+retention_app = typer.Typer(help="Keep rows only as long as `retention:` in segmint.yaml says.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("apply")
+def retention_apply(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be purged; change nothing."),
+    workspace: Optional[Path] = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Purge the rows older than each table's retention period; record it in the erasure ledger."""
+    with open_workspace(workspace) as ws:
+        info = ws.apply_retention(dry_run=dry_run)
+    if as_json:
+        console.print_json(info)
+        return
+    if not info["tables"]:
+        console.out.print("No retention periods are set (retention: in segmint.yaml); nothing to purge.")
+        return
+    rows = [[t, v["column"], str(v["months"]), v["before"], console.fmt_int(v["rows"])]
+            for t, v in info["tables"].items()]
+    verb = "would be purged" if dry_run else "purged"
+    console.out.print(console.table(f"Retention ({console.fmt_int(info['rows'])} rows {verb})",
+                                    ["table", "column", "months", "older than", "rows"], rows, {"rows": "right"}))

@@ -568,6 +568,21 @@ class Workspace:
         return {"segmentation": name, "version": result.version, "as_of": str(result.as_of),
                 "not_in_snapshot": missing, **table}
 
+    def apply_retention(self, dry_run: bool = False, now: Any = None, who: str = "cli") -> dict[str, Any]:
+        """Purge rows older than ``retention:`` in segmint.yaml, record it in the ledger, rewrite the store's file.
+
+        A refresh calls this too. Returns per table the time column, period, cut-off date and rows purged.
+        """
+        from segmint.privacy.retention import purge
+
+        info = purge(self.store, self.config.retention, now=now, dry_run=dry_run, who=who)
+        info["rewritten"] = self._rewrite_store() if info["rows"] and not dry_run else None
+        if info["rows"] and not dry_run:
+            from segmint.segment.membership import note_erasure
+
+            note_erasure()
+        return info
+
     def _sensitive_allowance(self, name: str, audit: bool) -> list[str]:
         """Refuse a segmentation that uses sensitive attributes without an allowed purpose; audit an allowance."""
         from segmint.privacy.sensitive import check_definition

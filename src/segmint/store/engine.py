@@ -223,6 +223,15 @@ class Store:
             hit = hit & (t[column] == ibis.literal(value, type=t[column].type()))
         self._rewrite(table, t.filter(~hit.fill_null(False)))  # a null never equals: such rows stay, as in SQL
 
+    def delete_before(self, table: str, column: str, before: Any) -> None:
+        """Delete the rows of ``table`` whose ``column`` (a time) is earlier than ``before`` (retention)."""
+        if self.native_sql:
+            self._raw.execute(sql.delete_before(table, column), [before])
+            return
+        t = self.con.table(table)
+        keep = (t[column] >= ibis.literal(before, type=t[column].type())).fill_null(True)  # a null time stays
+        self._rewrite(table, t.filter(keep))
+
     def delete_keys(self, table: str, key: list[str], keys: ibis.Table, null_safe: bool = False) -> None:
         """Delete the rows of ``table`` whose ``key`` columns match a row of ``keys``.
 

@@ -82,6 +82,11 @@ def delete_where(table: str, columns: list[str]) -> str:
     return f"DELETE FROM {identifier(table)} WHERE " + " AND ".join(f"{identifier(c)} = ?" for c in columns)
 
 
+def delete_before(table: str, column: str) -> str:
+    """Delete the rows whose ``column`` is before the bound time (retention)."""
+    return f"DELETE FROM {identifier(table)} WHERE {identifier(column)} < ?"
+
+
 def delete_keys(table: str, keys_table: str, key: list[str], null_safe: bool = False) -> str:
     """Delete the rows of ``table`` whose ``key`` is a row of ``keys_table`` (a correlated EXISTS).
 
@@ -209,6 +214,8 @@ ENGINE_SPECIFIC: dict[str, str] = {
     "add_column": "Spark writes ADD COLUMNS (...); Ibis: Store.add_columns rewrites the table with null columns",
     "delete_keys": "DELETE ... AS t WHERE EXISTS: Spark has no DELETE on Parquet tables; "
                    "Ibis: Store.delete_keys rewrites the table with an anti-join",
+    "delete_before": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_before rewrites the table with a "
+                     "filter",
     "delete_where": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_rows rewrites the table with a filter",
     "RUNS_FROM_MEMBERSHIPS": "count(DISTINCT) INSERT ... SELECT; Ibis: RunTables.ensure_tables (aggregate + insert)",
     "RUN_ROW": "as RUNS_FROM_MEMBERSHIPS; Ibis: RunTables.insert_summary",
