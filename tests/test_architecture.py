@@ -43,14 +43,12 @@ LAYERS: list[tuple[str, list[str]]] = [
               "segmint.clv.*", "segmint.datasets", "segmint.datasets.*", "segmint.status",
               # consent, CSV cells and the audit log: rules every export path (CLI, API, destinations) shares
               "segmint.activate", "segmint.activate.*",
-              # privacy (issue 20): erasure, ledger, retention, the sensitive-attribute policy (store + ingest)
-              "segmint.privacy", "segmint.privacy.forget", "segmint.privacy.ledger", "segmint.privacy.files",
-              "segmint.privacy.workflow", "segmint.privacy.retention", "segmint.privacy.sensitive"]),
+              # privacy (issue 20): erasure, ledger, retention, keys, the sensitive-attribute policy (which ingest
+              # and the segment runs use) and the fairness table (NumPy, pandas and fairlearn over given labels)
+              "segmint.privacy", "segmint.privacy.*"]),
     ("segment", ["segmint.segment", "segmint.segment.*"]),
     ("judge", ["segmint.evaluate", "segmint.evaluate.*", "segmint.profile", "segmint.profile.*", "segmint.report",
-               "segmint.report.*",
-               # the fairness audit of a segmentation (issue 20) reads stored runs and features
-               "segmint.privacy.fairness"]),
+               "segmint.report.*"]),
     ("workspace", ["segmint.workspace", "segmint.frame_cache"]),
     ("interface", ["segmint.cli", "segmint.cli.*", "segmint.cli_*", "segmint.server", "segmint.server.*",
                    "segmint.docs_gen", "segmint.remote"]),

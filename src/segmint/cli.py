@@ -234,6 +234,8 @@ def status(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt) ->
                                         ["table", "reason", "rows", "meaning"], qrows, {"rows": "right"}))
     else:
         console.out.print("Quarantine: empty")
+    for warning in info.get("warnings", []):  # issue 20: personal data at rest
+        console.err.print(f"warning: {warning}")
 
 
 def _register_subcommands() -> None:

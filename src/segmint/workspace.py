@@ -80,6 +80,9 @@ class Workspace:
         # the umask gives the DuckDB file and its WAL (the key in it is 0600 already).
         (path / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
         os.chmod(path / STATE_DIR, 0o700)
+        from segmint.privacy.keys import keep_out_of_git
+
+        keep_out_of_git(path / STATE_DIR)  # the store and the key never go into a repository (issue 20)
         (path / "reports").mkdir(exist_ok=True)
         (path / "segments").mkdir(exist_ok=True)  # where `segmint segment --template rfm > ...` writes
         if not cfg_file.exists():
