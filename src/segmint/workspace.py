@@ -499,7 +499,8 @@ class Workspace:
         return render_report(path, f"{self.config.name}: {name}", features, labels, card, prof, personas(prof),
                              selection=None if sel is None else sel.get("table"),
                              chosen_k=None if sel is None else sel.get("k"), migrations=migrations,
-                             subtitle=f"as of {result.as_of}", prepared=j.prepared)
+                             subtitle=f"as of {result.as_of}", prepared=j.prepared,
+                             fairness=self._report_fairness(name, result.as_of))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -585,6 +586,13 @@ class Workspace:
 
             note_erasure()
         return info
+
+    def _report_fairness(self, name: str, as_of: Any) -> dict[str, Any] | None:
+        """The fairness table for the report's section; None (no section) when it cannot be computed."""
+        try:
+            return self.fairness(name, as_of=as_of)
+        except Exception:  # noqa: BLE001 - the report still renders; `segmint fairness` shows the error
+            return None
 
     def _sensitive_allowance(self, name: str, audit: bool) -> list[str]:
         """Refuse a segmentation that uses sensitive attributes without an allowed purpose; audit an allowance."""

@@ -85,3 +85,10 @@ def test_workspace_fairness_and_cli(shop, capsys):
 
     with pytest.raises(UnknownNameError, match="no attribute 'gendr'.*did you mean 'gender'"):
         shop.fairness("value", attribute="gendr")
+
+
+@pytest.mark.db
+def test_the_report_has_a_fairness_section(shop):
+    path = shop.report("value")
+    html = path.read_text(encoding="utf-8")
+    assert '<section id="fairness">' in html and "four-fifths" in html and "<h3>gender</h3>" in html

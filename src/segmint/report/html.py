@@ -86,7 +86,8 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
                   profile: Profile, personas: Sequence[Persona], selection: pd.DataFrame | None = None,
                   migrations: pd.DataFrame | None = None, projection: pd.DataFrame | None = None,
                   notes: str | Sequence[str] = (), subtitle: str = "", chosen_k: int | None = None,
-                  random_state: int = 0, *, prepared: Segmented | None = None) -> Path:
+                  random_state: int = 0, *, prepared: Segmented | None = None,
+                  fairness: dict | None = None) -> Path:
     """Write the report to ``path`` and return the path.
 
     Parameters
@@ -117,6 +118,8 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
     prepared : Segmented, optional
         ``features`` and ``labels`` already aligned by :func:`~segmint.evaluate.inputs.prepare` (give
         None for both): the workspace passes the run its scorecard and profile used.
+    fairness : dict, optional
+        The run's fairness table (:meth:`segmint.workspace.Workspace.fairness`): a "Fairness" section.
     """
     names = {p.segment: p.name for p in personas}
     hidden = list(profile.suppressed)
@@ -155,6 +158,10 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
         sankey = plots.migration_sankey(migrations, names, profile.min_segment_size)
         sections.append(("migrations", "Migrations", fig("fig-sankey", sankey) if sankey
                          else "<p>No flow between segments is large enough to show.</p>"))
+    if fairness is not None:  # issue 20
+        from segmint.report.fairness_section import fairness_html
+
+        sections.append(("fairness", "Fairness", fairness_html(fairness, names)))
     sections.append(("notes", "Notes", _notes(profile, notes, scorecard)))
 
     body = "\n".join(f'<section id="{sid}"><h2>{e(head)}</h2>\n{content}</section>' for sid, head, content in sections)
