@@ -166,6 +166,9 @@ def _pseudonyms(store: Store, keyed: dict[str, str], wanted: ibis.Table) -> list
 def _mentioning(store: Store, table: str, columns: tuple[str, ...], needles: list[str]) -> pa.Table:
     """The rows of ``table`` whose text columns name one of ``needles`` (as a whole token)."""
     t = store.con.table(table)
+    needles = _present(t, columns, needles)
+    if not needles:
+        return t.limit(0).to_pyarrow()
     n = ibis.memtable(pa.table({"_needle": pa.array(needles, pa.string())}))
     cond = ibis.literal(False)
     for c in columns:
@@ -176,6 +179,27 @@ def _mentioning(store: Store, table: str, columns: tuple[str, ...], needles: lis
     pattern = _token_pattern(needles)
     keep = [any(isinstance(r[c], str) and pattern.search(r[c]) for c in columns) for r in candidates.to_pylist()]
     return candidates.filter(pa.array(keep, pa.bool_()))
+
+
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _present(t: ibis.Table, columns: tuple[str, ...], needles: list[str]) -> list[str]:
+    """The needles that occur in the columns as whole tokens (one hash join over the texts' tokens).
+
+    A containment test of every row against thousands of ids is a cross join; this keeps it to the few
+    needles actually there. Needles with other characters than letters, digits and ``_`` are kept as they are.
+    """
+    words = [x for x in needles if _WORD.fullmatch(x)]
+    others = [x for x in needles if not _WORD.fullmatch(x)]
+    if not words:
+        return others
+    n = ibis.memtable(pa.table({"_word": pa.array(words, pa.string())}))
+    found: set[str] = set()
+    for c in columns:
+        tokens = t.select(_word=t[c].cast("string").re_split(r"[^A-Za-z0-9_]+").unnest()).distinct()
+        found.update(tokens.semi_join(n, "_word")._word.to_pyarrow().to_pylist())
+    return sorted(found) + others
 
 
 def _token_pattern(needles: list[str]) -> re.Pattern:
