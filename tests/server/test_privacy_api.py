@@ -59,3 +59,31 @@ def test_the_fairness_table_of_a_segmentation(client, tokens):
     assert client.get("/api/v1/segmentations/value/fairness", params={"attribute": "x;drop"},
                       headers=viewer).status_code == 422
     assert client.get("/api/v1/segmentations/nope/fairness", headers=viewer).status_code == 404
+
+
+def test_segmint_forget_forwarded_to_a_running_server(shop, shop_path, tokens):
+    """`segmint forget` beside `segmint serve` runs in the server, which rewrites its store and keeps serving."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from segmint import __version__
+    from segmint.server import Settings, create_app
+
+    secret = "control-secret-for-forget"
+    cid = _some_customer(shop)
+    env = {"SEGMINT_SECRET": "test-secret-key-for-pseudonyms", "COLUMNS": "200"}
+    body = {"argv": ["forget", cid, "--json", "-w", "shop"], "cwd": str(shop_path.parent),
+            "workspace": str(shop_path.resolve()), "env": env, "pid": 1, "user": "tester", "version": __version__}
+    with TestClient(create_app(shop, Settings(), control_secret=secret), client=("127.0.0.1", 50000)) as c:
+        r = c.post("/api/v1/cli", json=body, headers={"x-segmint-control": secret})
+        lines = [json.loads(x) for x in r.text.splitlines()]
+        out = "".join(m["text"] for m in lines if m.get("stream") == "out")
+        assert lines[-1] == {"exit": 0}, r.text
+        assert json.loads(out)["found"] == 1
+        admin = bearer(tokens["admin"])
+        audit = c.get("/api/v1/audit", params={"action": "cli"}, headers=admin).json()
+        assert audit[0]["target"] == "forget [1 ids withheld] --json -w shop"
+        assert cid not in json.dumps(c.get("/api/v1/audit", headers=admin).json())
+        assert c.get(f"/api/v1/customers/{cid}", headers=bearer(tokens["analyst"])).status_code in (200, 404)
+        assert c.get("/api/v1/segmentations", headers=admin).status_code == 200

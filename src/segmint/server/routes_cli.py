@@ -318,16 +318,28 @@ def _audited_argv(argv: list[str]) -> str:
 
     Examples
     --------
-    >>> _audited_argv(["forget", "C1", "C2", "--json"])
-    'forget [2 arguments withheld] --json'
+    >>> _audited_argv(["forget", "C1", "C2", "--json", "-w", "shop"])
+    'forget [2 ids withheld] --json -w shop'
     >>> _audited_argv(["status"])
     'status'
     """
     if "forget" not in argv:
         return " ".join(argv)
     at = argv.index("forget")
-    kept = [a for a in argv[at + 1:] if a.startswith("-") and a != "--from-file"]
-    return " ".join([*argv[:at + 1], f"[{len(argv) - at - 1 - len(kept)} arguments withheld]", *kept])
+    kept, withheld, rest = [], 0, argv[at + 1:]
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a in ("-w", "--workspace", "--from-file") and i + 1 < len(rest):  # a path, not a person
+            kept += [a, rest[i + 1]]
+            i += 2
+            continue
+        if a.startswith("-"):
+            kept.append(a)
+        else:
+            withheld += 1
+        i += 1
+    return " ".join([*argv[:at + 1], f"[{withheld} ids withheld]", *kept])
 
 
 __all__ = ["CliRequest", "execute", "install"]
