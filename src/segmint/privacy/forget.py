@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -85,6 +86,8 @@ class Receipt:
     destinations_note: str = ("no destinations are configured; deletions are sent through the activation "
                               "outbox once it exists (docs/privacy.md)")
     seconds: float = 0.0
+    #: seconds per step: plan, delete (the transaction), rewrite (the file), files (reports, exports)
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -220,7 +223,9 @@ def erase(store: Store, ids: Iterable[Any], *, request: str = "", who: str = "cl
                       requested=len(ids), found=0, not_found=0)
     if not ids:
         raise ConfigError("no customer id given: name one or more, or --from-file FILE (one id a line)")
+    started = time.perf_counter()
     p = plan(store, ids)
+    receipt.phases["plan"] = round(time.perf_counter() - started, 3)
     receipt.found = len(p.present)
     receipt.not_found = len(ids) - receipt.found
     receipt.tables, receipt.mentions = dict(p.tables), dict(p.mentions)
@@ -233,6 +238,7 @@ def erase(store: Store, ids: Iterable[Any], *, request: str = "", who: str = "cl
     if receipt.destinations:
         receipt.destinations_note = f"{sum(bool(d.get('told')) for d in receipt.destinations)} destination(s) told"
     keyed = customer_tables(store)
+    started = time.perf_counter()
     with store.transaction():
         for name in p.tables:
             column = keyed[name]
@@ -248,6 +254,7 @@ def erase(store: Store, ids: Iterable[Any], *, request: str = "", who: str = "cl
                       tables={**p.tables, **{f"{k} (text)": v for k, v in p.mentions.items()}},
                       destinations=receipt.destinations,
                       details={"requested": len(ids), "found": receipt.found})
+    receipt.phases["delete"] = round(time.perf_counter() - started, 3)
     return receipt, p
 
 

@@ -28,7 +28,10 @@ def forget(ws: Any, ids: Any, *, dry_run: bool = False, request: str = "", who: 
                 receipt.still_named_in.append(rel)
         receipt.seconds = round(time.perf_counter() - started, 3)
         return receipt
+    step = time.perf_counter()
     receipt.rewritten = ws._rewrite_store()
+    receipt.phases["rewrite"] = round(time.perf_counter() - step, 3)
+    step = time.perf_counter()
     for path in named:
         rel = path.relative_to(root).as_posix()
         if not wsfiles.owned(root, path):
@@ -52,6 +55,7 @@ def forget(ws: Any, ids: Any, *, dry_run: bool = False, request: str = "", who: 
             receipt.files[rel] = "deleted"
     ws.audit_log.record(who, "cli" if who == "cli" else "admin", "forget", f"erasure {receipt.request_id}",
                         receipt.rows, {"people": receipt.found, "requested": receipt.requested})
+    receipt.phases["files"] = round(time.perf_counter() - step, 3)
     finish_ledger(ws.store, receipt)
     receipt.seconds = round(time.perf_counter() - started, 3)
     return receipt
