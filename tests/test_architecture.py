@@ -46,7 +46,10 @@ LAYERS: list[tuple[str, list[str]]] = [
               # consent, CSV cells and the audit log: rules every export path (CLI, API, destinations) shares
               "segmint.activate", "segmint.activate.*",
               # journeys (sessions, paths, funnels) and text (scales, embeddings, topics): issue 23
-              "segmint.journeys", "segmint.journeys.*", "segmint.text", "segmint.text.*"]),
+              "segmint.journeys", "segmint.journeys.*", "segmint.text", "segmint.text.*",
+              # privacy (issue 20): erasure, ledger, retention, keys, the sensitive-attribute policy (which ingest
+              # and the segment runs use) and the fairness table (NumPy, pandas and fairlearn over given labels)
+              "segmint.privacy", "segmint.privacy.*"]),
     ("segment", ["segmint.segment", "segmint.segment.*"]),
     ("judge", ["segmint.evaluate", "segmint.evaluate.*", "segmint.profile", "segmint.profile.*", "segmint.report",
                "segmint.report.*",

@@ -53,7 +53,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["README.md", *(f"docs/{p}" for p in ("architecture.md", "workspace.md", "config.md", "ingest.md",
                                               "cli.md", "features.md", "segments.md", "api.md",
-                                              "activation.md", "measurement.md", "monitoring.md", "journeys.md"))]
+                                              "activation.md", "measurement.md", "monitoring.md", "journeys.md",
+                                              "privacy.md"))]
 SHELL = {"bash", "console", "sh", "shell"}
 PYTHON = {"python", "py", "pycon"}
 SETUPS = {"shop", "shop-data"}

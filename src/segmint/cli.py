@@ -270,6 +270,8 @@ def status(workspace: Optional[Path] = WorkspaceOpt, as_json: bool = JsonOpt) ->
                   t["error_after"] or "", t["status"]] for t in ruled]
         console.out.print(console.table("Freshness (monitoring.freshness)", ["table", "newest row", "last load",
                                                                              "warn after", "error after", "status"], frows))
+    for warning in info.get("warnings", []):  # issue 20: personal data at rest
+        console.err.print(f"warning: {warning}")
 
 
 def _register_subcommands() -> None:

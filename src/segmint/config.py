@@ -50,6 +50,43 @@ class SourceConfig(_Strict):
     line_items: bool = False
 
 
+# --- privacy and fairness (issue 20; docs/privacy.md) ---
+#: Protected attributes by default: a column or feature with one of these names (or ``<name>_...``, e.g. age_band).
+DEFAULT_SENSITIVE = ("age", "gender", "ethnicity", "religion", "health")
+
+
+class SensitiveConfig(_Strict):
+    """Sensitive attributes: rules, clustering features and lookalike models refuse them without a purpose."""
+
+    attributes: list[str] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE),
+                                  description="protected attributes (a feature named so, or <name>_..., counts)")
+    columns: list[str] = Field(default_factory=list, description="more columns you name as sensitive")
+    purposes: list[str] = Field(default_factory=list,
+                                description="purposes that allow them: a segmentation with `purpose:` one of "
+                                            "these may use them, and the allowance goes to the audit log")
+
+
+class FairnessConfig(_Strict):
+    """The fairness table of a segmentation (``segmint fairness``)."""
+
+    attributes: list[str] = Field(default_factory=lambda: ["gender", "age_band"],
+                                  description="protected attributes audited by default (features of the snapshot)")
+    threshold: float = Field(0.8, gt=0, le=1, description="the four-fifths rule: a disparity ratio below it is "
+                                                          "flagged")
+    reference: dict[str, str] = Field(default_factory=dict,
+                                      description="attribute -> the reference group (default: the largest)")
+    bootstrap: int = Field(200, ge=0, le=10_000, description="bootstrap resamples for the intervals (0: none)")
+    intersections: list[list[str]] = Field(default_factory=lambda: [["gender", "age_band"]],
+                                           description="attribute pairs audited as intersectional groups")
+
+
+class RetentionRule(_Strict):
+    """How long rows of one table are kept."""
+
+    months: int = Field(..., ge=1, le=1200)
+    column: str | None = Field(None, description="the date column (default: the table's event time)")
+
+
 class PrivacyConfig(_Strict):
     """Personal data handling (docs/ingest.md, "Personal data")."""
 
@@ -63,6 +100,8 @@ class PrivacyConfig(_Strict):
                                                "false: only the columns listed in pii are treated")
     min_segment_size: int = Field(10, ge=1)
     default_country_code: str = "44"
+    sensitive: SensitiveConfig = Field(default_factory=SensitiveConfig)
+    fairness: FairnessConfig = Field(default_factory=FairnessConfig)
 
 
 class FeatureConfig(_Strict):
@@ -259,6 +298,8 @@ class Config(_Strict):
     def _features_see_psychographics(self) -> "Config":
         self.features._psychographics = self.psychographics  # the survey scales and topics are features
         return self
+    retention: dict[str, RetentionRule] = Field(default_factory=dict,
+                                                description="table -> how long its rows are kept (docs/privacy.md)")
 
     @field_validator("timezone")
     @classmethod

@@ -42,7 +42,10 @@ def workspace_status(store: Store, path: str | os.PathLike, name: str) -> dict[s
         for r in by_reason.sort_values(["table_name", "rows"], ascending=[True, False]).itertuples()
     ]
     runs = store.table("ingest_runs").order_by("started_at").execute()
+    from segmint.privacy.keys import folder_warnings
+
     return {
+        "warnings": folder_warnings(path),
         "workspace": str(path),
         "name": name,
         "tables": tables,

@@ -80,6 +80,9 @@ class Workspace:
         # the umask gives the DuckDB file and its WAL (the key in it is 0600 already).
         (path / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
         os.chmod(path / STATE_DIR, 0o700)
+        from segmint.privacy.keys import keep_out_of_git
+
+        keep_out_of_git(path / STATE_DIR)  # the store and the key never go into a repository (issue 20)
         (path / "reports").mkdir(exist_ok=True)
         (path / "segments").mkdir(exist_ok=True)  # where `segmint segment --template rfm > ...` writes
         if not cfg_file.exists():
@@ -259,6 +262,7 @@ class Workspace:
         """Run the segmentation ``name`` as of ``as_of``; returns labels, model, sizes and version."""
         from segmint.segment import runs
 
+        self._sensitive_allowance(name, audit=True)  # issue 20: refused without an allowed purpose
         ctx = self.segment_context()
         if self._kept is None:
             return runs.run_segmentation(ctx, name, as_of, refit)
@@ -358,6 +362,7 @@ class Workspace:
         """
         from segmint.segment import runs
 
+        self._sensitive_allowance(name, audit=False)
         return runs.stored_run(self.segment_context(), name, as_of)
 
     def _labelled(self, name: str, as_of: Any = None) -> tuple[pd.DataFrame, Any, SegmentationResult, dict]:
@@ -515,7 +520,8 @@ class Workspace:
                              subtitle=f"as of {result.as_of}", prepared=j.prepared,
                              campaigns=self._report_campaigns(name),
                              monitoring=self._report_monitoring(name, migrations),
-                             journeys=self._report_journeys(name))
+                             journeys=self._report_journeys(name),
+                             fairness=self._report_fairness(name, result.as_of))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -834,6 +840,104 @@ class Workspace:
                 con.insert(TOPICS_TABLE, row)
         return {k: v for k, v in model.items() if k != "centres"} | {
             "text_question": question in cfg.text_questions}
+
+    # --- privacy (issue 20) ---
+    #: The server sets this: ``hook() -> Store`` closes every cursor, rewrites the file, returns a fresh store.
+    _rewrite_hook = None
+
+    def forget(self, ids: Any, *, dry_run: bool = False, request: str = "", who: str = "cli") -> Any:
+        """Erase customers: every table, the text that names them, the store's file and the reports.
+
+        Returns a :class:`segmint.privacy.forget.Receipt` (see docs/privacy.md, "What forget does").
+        """
+        from segmint.privacy.workflow import forget
+        from segmint.segment.membership import note_erasure
+
+        receipt = forget(self, ids, dry_run=dry_run, request=request, who=who)
+        if not dry_run:
+            note_erasure()  # runs held in memory (the server's index, look-up caches) are read again
+        return receipt
+
+    def readmit(self, ids: Any, who: str = "cli") -> dict[str, Any]:
+        """Lift the suppression of erased customers, so their rows are ingested again."""
+        from segmint.privacy.forget import readmit
+
+        return readmit(self.store, ids, who=who)
+
+    def erasure_ledger(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The erasure ledger, latest request first (keyed hashes, never ids)."""
+        from segmint.privacy.ledger import entries
+
+        return entries(self.store, limit)
+
+    def fairness(self, name: str, attribute: str | None = None, as_of: Any = None) -> dict[str, Any]:
+        """The fairness table of the stored run of ``name`` (docs/privacy.md, "Fairness").
+
+        Per protected attribute (``privacy.fairness``; or only ``attribute``) and segment: each group's share
+        against the base, the disparity ratio and the four-fifths rule, balance, bootstrap intervals.
+        """
+        from segmint.errors import UnknownNameError, did_you_mean
+        from segmint.privacy.fairness import attribute_columns, fairness_table
+
+        features, labels, result, _ = self._labelled(name, as_of)
+        fc = self.config.privacy.fairness
+        names = [attribute] if attribute else list(fc.attributes)
+        columns = attribute_columns(features, names, [] if attribute else fc.intersections)
+        if attribute and attribute not in columns:
+            raise UnknownNameError(f"the feature snapshot of {result.as_of} has no attribute {attribute!r}; "
+                                   f"{did_you_mean(attribute, list(features.columns))}")
+        table = fairness_table(labels, columns, min_cell=self.config.privacy.min_segment_size,
+                               threshold=fc.threshold, bootstrap=fc.bootstrap, reference=fc.reference,
+                               random_state=self.config.validation.random_state)
+        missing = [n for n in names if n not in columns]
+        return {"segmentation": name, "version": result.version, "as_of": str(result.as_of),
+                "not_in_snapshot": missing, **table}
+
+    def apply_retention(self, dry_run: bool = False, now: Any = None, who: str = "cli") -> dict[str, Any]:
+        """Purge rows older than ``retention:`` in segmint.yaml, record it in the ledger, rewrite the store's file.
+
+        A refresh calls this too. Returns per table the time column, period, cut-off date and rows purged.
+        """
+        from segmint.privacy.retention import purge
+
+        info = purge(self.store, self.config.retention, now=now, dry_run=dry_run, who=who)
+        info["rewritten"] = self._rewrite_store() if info["rows"] and not dry_run else None
+        if info["rows"] and not dry_run:
+            from segmint.segment.membership import note_erasure
+
+            note_erasure()
+        return info
+
+    def _report_fairness(self, name: str, as_of: Any) -> dict[str, Any] | None:
+        """The fairness table for the report's section; None (no section) when it cannot be computed."""
+        try:
+            return self.fairness(name, as_of=as_of)
+        except Exception:  # noqa: BLE001 - the report still renders; `segmint fairness` shows the error
+            return None
+
+    def _sensitive_allowance(self, name: str, audit: bool) -> list[str]:
+        """Refuse a segmentation that uses sensitive attributes without an allowed purpose; audit an allowance."""
+        from segmint.privacy.sensitive import check_definition
+
+        defn = self.definitions().get(name)
+        if defn is None:
+            return []  # the run itself says the name is unknown, with suggestions
+        allowed = check_definition(name, defn.model_dump(mode="json", by_alias=True), self.config.privacy.sensitive)
+        if allowed and audit and not self.read_only:
+            self.audit_log.record(os.environ.get("USER", "segmint"), "workspace", "sensitive-allowed", name, None,
+                                  {"attributes": allowed, "purpose": defn.purpose})
+        return allowed
+
+    def _rewrite_store(self) -> dict[str, int]:
+        """Rewrite the store's file so deleted rows leave no byte (:func:`segmint.store.erase.rewrite_database`)."""
+        from segmint.store.erase import rewrite_database
+
+        path = self.path / STATE_DIR / STORE_FILE
+        if self._rewrite_hook is not None:
+            result, self._store = self._rewrite_hook(lambda: rewrite_database(path, self.config.engine.memory_limit))
+            return result
+        self.close()
+        return rewrite_database(path, self.config.engine.memory_limit)
 
 
 @dataclass

@@ -30,6 +30,7 @@ ROW_REASONS: dict[str, str] = {
     "unknown_customer": "customer_id is not in the customers table",
     "key_already_stored": "the key is already stored with other values, and --mode append never changes a stored "
                           "row (the default mode, upsert, updates it)",
+    "erased": "the customer was erased (`segmint forget`); re-admit them with `segmint forget --readmit ID`",
     "negative_amount": "a negative amount on an order that is not a return",
     "non_positive_quantity": "quantity is zero or negative on a sale line",
     "non_positive_price": "unit price is zero or negative",

@@ -21,6 +21,9 @@ from segmint.store import Store
 
 __all__ = ["finalize_reasons", "quarantine_rows", "record_run", "write_accepted"]
 
+#: The quarantine's raw record of a row refused because its person was erased (`segmint forget`).
+ERASED_RAW = "[withheld: an erased person's row; see docs/privacy.md]"
+
 
 def _small(con, name: str, expr: ibis.Table) -> ibis.Table | None:
     """Materialise ``expr`` (a small set of rows) as ``name``; None when it is empty."""
@@ -81,7 +84,7 @@ def finalize_reasons(store: Store, typed: ibis.Table, target: Contract, staged: 
     """
     con = store.con
     name = f"_segmint_flags_{uuid.uuid4().hex[:8]}"
-    staged.temporaries.extend([name + s for s in ("_copy", "_key", "_unknown", "")])
+    staged.temporaries.extend([name + s for s in ("_copy", "_key", "_unknown", "_erased", "")])
     source = staged.table(con)
     copies = _copies(con, typed, source, staged.columns, name + "_copy")
     key = [k for k in target.key if k in typed.columns]  # optional key parts may be absent
@@ -91,8 +94,17 @@ def finalize_reasons(store: Store, typed: ibis.Table, target: Contract, staged: 
         known = store.table("customers").select("customer_id")
         rows = typed.filter(typed.customer_id.notnull()).select("_rec", "customer_id")
         unknown = _small(con, name + "_unknown", rows.anti_join(known, "customer_id").select("_rec"))
+    erased = None
+    if "customer_id" in typed.columns:  # a person erased with `segmint forget` comes back only when re-admitted
+        from segmint.privacy.ledger import erased_ids
+
+        ids = erased_ids(store, typed.customer_id)
+        if ids is not None:
+            rows = typed.select("_rec", "customer_id")
+            erased = _small(con, name + "_erased",
+                            rows.semi_join(ids, rows.customer_id == ids._erased_id).select("_rec"))
     found = [(t, code) for t, code in ((copies, "duplicate_row"), (repeats, "duplicate_key"),
-                                        (unknown, "unknown_customer")) if t is not None]
+                                        (unknown, "unknown_customer"), (erased, "erased")) if t is not None]
     if not found:
         return typed
     parts = [t.select("_rec", _code=ibis.literal(code)) for t, code in found]
@@ -130,9 +142,11 @@ def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, rep
     raw = ibis.struct({c: src[c] for c in staged.columns}).cast("json").cast("string")
     bad = bad.join(src.select(_rec=src._rec, _raw=raw), "_rec")
     bad = _with_line_numbers(bad, staged)
+    # an erased person's row is counted, never kept: its raw record would bring their data back
+    raw = ibis.ifelse(bad._reasons.contains("erased"), ibis.literal(ERASED_RAW), bad._raw)
     rows = bad.select(
         ingest_id=ibis.literal(report.ingest_id), table_name=ibis.literal(report.table),
-        source=ibis.literal(staged.source), line=bad._line, raw=bad._raw,
+        source=ibis.literal(staged.source), line=bad._line, raw=raw,
         reasons=bad._reasons, ingested_at=ibis.now().cast("timestamp"),
     )
     if staged.rejects:

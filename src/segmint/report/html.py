@@ -88,7 +88,7 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
                   notes: str | Sequence[str] = (), subtitle: str = "", chosen_k: int | None = None,
                   random_state: int = 0, *, prepared: Segmented | None = None,
                   campaigns: Sequence[dict] | None = None, monitoring: dict | None = None,
-                  journeys: dict[str, dict] | None = None) -> Path:
+                  journeys: dict[str, dict] | None = None, fairness: dict | None = None) -> Path:
     """Write the report to ``path`` and return the path.
 
     Parameters
@@ -126,6 +126,8 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
         the lift per segment and its 95% interval.
     monitoring : dict, optional
         :meth:`segmint.workspace.Workspace.monitor`'s figures: an "Over time" section (two runs or more).
+    fairness : dict, optional
+        The run's fairness table (:meth:`segmint.workspace.Workspace.fairness`): a "Fairness" section.
     """
     names = {p.segment: p.name for p in personas}
     hidden = list(profile.suppressed)
@@ -178,6 +180,10 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
         sections.append(("journeys", "Journeys", '<p class="lead">The first steps of each segment\'s sessions '
                          "(events and orders), most common paths first.</p>"
                          + ("".join(parts) or "<p>No path is common enough to show.</p>")))
+    if fairness is not None:  # issue 20
+        from segmint.report.fairness_section import fairness_html
+
+        sections.append(("fairness", "Fairness", fairness_html(fairness, names)))
     sections.append(("notes", "Notes", _notes(profile, notes, scorecard)))
 
     body = "\n".join(f'<section id="{sid}"><h2>{e(head)}</h2>\n{content}</section>' for sid, head, content in sections)

@@ -149,6 +149,7 @@ class RuleDef(_Strict):
 
     kind: Literal["rules", "audiences", "rfm", "hybrid"]
     description: str | None = None
+    purpose: str | None = None  # allows sensitive attributes (privacy.sensitive.purposes; docs/privacy.md)
     segments: list[SegmentRule] = Field(default_factory=list)
     else_: str | None = Field(None, alias="else")
 
@@ -210,6 +211,7 @@ class TierDef(_Strict):
 
     kind: Literal["tiers"]
     description: str | None = None
+    purpose: str | None = None  # allows sensitive attributes (privacy.sensitive.purposes; docs/privacy.md)
     by: Literal["clv", "churn"] | None = None
     feature: str | None = None
     quantiles: list[float] | None = None
@@ -255,6 +257,7 @@ class ClusterDef(ClusterSpec):
 
     kind: Literal["cluster"]
     description: str | None = None
+    purpose: str | None = None  # allows sensitive attributes (privacy.sensitive.purposes; docs/privacy.md)
 
 
 #: The built-in definitions; a registered kind (:mod:`segmint.segment.kinds`) may bring its own.
@@ -345,6 +348,7 @@ def fingerprint(defn: Definition) -> str:
     """What decides the version: the canonical JSON without descriptions (they change no label)."""
     data = defn.model_dump(mode="json", by_alias=True)
     data.pop("description", None)
+    data.pop("purpose", None)  # why a segmentation exists changes no label
     for seg in data.get("segments") or []:
         seg.pop("description", None)
     return json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -76,6 +76,12 @@ def writes() -> int:
     return _writes
 
 
+def note_erasure() -> None:
+    """Stored runs lost rows outside a run (``segmint forget``): every cache of stored runs is stale."""
+    global _writes
+    _writes += 1
+
+
 def ensure_tables(store) -> None:
     """Create the tables when missing (a new workspace has none).
 

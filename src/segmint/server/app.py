@@ -78,6 +78,8 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     # start and after every stored run, on a thread of its own (see server/serving.py).
     index = ServingIndex(handle, settings.serving_index_mb)
     jobs = JobManager(handle.fresh, handle.release, history=settings.job_history, on_done=index.schedule)
+    # `segmint forget` rewrites the store's file: the handle closes and reopens it around that (issue 20)
+    ws._rewrite_hook = lambda fn: handle.rewrite(fn, after=index.reset)
 
     from segmint.server.scheduler import RefreshScheduler
 
@@ -101,6 +103,7 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
         jobs.close()
         index.close()
         handle.close()
+        ws.__dict__.pop("_rewrite_hook", None)
         if owned:
             ws.close()
 

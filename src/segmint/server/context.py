@@ -43,6 +43,7 @@ class WorkspaceHandle:
         workspace.store  # open the database (and take the file lock) now, in this thread
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._rewriting = threading.Lock()
         self._views: list = []
 
     def local(self):
@@ -80,6 +81,24 @@ class WorkspaceHandle:
     def store(self):
         """This thread's store (a cursor of its own), for the server's own small tables."""
         return self.local().store
+
+    def rewrite(self, fn, after=None):
+        """Close the database (every cursor, then the workspace's store), run ``fn()``, and reopen it.
+
+        ``segmint forget`` rewrites the store's file (:func:`segmint.store.erase.rewrite_database`), which
+        needs it closed. Returns ``(fn(), a fresh cursor store for the caller)``; every thread gets a new
+        view on its next call. ``after()`` runs once the store is open again (the serving index resets).
+        """
+        with self._rewriting:
+            self.close()
+            self.workspace.close()
+            try:
+                result = fn()
+            finally:
+                self.workspace.store  # reopen (and take the file lock) again
+            if after is not None:
+                after()
+            return result, self.workspace.store.cursor()
 
     def close(self) -> None:
         """Close every cursor this handle opened (not the workspace itself)."""

@@ -1,10 +1,10 @@
-"""Admin routes: API tokens, the audit log and the serving index; and the OpenAPI document (any role)."""
+"""Admin routes: API tokens, the audit log, the serving index and erasure; and the OpenAPI document (any role)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from segmint.server.audit import AuditLog
@@ -77,6 +77,24 @@ def revoke_token(token_id: str, request: Request) -> dict[str, Any]:
 def audit(request: Request, limit: int = Query(100, ge=1, le=10_000),
           action: str | None = Query(None, max_length=64)) -> list[dict[str, Any]]:
     return AuditLog(request.app.state.handle.store()).entries(limit, action)
+
+
+@router.delete("/customers/{customer_id:path}", summary="Erase one customer (GDPR Art. 17): every table, the file, reports",
+               description="Removes the customer from every table that holds them, rewrites the store's file so "
+                           "no byte of their rows remains, regenerates the reports that named them, records the "
+                           "erasure in the ledger (a keyed hash, never the id) and suppresses their rows in later "
+                           "ingests (reason `erased`). `dry_run=true` says what would go. The answer is the "
+                           "receipt (docs/privacy.md).", **role("admin"))
+def forget_customer(request: Request, customer_id: str = Path(..., min_length=1, max_length=256),
+                    dry_run: bool = Query(False)) -> dict[str, Any]:
+    p = request.state.principal
+    handle = request.app.state.handle
+
+    def work() -> dict[str, Any]:
+        with handle.borrowed() as ws:
+            return ws.forget([customer_id], dry_run=dry_run, request="api", who=f"api:{p.name}").to_dict()
+
+    return request.app.state.jobs.exclusive(work).result()
 
 
 @router.get("/serving-index", summary="What the serving index holds for the one-customer look-up",

@@ -276,3 +276,15 @@ def get_job(job_id: str, request: Request) -> dict[str, Any]:
     if job is None:
         raise ApiError(404, f"no job {job_id!r} (jobs are kept in memory until the server restarts)")
     return job.to_dict()
+
+
+# --- fairness (issue 20) ---
+@router.get("/segmentations/{name}/fairness", summary="Fairness table: protected groups' shares, disparity, balance",
+            description="Per protected attribute (privacy.fairness in segmint.yaml, or `attribute`) and segment: "
+                        "each group's share against the base, the disparity ratio against the reference group with "
+                        "the four-fifths rule, Chierichetti's balance, bootstrap intervals; cells under the "
+                        "small-cell threshold suppressed (docs/privacy.md).", **role("viewer"))
+def get_fairness(name: Name, request: Request,
+                 attribute: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+                 as_of: dt.date | None = Query(None)) -> dict[str, Any]:
+    return view(request).fairness(name, attribute=attribute, as_of=as_of.isoformat() if as_of else None)

@@ -307,10 +307,39 @@ def _audit(handle, req: CliRequest, code: int) -> None:
     from segmint.server.audit import AuditLog
 
     try:
-        AuditLog(handle.store()).record(f"cli:{req.user or '?'}", "local", "cli", " ".join(req.argv)[:500],
+        AuditLog(handle.store()).record(f"cli:{req.user or '?'}", "local", "cli", _audited_argv(req.argv)[:500],
                                       None, {"pid": req.pid, "cwd": req.cwd, "exit_code": code})
     except Exception as exc:  # noqa: BLE001 - the command has run: a failed audit line is logged
         log.error("could not audit a forwarded command: %s", type(exc).__name__, exc_info=exc)
+
+
+def _audited_argv(argv: list[str]) -> str:
+    """The command line as the audit log keeps it: never the ids a `segmint forget` erased.
+
+    Examples
+    --------
+    >>> _audited_argv(["forget", "C1", "C2", "--json", "-w", "shop"])
+    'forget [2 ids withheld] --json -w shop'
+    >>> _audited_argv(["status"])
+    'status'
+    """
+    if "forget" not in argv:
+        return " ".join(argv)
+    at = argv.index("forget")
+    kept, withheld, rest = [], 0, argv[at + 1:]
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a in ("-w", "--workspace", "--from-file") and i + 1 < len(rest):  # a path, not a person
+            kept += [a, rest[i + 1]]
+            i += 2
+            continue
+        if a.startswith("-"):
+            kept.append(a)
+        else:
+            withheld += 1
+        i += 1
+    return " ".join([*argv[:at + 1], f"[{withheld} ids withheld]", *kept])
 
 
 __all__ = ["CliRequest", "execute", "install"]

@@ -205,6 +205,12 @@ class ServingIndex:
                                   for n, e in sorted(entries.items())},
                 "not_indexed": dict(self._skipped)}
 
+    def reset(self) -> None:
+        """Drop every entry and load them again (after ``segmint forget`` took rows out of stored runs)."""
+        with self._refreshing:
+            self._entries, self._skipped, self._checked = {}, {}, -1
+        self.schedule()
+
     # -- refreshing ---------------------------------------------------------------------------------
     def schedule(self) -> None:
         """Queue a refresh on the index's thread (once: a queued refresh covers every later call)."""

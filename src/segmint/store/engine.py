@@ -232,18 +232,34 @@ class Store:
             hit = hit & (t[column] == ibis.literal(value, type=t[column].type()))
         self._rewrite(table, t.filter(~hit.fill_null(False)))  # a null never equals: such rows stay, as in SQL
 
-    def delete_keys(self, table: str, key: list[str], keys: ibis.Table) -> None:
-        """Delete the rows of ``table`` whose ``key`` columns match a row of ``keys``."""
+    def delete_before(self, table: str, column: str, before: Any) -> None:
+        """Delete the rows of ``table`` whose ``column`` (a time) is earlier than ``before`` (retention)."""
+        if self.native_sql:
+            self._raw.execute(sql.delete_before(table, column), [before])
+            return
+        t = self.con.table(table)
+        keep = (t[column] >= ibis.literal(before, type=t[column].type())).fill_null(True)  # a null time stays
+        self._rewrite(table, t.filter(keep))
+
+    def delete_keys(self, table: str, key: list[str], keys: ibis.Table, null_safe: bool = False) -> None:
+        """Delete the rows of ``table`` whose ``key`` columns match a row of ``keys``.
+
+        ``null_safe=True``: a null in ``keys`` matches a null in the table (for rows matched on every column).
+        """
         if self.native_sql:
             temporary = f"_segmint_delete_{uuid.uuid4().hex[:8]}"
             self.con.create_table(temporary, keys.select(*key), temp=True)
             try:
-                self._raw.execute(sql.delete_keys(table, temporary, list(key)))
+                self._raw.execute(sql.delete_keys(table, temporary, list(key), null_safe))
             finally:
                 self.con.drop_table(temporary, force=True)
             return
         t = self.con.table(table)
-        self._rewrite(table, t.anti_join(keys.select(*key), list(key)))
+        k = keys.select(*key)
+        if null_safe:
+            self._rewrite(table, t.anti_join(k, [t[c].identical_to(k[c]) for c in key]))
+        else:
+            self._rewrite(table, t.anti_join(k, list(key)))
 
     def replace_row(self, table: str, key: dict[str, Any], row: dict[str, Any]) -> None:
         """Replace the rows of ``table`` whose columns equal ``key`` by one ``row`` (the caller's transaction).
@@ -270,6 +286,12 @@ class Store:
     # -- access ----------------------------------------------------------------------------
     def tables(self) -> list[str]:
         return sorted(self.con.list_tables())
+
+    def base_tables(self) -> list[str]:
+        """The store's own tables: no temporary table, view or Ibis memtable of this session."""
+        if self.native_sql:
+            return [r[0] for r in self._raw.execute(sql.BASE_TABLES).fetchall()]
+        return sorted(n for n in self.con.list_tables() if not n.startswith(("_segmint_", "ibis_")))
 
     def table(self, name: str) -> ibis.Table:
         """The Ibis table ``name``, or an error that lists what exists."""

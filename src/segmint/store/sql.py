@@ -82,11 +82,20 @@ def delete_where(table: str, columns: list[str]) -> str:
     return f"DELETE FROM {identifier(table)} WHERE " + " AND ".join(f"{identifier(c)} = ?" for c in columns)
 
 
-def delete_keys(table: str, keys_table: str, key: list[str]) -> str:
-    """Delete the rows of ``table`` whose ``key`` is a row of ``keys_table`` (a correlated EXISTS)."""
+def delete_before(table: str, column: str) -> str:
+    """Delete the rows whose ``column`` is before the bound time (retention)."""
+    return f"DELETE FROM {identifier(table)} WHERE {identifier(column)} < ?"
+
+
+def delete_keys(table: str, keys_table: str, key: list[str], null_safe: bool = False) -> str:
+    """Delete the rows of ``table`` whose ``key`` is a row of ``keys_table`` (a correlated EXISTS).
+
+    ``null_safe``: a null matches a null (``IS NOT DISTINCT FROM``), for tables without a key of their own.
+    """
     if not key:
         raise WorkspaceError("a delete by keys needs at least one key column")
-    cond = " AND ".join(f"t.{identifier(k)} = d.{identifier(k)}" for k in key)
+    op = "IS NOT DISTINCT FROM" if null_safe else "="
+    cond = " AND ".join(f"t.{identifier(k)} {op} d.{identifier(k)}" for k in key)
     return (f"DELETE FROM {identifier(table)} AS t WHERE EXISTS "
             f"(SELECT 1 FROM {identifier(keys_table)} AS d WHERE {cond})")
 
@@ -181,6 +190,36 @@ def insert_values(table: str, columns: list[str]) -> str:
     """
     names = ", ".join(identifier(c) for c in columns)
     return f"INSERT INTO {identifier(table)} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+# -- erasure: rewriting the store's file (see segmint.store.erase) ------------------------------------
+CHECKPOINT = "CHECKPOINT"
+#: The store's own tables: not temporary ones, not views, not those of another attached file.
+BASE_TABLES = ("SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database() "
+               "AND schema_name = 'main' ORDER BY table_name")
+CURRENT_DATABASE = "SELECT current_database()"
+#: The name the fresh file is attached under while the store is copied into it.
+REWRITE_ALIAS = "segmint_rewrite"
+
+
+def _path_literal(path) -> str:
+    """A file path as a SQL string literal (DuckDB takes no parameter in ATTACH); quotes doubled, no NUL."""
+    text = str(path)
+    if "\0" in text or "\n" in text:
+        raise WorkspaceError(f"{text!r} cannot be used as a store path")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def attach(path, alias: str) -> str:
+    """``ATTACH`` a (new) DuckDB file under ``alias``; the path is the store's own, next to it."""
+    return f"ATTACH {_path_literal(path)} AS {identifier(alias)}"
+
+
+def copy_database(source: str, target: str) -> str:
+    """Copy every table, view and sequence of ``source`` into ``target`` (live rows only)."""
+    return f"COPY FROM DATABASE {identifier(source)} TO {identifier(target)}"
+
+
+def detach(alias: str) -> str:
+    return f"DETACH {identifier(alias)}"
 
 
 #: Statements only DuckDB (or a few engines) understand: why, and the portable equivalent the Spark
@@ -197,6 +236,8 @@ ENGINE_SPECIFIC: dict[str, str] = {
                    "Ibis: Store.delete_keys rewrites the table with an anti-join",
     "delete_all": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_all rewrites the table empty",
     "position_view": "rowid is DuckDB's; Ibis: Store.create_positioned numbers the rows with row_number()",
+    "delete_before": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_before rewrites the table with a "
+                     "filter",
     "delete_where": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_rows rewrites the table with a filter",
     "RUNS_FROM_MEMBERSHIPS": "count(DISTINCT) INSERT ... SELECT; Ibis: RunTables.ensure_tables (aggregate + insert)",
     "RUN_ROW": "as RUNS_FROM_MEMBERSHIPS; Ibis: RunTables.insert_summary",
@@ -205,6 +246,13 @@ ENGINE_SPECIFIC: dict[str, str] = {
                 "the same for ASCII ids and reasons, a lower bound otherwise)",
     "TOKENS_DDL": "PRIMARY KEY / UNIQUE constraints; the server's own tables stay in a local DuckDB file",
     "AUDIT_DDL": "as TOKENS_DDL",
+    "CHECKPOINT": "DuckDB's WAL; Spark tables have none (their files are rewritten by a filter)",
+    "BASE_TABLES": "duckdb_tables(); Ibis: Store.base_tables lists the tables and leaves out segmint's and "
+                   "Ibis' transient ones by name",
+    "CURRENT_DATABASE": "DuckDB's attached database name; no Spark equivalent needed",
+    "attach": "DuckDB files; on Spark an erasure rewrites each table's files with a filter (Store._rewrite)",
+    "copy_database": "as attach",
+    "detach": "as attach",
 }
 
 __all__ = ["ENGINE_SPECIFIC", "identifier", "add_column", "delete_where", "delete_keys"]

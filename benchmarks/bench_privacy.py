@@ -1,0 +1,139 @@
+"""Erasure at scale: `segmint forget` of 1,000 people from a generated shop, and the others left unchanged.
+
+Builds the shop once (cached: ingested, features, two segmentations stored), then per run copies the
+workspace, forgets 1,000 customers spread over the ids, and checks that every other customer's memberships
+and features hash to the same value as before. Reports medians.
+
+    python benchmarks/bench_privacy.py --customers 200000 --runs 3 [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import CACHE, machine, median, peak_rss_of, write_result  # noqa: E402
+
+SECRET = "benchmark-secret-key-0123456789"
+SEGMENTATIONS = {
+    "value": {"kind": "rules", "segments": [
+        {"name": "VIP", "where": "monetary_total >= 1500 and frequency >= 10"},
+        {"name": "Active", "where": "recency_days <= 60"}], "else": "Lapsed"},
+    "rfm": {"kind": "rfm"},
+}
+
+BUILD = """
+import json, os, sys, time, yaml
+os.environ["SEGMINT_SECRET"] = "@SECRET@"
+from segmint.datasets import make_shop
+from segmint.workspace import Workspace
+path, n = sys.argv[1], int(sys.argv[2])
+t0 = time.perf_counter()
+ws = Workspace.init(path)
+cfg = ws.path / "segmint.yaml"
+doc = yaml.safe_load(cfg.read_text()); doc["segmentations"] = json.loads(sys.argv[3])
+cfg.write_text(yaml.safe_dump(doc, sort_keys=False)); ws.close(); ws = Workspace.open(path)
+shop = make_shop(n, seed=7)
+for t in ("customers", "orders", "events", "responses"):
+    ws.ingest(t, getattr(shop, t))
+for name in ("value", "rfm"):
+    ws.segment(name)
+ws.close()
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+""".replace("@SECRET@", SECRET)
+
+FORGET = """
+import json, os, sys, time
+os.environ["SEGMINT_SECRET"] = "@SECRET@"
+import ibis
+from segmint.workspace import Workspace
+ws = Workspace.open(sys.argv[1])
+ids = sorted(ws.store.table("customers").customer_id.to_pyarrow().to_pylist())
+step = max(1, len(ids) // int(sys.argv[2]))
+gone = ids[::step][: int(sys.argv[2])]
+
+def others():
+    out = {}
+    for t, cols in (("memberships", ["segmentation", "version", "as_of", "customer_id", "segment"]),
+                    ("features", None)):
+        tab = ws.store.table(t)
+        tab = tab.filter(~tab.customer_id.isin(gone))
+        cols = cols or [c for c in tab.columns]
+        h = tab.select(_h=ibis.struct({c: tab[c] for c in cols}).cast("string").hash()).aggregate(
+            n=lambda x: x.count(), s=lambda x: (x._h % 1000000007).sum())
+        out[t] = [int(v) for v in h.to_pyarrow().to_pylist()[0].values()]
+    return out
+
+before = others()
+t0 = time.perf_counter()
+r = ws.forget(gone)
+seconds = time.perf_counter() - t0
+after = others()
+ws.close()
+print(json.dumps({"seconds": seconds, "found": r.found, "rows": r.rows, "bytes_before": r.rewritten["bytes_before"],
+                  "bytes_after": r.rewritten["bytes_after"], "phases": r.phases, "unchanged": before == after,
+                  "others_memberships": before["memberships"][0], "others_features": before["features"][0]}))
+""".replace("@SECRET@", SECRET)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--customers", type=int, default=200_000)
+    ap.add_argument("--forget", type=int, default=1_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    args = ap.parse_args()
+    shop = args.cache / f"privacy_shop_{args.customers}"
+    built = None
+    if not (shop / ".segmint" / "store.duckdb").exists():
+        shutil.rmtree(shop, ignore_errors=True)
+        shop.parent.mkdir(parents=True, exist_ok=True)
+        built = peak_rss_of(BUILD, str(shop), str(args.customers), json.dumps(SEGMENTATIONS))
+        print("built", built, flush=True)
+    runs = []
+    for _ in range(args.runs):
+        work = Path(tempfile.mkdtemp(dir=args.cache)) / "shop"
+        shutil.copytree(shop, work)
+        try:
+            runs.append(peak_rss_of(FORGET, str(work), str(args.forget)))
+        finally:
+            shutil.rmtree(work.parent, ignore_errors=True)
+        print(runs[-1], flush=True)
+    r0 = runs[0]
+    lines = [
+        "# Erasure (segmint forget)",
+        "",
+        f"Command: `python benchmarks/bench_privacy.py --customers {args.customers} --forget {args.forget} "
+        f"--runs {args.runs}`  ",
+        f"Machine: {machine()} (shared with other work while measured)",
+        "",
+        f"A generated shop of {args.customers:,} customers (ingested; features; two segmentations stored: rules "
+        f"and RFM) in a fresh copy per run; `ws.forget(ids)` of {args.forget:,} customers spread over the ids: "
+        "plan, delete from every customer_id table and the texts naming them, ledger and suppression (one "
+        "transaction), rewrite of the store's file (`COPY FROM DATABASE` into a fresh file), report check. "
+        "`unchanged`: every other customer's memberships and features hash the same before and after. "
+        f"Median of {args.runs} runs, each in a fresh process.",
+        "",
+        "| customers | forgotten | rows erased | store MB before | after | forget s (median) | plan / delete / "
+        "rewrite / files s (first run) | peak MB | others unchanged |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {args.customers:,} | {r0['found']:,} | {r0['rows']:,} | {r0['bytes_before'] / 2**20:,.0f} | "
+        f"{r0['bytes_after'] / 2**20:,.0f} | {median([r['seconds'] for r in runs]):.1f} | "
+        f"{' / '.join(str(round(r0['phases'].get(k, 0), 1)) for k in ('plan', 'delete', 'rewrite', 'files'))} | "
+        f"{max(r['peak_rss_mb'] for r in runs):,.0f} | {all(r['unchanged'] for r in runs)} |",
+        "",
+        "The issue's target is 1,000 people from 1,000,000 customers in at most 60 s. The time is dominated by the "
+        "file rewrite, which grows with the store's size (roughly linearly: it copies every live row once), "
+        "and by one semi-join per customer table.",
+    ]
+    print(write_result("privacy", "\n".join(lines) + "\n"))
+
+
+if __name__ == "__main__":
+    main()
