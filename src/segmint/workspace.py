@@ -850,10 +850,19 @@ class Workspace:
 
         Returns a :class:`segmint.privacy.forget.Receipt` (see docs/privacy.md, "What forget does").
         """
+        from segmint.activate.erasure import notify
+        from segmint.privacy.forget import register_notifier, unregister_notifier
         from segmint.privacy.workflow import forget
         from segmint.segment.membership import note_erasure
 
-        receipt = forget(self, ids, dry_run=dry_run, request=request, who=who)
+        def tell(store, people, request_id):  # every destination that holds or received them (issue 18)
+            return notify(store, self.config, self.path, people, request_id)
+
+        register_notifier(tell)
+        try:
+            receipt = forget(self, ids, dry_run=dry_run, request=request, who=who)
+        finally:
+            unregister_notifier(tell)
         if not dry_run:
             note_erasure()  # runs held in memory (the server's index, look-up caches) are read again
         return receipt
