@@ -83,8 +83,8 @@ class Receipt:
     files: dict[str, str] = field(default_factory=dict)
     still_named_in: list[str] = field(default_factory=list)
     destinations: list[dict[str, Any]] = field(default_factory=list)
-    destinations_note: str = ("no destinations are configured; deletions are sent through the activation "
-                              "outbox once it exists (docs/privacy.md)")
+    destinations_note: str = ("no destination holds or was sent these people; any that does is told at once "
+                              "(docs/activation.md, \"Erasure\")")
     seconds: float = 0.0
     #: seconds per step: plan, delete (the transaction), rewrite (the file), files (reports, exports)
     phases: dict[str, float] = field(default_factory=dict)
