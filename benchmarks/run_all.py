@@ -16,7 +16,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["e2e", "profile", "ingest", "features", "clv", "clv-accuracy", "kselect", "server", "generate"]
+ORDER = ["e2e", "profile", "ingest", "features", "clv", "clv-accuracy", "kselect", "server", "server-lists",
+         "activation", "measurement", "privacy", "journeys", "regression", "generate"]
 COMMANDS = {
     "ingest": ["bench_ingest.py", "--customers", "200000", "--runs", "3"],
     "clv": ["bench_clv.py", "--sizes", "200000", "--repeats", "3"],
@@ -32,6 +33,14 @@ COMMANDS = {
     "profile": ["profile_features.py", "--customers", "1000000"],
     # look-ups from wrk (installed when missing) against `segmint serve` on the cached 200k shop; 1M-row export
     "server": ["bench_server.py", "--customers", "200000"],
+    # wave 2: the outbox diff, webhook and PostgreSQL delivery of a 1M-customer refresh (issue 18)
+    "activation": ["bench_activation.py", "--customers", "1000000", "--moves", "50000", "--repeat", "3"],
+    # measuring a campaign and lookalike scoring at 1M customers against the pandas/sklearn notebook (issue 19)
+    "measurement": ["bench_measurement.py", "--customers", "1000000", "--runs", "2"],
+    # forgetting 1,000 people (issue 20)
+    "privacy": ["bench_privacy.py"],
+    # paths, a 3-step funnel and embedding 100,000 answers (issue 23)
+    "journeys": ["bench_journeys.py"],
 }
 
 HEADER = """# Benchmarks
