@@ -150,17 +150,28 @@ class DatabaseSender:
             gone = [k for k, c in last.items() if c["change"] != "entered"]
             for i in range(0, len(ups), chunk):
                 conn.execute(self._insert(t, update=True), ups[i:i + chunk])
-            # One DELETE per segment with the customers in an IN list: the key's index answers it (a
-            # row-value IN over three columns made PostgreSQL scan the table: 6 s for 2,000 rows).
-            groups: dict[tuple[str, str], list[str]] = {}
-            for segmentation, segment, customer in gone:
-                groups.setdefault((segmentation, segment), []).append(customer)
-            for (segmentation, segment), customers in groups.items():
-                for i in range(0, len(customers), chunk):
-                    conn.execute(t.delete().where((t.c.segmentation == segmentation) & (t.c.segment == segment)
-                                                  & t.c.customer_id.in_(customers[i:i + chunk])))
+            if gone:
+                self._delete(conn, t, gone, chunk)
             done.update(upserted=len(ups), deleted=len(gone))
         return done
+
+    def _delete(self, conn, t: sa.Table, gone: list[tuple[str, str, str]], chunk: int) -> None:
+        """Delete these (segmentation, segment, customer_id) rows: the keys go to a temporary table, then one
+        DELETE joined to it. An IN list per segment was planned as a sequential scan that tested every row
+        against the whole list when the table's statistics were stale (after a bulk load): 192 s for 50,000
+        rows of a 1M-row PostgreSQL table, where the join takes a second or two."""
+        tmp = sa.Table("_segmint_gone", sa.MetaData(), sa.Column("segmentation", sa.String(64)),
+                       sa.Column("segment", sa.String(191)), sa.Column("customer_id", sa.String(191)),
+                       prefixes=["TEMPORARY"])
+        tmp.create(conn)
+        try:
+            rows = [{"segmentation": a, "segment": b, "customer_id": c} for a, b, c in gone]
+            for i in range(0, len(rows), chunk):
+                conn.execute(tmp.insert(), rows[i:i + chunk])
+            conn.execute(t.delete().where(t.c.segmentation == tmp.c.segmentation, t.c.segment == tmp.c.segment,
+                                          t.c.customer_id == tmp.c.customer_id))
+        finally:
+            tmp.drop(conn)
 
     def resync(self, segmentations: list[str], audience: list[dict[str, Any]], at: dt.datetime,
                chunk: int = 2000) -> int:
