@@ -24,6 +24,9 @@ mean purchase as the spend per purchase instead, and ``skipped`` says so.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import ibis
 import ibis.expr.types as ir
@@ -120,7 +123,11 @@ def fit_predictions(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]
         return pd.DataFrame({"customer_id": summary["customer_id"]}), skipped
     try:
         # A small L2 penalty keeps the fit finite on data unlike the model (e.g. synthetic or B2B logs).
-        bg = BetaGeo(penalizer_coef=0.001).fit(X[["frequency", "recency", "T"]])
+        with _unidentified() as flat:
+            bg = BetaGeo(penalizer_coef=0.001).fit(X[["frequency", "recency", "T"]])
+        if flat:  # the predictions still follow the limit the optimiser approached: say so in the docs
+            for name in ("expected_purchases_90d", "expected_purchases_365d", "probability_alive"):
+                skipped[name] = f"made by a BG/NBD fit whose parameters the data do not pin down: {flat[0]}"
     except (FitError, ValueError) as exc:
         skipped["predictive"] = f"BG/NBD fit failed: {exc}"
         return pd.DataFrame({"customer_id": summary["customer_id"]}), skipped
@@ -132,7 +139,10 @@ def fit_predictions(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]
     try:
         # No penalty here: an L2 penalty on v (in currency units) depends on the currency and
         # would hide the runaway p by which GammaGamma.fit recognises data it cannot model.
-        gg = GammaGamma().fit(X[spenders])
+        with _unidentified() as flat:
+            gg = GammaGamma().fit(X[spenders])
+        if flat:  # unidentified parameters (q, v running away) are no spend model: take the fallback below
+            raise FitError(flat[0])
         spend = np.asarray(gg.expected_spend(X), float)
     except (FitError, ValueError) as exc:
         # Heavy-tailed spend (q <= 1) or no repeat spend: fall back to each customer's own mean
@@ -146,6 +156,27 @@ def fit_predictions(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]
                                    discount_rate=CLV_DISCOUNT, time_unit="D")
     out["predicted_clv_12m"] = np.asarray(unit, float) * spend
     return out, skipped
+
+
+@contextmanager
+def _unidentified() -> Iterator[list[str]]:
+    """Collect the :class:`~segmint.clv.UnidentifiedWarning` of a fit made for the feature snapshot.
+
+    A user fitting a model gets the warning; the snapshot instead records it in the feature docs
+    (``skipped``) and, for the spend model, falls back to each customer's mean purchase: a small or
+    unusual shop is no reason for a warning on every ``segmint features``. Other warnings pass on.
+    """
+    from segmint.clv import UnidentifiedWarning
+
+    found: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnidentifiedWarning)
+        yield found
+    for w in caught:
+        if issubclass(w.category, UnidentifiedWarning):
+            found.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def attach(t: ir.Table, ctx: Context, inputs: ir.Table | None = None) -> ir.Table:
