@@ -43,7 +43,15 @@ class AuditLog:
         """The latest events first."""
         rows = self.table.latest(limit, action)
         return [{"event_id": r[0], "at": r[1].isoformat(), "who": r[2], "role": r[3], "action": r[4],
-                 "target": r[5], "rows": r[6], "details": json.loads(r[7] or "{}")} for r in rows]
+                 "target": r[5], "rows": r[6], "details": _details(r[7])} for r in rows]
+
+
+def _details(text: str | None) -> dict[str, Any]:
+    """An event's details; text that is not JSON (a line edited by hand) is kept as text, never an error."""
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return {"text": text}
 
 
 __all__ = ["AuditLog"]

@@ -54,7 +54,9 @@ def suppress(store, customer_ids: list[str], reason: str = "") -> int:
     _ensure(store)
     ids = sorted({str(c) for c in customer_ids})
     t = store.con.table(SUPPRESSIONS)
-    have = set(t.filter(t.customer_id.isin(ids)).customer_id.to_pyarrow().to_pylist()) if ids else set()
+    # a table of the ids, not a literal list: any text (a NUL, quotes) is data, never part of the SQL
+    wanted = ibis.memtable({"customer_id": ids}, schema={"customer_id": "string"})
+    have = set(t.semi_join(wanted, "customer_id").customer_id.to_pyarrow().to_pylist()) if ids else set()
     new = [c for c in ids if c not in have]
     if new:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -269,9 +269,42 @@ def _insert_redacted(store: Store, table: str, rows: pa.Table, columns: tuple[st
     for r in data:
         for c in columns:
             if isinstance(r[c], str):
-                r[c] = pattern.sub(REDACTED, r[c])
+                r[c] = _redact_text(r[c], pattern)
     schema = store.con.table(table).schema()
     store.con.insert(table, ibis.memtable(pa.Table.from_pylist(data, schema=rows.schema)).cast(schema))
+
+
+def _redact_text(text: str, pattern: re.Pattern) -> str:
+    """``text`` with every mention replaced; JSON text stays valid JSON (only its strings are redacted).
+
+    A numeric id such as ``0`` also matches numbers, which a replacement in the raw text turned into
+    ``{"limit": [erased]}``: the audit log could not be read back.
+
+    Examples
+    --------
+    >>> p = _token_pattern(["0", "C7"])
+    >>> _redact_text('{"limit": 0, "argv": ["forget", "0", "C7 and C70"]}', p)
+    '{"limit": 0, "argv": ["forget", "[erased]", "[erased] and C70"]}'
+    >>> _redact_text("look-up of C7", p)
+    'look-up of [erased]'
+    """
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if doc is not None:
+            def walk(v):
+                if isinstance(v, str):
+                    return pattern.sub(REDACTED, v)
+                if isinstance(v, list):
+                    return [walk(x) for x in v]
+                if isinstance(v, dict):
+                    return {pattern.sub(REDACTED, k): walk(x) for k, x in v.items()}
+                return v
+            return json.dumps(walk(doc), separators=(", ", ": "), ensure_ascii=False)
+    return pattern.sub(REDACTED, text)
 
 
 def finish_ledger(store: Store, receipt: Receipt) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from segmint.server.audit import AuditLog
 from segmint.server.auth import role
@@ -17,6 +17,10 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["activatio
 NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
+#: A name or id from a request: printable text (a NUL or another control character is refused with 422).
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
 class DestinationIn(BaseModel):
     """A destination to add (the fields of a ``destinations:`` entry of segmint.yaml)."""
 
@@ -24,9 +28,9 @@ class DestinationIn(BaseModel):
 
     name: str = Field(..., pattern=NAME, examples=["crm"])
     kind: Literal["webhook", "files", "database"]
-    segmentations: list[str] = Field(..., min_length=1, max_length=50)
-    segments: list[str] = Field(default_factory=list, max_length=500)
-    fields: list[str] = Field(default_factory=list, max_length=200)
+    segmentations: list[Text] = Field(..., min_length=1, max_length=50)
+    segments: list[Text] = Field(default_factory=list, max_length=500)
+    fields: list[Text] = Field(default_factory=list, max_length=200)
     consent: bool = True
     personal_data: bool = False
     batch_size: int | None = Field(None, ge=1, le=10_000)
@@ -44,7 +48,8 @@ class DestinationIn(BaseModel):
 class SuppressIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    customer_ids: list[str] = Field(..., min_length=1, max_length=10_000)
+    customer_ids: list[Text] = Field(..., min_length=1, max_length=10_000,
+                                     description="customer ids (no control characters)")
     reason: str = Field("", max_length=200)
     remove: bool = False
 
