@@ -30,7 +30,8 @@ SEGMINT = str(Path(sys.executable).with_name("segmint"))
 SECRET_ENV = {"SEGMINT_SECRET": "test-secret-key-for-pseudonyms", "COLUMNS": "200"}
 #: Keys whose values differ between two runs of the same command (times, random ids, secrets).
 VOLATILE = {"seconds", "ingest_id", "token_id", "created_at", "token", "hint", "started_at", "finished_at",
-            "stored_at", "peak_rss_mb", "total_seconds", "elapsed_s", "ingested_at"}
+            "stored_at", "peak_rss_mb", "total_seconds", "elapsed_s", "ingested_at",
+            "age_seconds"}  # freshness: how old the newest row is now (issue 17)
 
 
 def _scrub(obj):
