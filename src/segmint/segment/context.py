@@ -12,6 +12,7 @@ Also here: the definition and feature-snapshot look-ups every one of those modul
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -84,6 +85,9 @@ def get_definition(ctx: SegmentContext, name: str, defs: Mapping[str, Definition
     return defs[name]
 
 
+_SNAPSHOT_LOCK = threading.Lock()
+
+
 def features_at(ctx: SegmentContext, as_of: object = None) -> tuple[ir.Table, dt.datetime]:
     """The stored feature snapshot at ``as_of``, computed and stored first when missing.
 
@@ -95,7 +99,12 @@ def features_at(ctx: SegmentContext, as_of: object = None) -> tuple[ir.Table, dt
     when = (parse_as_of(as_of, ctx.plausible) if as_of is not None
             else default_as_of(ctx.store.table("orders"), ctx.plausible))
     if iso(when) not in {s["as_of"] for s in list_snapshots(ctx.store)}:
-        snapshot(ctx.store, when, ctx.features, plausible=ctx.plausible)
+        # One thread at a time checks and computes (the server's job and a request may both need the
+        # snapshot of a new date): two writers of the same date collided ("Conflict on tuple deletion")
+        # or stored it twice.
+        with _SNAPSHOT_LOCK:
+            if iso(when) not in {s["as_of"] for s in list_snapshots(ctx.store)}:
+                snapshot(ctx.store, when, ctx.features, plausible=ctx.plausible)
     return load_features(ctx.store, when), when
 
 

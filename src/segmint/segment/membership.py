@@ -26,6 +26,7 @@ a block or two of each run. Everything else here reads them with Ibis: sizes per
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from typing import Any
 
@@ -65,6 +66,7 @@ ABSENT = "(not in base)"
 
 
 _writes = 0
+_WRITE_LOCK = threading.RLock()
 
 
 def writes() -> int:
@@ -156,7 +158,11 @@ def write_run(store, name: str, version: int, as_of: dt.datetime, labels: ir.Tab
             customer_id=labels.customer_id.cast("string"), segment=labels.segment.cast("string"),
             reasons=labels.reasons).order_by("customer_id"), temp=True)
     try:
-        _write(store, name, version, as_of, labels, new_version, reasons, exclusive, key)
+        # One run written at a time in this process: runs of one segmentation share its published audience
+        # (the outbox's), and the server may store a run from a request (a look-up at a new date) while its
+        # job thread stores another: two transactions deleting the same rows fail ("Conflict on tuple deletion").
+        with _WRITE_LOCK:
+            _write(store, name, version, as_of, labels, new_version, reasons, exclusive, key)
     finally:
         if temporary is not None:
             store.con.drop_table(temporary, force=True)
