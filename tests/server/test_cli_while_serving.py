@@ -31,7 +31,7 @@ SECRET_ENV = {"SEGMINT_SECRET": "test-secret-key-for-pseudonyms", "COLUMNS": "20
 #: Keys whose values differ between two runs of the same command (times, random ids, secrets).
 VOLATILE = {"seconds", "ingest_id", "token_id", "created_at", "token", "hint", "started_at", "finished_at",
             "stored_at", "peak_rss_mb", "total_seconds", "elapsed_s", "ingested_at",
-            "age_seconds"}  # freshness: how old the newest row is now (issue 17)
+            "age_seconds", "last_load"}  # freshness: how old the newest row is now, when it was loaded (issue 17)
 
 
 def _scrub(obj):
