@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.activate.conftest import Receiver
+from tests.activate.conftest import receiver  # noqa: F401 - the webhook receiver fixture, shared
 from tests.server.conftest import bearer
-
-
-@pytest.fixture
-def receiver(httpserver):
-    r = Receiver()
-    httpserver.expect_request("/hooks", method="POST").respond_with_handler(r.handler)
-    r.url = httpserver.url_for("/hooks")
-    return r
 
 
 def test_admin_api_adds_a_destination_and_syncs(client, tokens, receiver):
