@@ -39,7 +39,9 @@ LAYERS: list[tuple[str, list[str]]] = [
                     # a pure text function (which CSV cells a spreadsheet would run), for every CSV writer
                     "segmint.activate.csvcells",
                     # monitoring (issue 17): the `monitoring:` section's pydantic models, part of segmint.yaml's
-                    "segmint.monitor.settings"]),
+                    "segmint.monitor.settings",
+                    # Wilson's interval, one copy for funnels, membership churn and campaign read-outs
+                    "segmint.intervals"]),
     ("store", ["segmint.store", "segmint.store.*"]),
     ("data", ["segmint.ingest", "segmint.ingest.*", "segmint.features", "segmint.features.*", "segmint.clv",
               "segmint.clv.*", "segmint.datasets", "segmint.datasets.*", "segmint.status",

@@ -39,7 +39,6 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,33 +46,13 @@ import ibis
 import ibis.expr.types as ir
 
 from segmint.errors import ConfigError
+from segmint.intervals import wilson  # re-exported: one implementation for every layer
 from segmint.journeys.steps import step_stream
 
 __all__ = ["funnel", "customer_levels", "wilson", "ORDERS", "MAX_STEPS"]
 
 ORDERS = ("strict", "ordered", "any")
 MAX_STEPS = 10
-
-
-def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float | None, float | None]:
-    """Wilson score interval (95% by default) of a proportion; ``(None, None)`` when ``n == 0``.
-
-    Examples
-    --------
-    >>> [round(v, 4) for v in wilson(8, 10)]
-    [0.4902, 0.9433]
-    >>> wilson(0, 0)
-    (None, None)
-    """
-    if n <= 0:
-        return None, None
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = 0.0 if successes <= 0 else max(0.0, centre - half)
-    hi = 1.0 if successes >= n else min(1.0, centre + half)
-    return lo, hi
 
 
 def _check(steps: Sequence[str], order: str, within: float) -> list[str]:

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from segmint.intervals import wilson  # re-exported: one implementation for every layer
+
 __all__ = ["Comparison", "GroupStats", "bootstrap_diff", "compare", "cuped", "holm", "newcombe_diff",
            "sample_ratio_mismatch", "welch", "wilson"]
 
@@ -156,22 +158,6 @@ def ratio_ci(mt: float, se_t: float, mh: float, se_h: float, level: float = LEVE
 
 
 # ------------------------------------------------------------------------------------ rates
-def wilson(x: float, n: float, level: float = LEVEL) -> tuple[float, float]:
-    """Wilson's score interval of a proportion ``x / n``.
-
-    Examples
-    --------
-    >>> [round(v, 4) for v in wilson(3, 10)]
-    [0.1078, 0.6032]
-    """
-    z = sps.norm.ppf(0.5 + level / 2)
-    p = x / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(centre - half), float(centre + half)
-
-
 def newcombe_diff(xt: float, nt: float, xh: float, nh: float, level: float = LEVEL) -> tuple[float, list[float]]:
     """Newcombe's hybrid score interval (his method 10) for the difference of two proportions."""
     pt, ph = xt / nt, xh / nh

@@ -11,7 +11,6 @@ versions (a refit), the later version stands for that date.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 import ibis
@@ -20,6 +19,7 @@ import pandas as pd
 
 from segmint.errors import DataError
 from segmint.features.snapshot import load_features
+from segmint.intervals import wilson  # re-exported: one implementation for every layer
 from segmint.monitor.drift import compare_frames
 from segmint.segment import kinds
 from segmint.segment import membership as ms
@@ -27,23 +27,6 @@ from segmint.segment.context import ID, SegmentContext, get_definition, iso
 from segmint.store.runs import MEMBERSHIPS
 
 __all__ = ["drift", "kpis", "runs", "sizes", "transitions", "wilson"]
-
-
-def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float | None, float | None]:
-    """The Wilson score interval of a proportion (95% by default); ``(None, None)`` when ``n`` is 0.
-
-    >>> [round(v, 4) for v in wilson(10, 100)]
-    [0.0552, 0.1744]
-    >>> wilson(0, 0)
-    (None, None)
-    """
-    if n <= 0:
-        return None, None
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def runs(ctx: SegmentContext, name: str) -> list[dict[str, Any]]:
