@@ -169,6 +169,7 @@ def sync(destination: Optional[str] = typer.Argument(None, help="One destination
 
 
 _ACTIONS = ("list", "retry", "replay")
+_SUPPRESS_VERBS = ("add", "remove", "list")
 
 
 @app.command("deliveries")
@@ -190,6 +191,8 @@ def deliveries(
             raise ConfigError(f"unknown action {action!r}: use list, retry or replay")
         action, destination = "list", action
     action = action or "list"
+    if since is not None and action != "replay":
+        raise ConfigError(f"--since applies to `segmint deliveries replay`, not to {action}")
     if status is not None and status not in ("pending", "delivered", "dead"):
         raise ConfigError(f"--status {status!r}: use pending, delivered or dead")
     with open_workspace(workspace) as ws:
@@ -240,15 +243,30 @@ def suppress_cmd(
     workspace: Optional[Path] = WorkspaceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """The suppression list: customers no destination is ever sent (checked at send time)."""
+    """The suppression list: customers no destination is ever sent (checked at send time).
+
+    ``segmint suppress add|remove|list ...`` reads as ``--remove`` / ``--list``: users type the verbs, and an id
+    list that silently took ``list`` for a customer would suppress nobody they meant (an id spelled like a verb
+    goes in ``--from-file``).
+    """
     wanted = list(ids or [])
+    if wanted and wanted[0] in _SUPPRESS_VERBS:
+        verb = wanted.pop(0)
+        remove, list_ = remove or verb == "remove", list_ or verb == "list"
+        if verb != "list" and not wanted and from_file is None:
+            raise ConfigError(f"`segmint suppress {verb}` needs customer ids or --from-file FILE, e.g. "
+                              f"segmint suppress {verb} C0000001")
+    elif not wanted and from_file is None and not list_:
+        list_ = True
+    if remove and list_:
+        raise ConfigError("--remove and --list do not go together: list first, then remove ids")
     if from_file is not None:
         try:
             wanted += [line.strip() for line in from_file.read_text(encoding="utf-8").splitlines() if line.strip()]
         except OSError as exc:
             raise ConfigError(f"cannot read {from_file}: {exc.strerror}") from None
     with open_workspace(workspace) as ws:
-        if list_ or not wanted:
+        if list_:
             items = ws.activation.suppressed()
             if as_json:
                 console.print_json({"suppressed": items})

@@ -96,6 +96,22 @@ def test_a_crm_webhook_from_the_command_line(shop_path, receiver, capsys, monkey
     assert code == 1
 
 
+def test_suppress_reads_add_remove_and_list_as_actions_and_refuses_nothing_to_add(shop_path, capsys):
+    """`suppress list` once suppressed a customer called "list"; the verbs are actions, an empty add an error."""
+    w = str(shop_path)
+    assert cli_json(capsys, "suppress", "list", "-w", w) == {"suppressed": []}
+    assert cli_json(capsys, "suppress", "-w", w) == {"suppressed": []}  # nothing given: the list
+    from segmint.cli import run
+
+    assert run(["suppress", "add", "-w", w]) != 0
+    assert "needs customer ids" in capsys.readouterr().err
+    assert cli_json(capsys, "suppress", "add", "C1", "C2", "-w", w) == {"added": 2}
+    assert cli_json(capsys, "suppress", "remove", "C1", "-w", w) == {"removed": 1}
+    assert [r["customer_id"] for r in cli_json(capsys, "suppress", "list", "-w", w)["suppressed"]] == ["C2"]
+    assert run(["deliveries", "list", "--since", "yesterday", "-w", w]) != 0
+    assert "--since applies to `segmint deliveries replay`" in capsys.readouterr().err
+
+
 def test_the_dead_letters_are_listed_and_retried(shop_path, receiver, capsys, monkeypatch):
     monkeypatch.setenv("SEGMINT_SECRET", "test-secret-key-for-pseudonyms")
     w = str(shop_path)
