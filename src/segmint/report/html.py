@@ -373,7 +373,8 @@ def _campaign(r: dict, names: dict[str, str]) -> str:
     o = r["overall"]
     if o.get("cuped"):
         c = o["cuped"]
-        out.append(f"<p>CUPED on {e(r['covariate'])} (the pre-period): overall interval [{f(c['lift_ci'][0])}, "
+        cov = ("the same outcome before the start" if r["covariate"] == "pre_period" else r["covariate"])
+        out.append(f"<p>CUPED on {e(cov)} (the pre-period): overall interval [{f(c['lift_ci'][0])}, "
                    f"{f(c['lift_ci'][1])}], variance {100 * c['variance_reduction']:.0f}% lower.</p>")
     srm = o["sample_ratio"]
     if srm.get("mismatch"):
