@@ -165,6 +165,11 @@ def test_the_report_has_a_section_per_campaign(planted):
     html = ws.report("personas").read_text(encoding="utf-8")
     assert 'id="campaign-0"' in html and "Campaign spring" in html and "95% interval" in html
     assert '"fig-campaign-0"' in html
+    # who responds: the uplift model's Qini curve and the segments where acting pays most, first the one it does
+    section = html[html.index('id="campaign-0"'):html.index('id="campaign-1"')]
+    assert "Who responds" in section and "Qini coefficient" in section and '"fig-qini-0"' in html
+    pays = section[section.index("Where acting pays most"):]
+    assert pays.index("loyal_high_spender") < pays.index("bargain_hunter")
 
 
 # ------------------------------------------------------------------ an event outcome (e-mail clicks)
