@@ -160,12 +160,10 @@ def measure(
 
 
 def _print_readout(r: dict[str, Any]) -> None:
-    from segmint.measure.campaigns import is_rate, parse_outcome
-
-    kind, event = parse_outcome(r["outcome"])
+    kind, _, event = r["outcome"].partition(":")  # conversion, revenue, orders, event:NAME, event_count:NAME
     unit = {"conversion": "conversion rate", "revenue": "revenue per customer", "orders": "orders per customer",
             "event": f"share with {event}", "event_count": f"{event} per customer"}[kind]
-    fmt = (lambda v: "" if v is None else f"{v:.2%}") if is_rate(r["outcome"]) else _num
+    fmt = (lambda v: "" if v is None else f"{v:.2%}") if kind in ("conversion", "event") else _num
     rows = []
     for label, b in [("overall", r["overall"])] + [(s["segment"], s) for s in r["segments"]]:
         p = "" if b["p_value"] is None else f"{b['p_value']:.2g}"
