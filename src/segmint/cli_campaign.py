@@ -19,7 +19,8 @@ campaign_app = typer.Typer(name="campaign", no_args_is_help=True,
 app.add_typer(campaign_app, name="campaign")
 
 OutcomeOpt = typer.Option("conversion", "--outcome", help="What the campaign should move: conversion (ordered in "
-                          "the window), revenue (net spend) or orders (order count).")
+                          "the window), revenue (net spend), orders (order count), event:NAME (had an event NAME "
+                          "of the events table, e.g. event:email_click) or event_count:NAME (how many).")
 
 
 def _pct(v: float | None) -> str:
@@ -140,7 +141,9 @@ def audience(
 def measure(
     name: str = typer.Argument(..., help="Campaign."),
     covariate: str | None = typer.Option(None, "--covariate", help="Feature of the snapshot at the start used "
-                                         "by CUPED (default: spend or orders in the last N days; none: no CUPED)."),
+                                         "by CUPED (default: spend or orders in the last N days; for an event "
+                                         "outcome pre_period, the same outcome over as many days before the start; "
+                                         "none: no CUPED)."),
     bootstrap: int = typer.Option(200, "--bootstrap", min=0, help="Bootstrap replicates of the overall check "
                                   "(0: none)."),
     workspace: Path | None = WorkspaceOpt,
@@ -157,9 +160,10 @@ def measure(
 
 
 def _print_readout(r: dict[str, Any]) -> None:
-    unit = {"conversion": "conversion rate", "revenue": "revenue per customer",
-            "orders": "orders per customer"}[r["outcome"]]
-    fmt = (lambda v: "" if v is None else f"{v:.2%}") if r["outcome"] == "conversion" else _num
+    kind, _, event = r["outcome"].partition(":")  # conversion, revenue, orders, event:NAME, event_count:NAME
+    unit = {"conversion": "conversion rate", "revenue": "revenue per customer", "orders": "orders per customer",
+            "event": f"share with {event}", "event_count": f"{event} per customer"}[kind]
+    fmt = (lambda v: "" if v is None else f"{v:.2%}") if kind in ("conversion", "event") else _num
     rows = []
     for label, b in [("overall", r["overall"])] + [(s["segment"], s) for s in r["segments"]]:
         p = "" if b["p_value"] is None else f"{b['p_value']:.2g}"
@@ -175,7 +179,7 @@ def _print_readout(r: dict[str, Any]) -> None:
     o = r["overall"]
     if "cuped" in o:
         c = o["cuped"]
-        console.out.print(f"CUPED on {r['covariate']}: lift {fmt(c['lift'])} {_ci(c['lift_ci'], fmt)}, "
+        console.out.print(f"CUPED on {_covariate(r)}: lift {fmt(c['lift'])} {_ci(c['lift_ci'], fmt)}, "
                           f"variance {c['variance_reduction']:.0%} lower")
     if "bootstrap_lift_ci" in o:
         console.out.print(f"Bootstrap check of the overall interval: {_ci(o['bootstrap_lift_ci'], fmt)}")
@@ -186,6 +190,12 @@ def _print_readout(r: dict[str, Any]) -> None:
                           "the lift until you know why")
     else:
         console.out.print("Sample ratio: as planned")
+
+
+def _covariate(r: dict[str, Any]) -> str:
+    if r["covariate"] == "pre_period":
+        return f"the same outcome from {r['window']['pre_period_start']} to {r['window']['start']}"
+    return str(r["covariate"])
 
 
 @campaign_app.command("uplift")

@@ -714,9 +714,14 @@ class Workspace:
         for c in self.campaigns() if not self.read_only else []:
             if c.segmentation == name:
                 try:
-                    out.append(self.measure_campaign(c.name, bootstrap=0))
+                    r = self.measure_campaign(c.name, bootstrap=0)
                 except SegmintError:  # nothing to measure yet (a window after the last order)
                     continue
+                try:  # who responds: the report shows the Qini curve and where acting pays most
+                    r["uplift"] = self.campaign_uplift(c.name)
+                except SegmintError as exc:  # too few members to model: the report says why
+                    r["uplift"] = {"error": str(exc)}
+                out.append(r)
         return out
 
     def lookalike(self, target: str, source: str = "customers", top: float = 0.05) -> dict[str, Any]:

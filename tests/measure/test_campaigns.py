@@ -165,3 +165,64 @@ def test_the_report_has_a_section_per_campaign(planted):
     html = ws.report("personas").read_text(encoding="utf-8")
     assert 'id="campaign-0"' in html and "Campaign spring" in html and "95% interval" in html
     assert '"fig-campaign-0"' in html
+    # who responds: the uplift model's Qini curve and the segments where acting pays most, first the one it does
+    section = html[html.index('id="campaign-0"'):html.index('id="campaign-1"')]
+    assert "Who responds" in section and "Qini coefficient" in section and '"fig-qini-0"' in html
+    pays = section[section.index("Where acting pays most"):]
+    assert pays.index("loyal_high_spender") < pays.index("bargain_hunter")
+
+
+# ------------------------------------------------------------------ an event outcome (e-mail clicks)
+EVENT_LIFT = {"loyal_high_spender": 2.0, "occasional_gift_buyer": 0.0}
+
+
+def test_an_event_outcome_measures_the_planted_clicks_from_the_cli(persona_shop, tmp_path):
+    """``--outcome event_count:email_click`` and ``event:email_click`` read the events table in the window."""
+    from typer.testing import CliRunner
+
+    from segmint.cli import app
+    from segmint.datasets.campaign import plant_events
+    from segmint.errors import DataError
+
+    ws, shop = persona_shop
+    ws.ingest("events", shop.events)
+    with pytest.raises(ConfigError, match="write event:email_click"):
+        ws.create_campaign("bad", "personas", start=AS_OF, outcome="email_click")
+    with pytest.raises(DataError, match="did you mean 'email_click'"):
+        ws.create_campaign("bad", "personas", start=AS_OF, outcome="event:email_clik")
+    path = str(ws.path)
+    ws.close()  # the CLI opens the store itself
+    run = CliRunner().invoke
+    for name, outcome in (("clicks", "event_count:email_click"), ("clicked", "event:email_click")):
+        r = run(app, ["campaign", "create", name, "-w", path, "--segmentation", "personas", "--segment",
+                      "loyal_high_spender", "--segment", "occasional_gift_buyer", "--holdout", "0.3", "--start", AS_OF,
+                      "--end", "2025-07-01", "--outcome", outcome, "--json"])
+        assert r.exit_code == 0, r.output
+    for seed, name in enumerate(("clicks", "clicked")):  # each campaign's own treatment group (its own salt)
+        members = ws.campaign_members(name).to_pyarrow().to_pandas()
+        members["persona"] = members["segment"]
+        ws.ingest("events", plant_events(members, EVENT_LIFT, AS_OF, "2025-07-01", seed=4 + seed))
+    ws.close()
+    r = run(app, ["campaign", "measure", "clicks", "-w", path, "--json", "--bootstrap", "0"])
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.output)
+    assert body["outcome"] == "event_count:email_click" and body["covariate"] == "pre_period"
+    assert body["window"]["pre_period_start"] == "2025-05-02"  # as many days before the start as the window has
+    by = {s["segment"]: s for s in body["segments"]}
+    for persona, lift in EVENT_LIFT.items():
+        assert KEYS <= set(by[persona])
+        assert by[persona]["lift_ci"][0] <= lift <= by[persona]["lift_ci"][1], (persona, by[persona]["lift_ci"])
+        assert by[persona]["significant"] == (lift > 0), persona
+    # as a rate: the share who clicked at least once (the other campaign's planted clicks are noise here)
+    r = run(app, ["campaign", "measure", "clicked", "-w", path, "--bootstrap", "0"])
+    assert r.exit_code == 0, r.output
+    assert "same outcome from 2025-05-02" in r.output and "%" in r.output  # CUPED on the pre-period, rates
+    rate = ws.measure_campaign("clicked", bootstrap=0)
+    assert rate["overall"]["method"].startswith("newcombe")
+    loyal = {s["segment"]: s for s in rate["segments"]}["loyal_high_spender"]
+    assert loyal["lift_ci"][0] > 0 and 0 <= loyal["treatment"]["outcome"] <= 1
+    r = run(app, ["campaign", "plan", "-w", path, "--segmentation", "personas", "--outcome", "event:email_click",
+                  "--days", "30", "--json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.output)
+    assert 0 < plan["baseline_mean"] < 1 and "events table" in plan["baseline_from"]

@@ -72,3 +72,30 @@ def test_prospects_are_scored_on_the_customer_attributes(persona_shop):
                or d["feature"].startswith("company_size") for d in out["drivers"][:3])
     with pytest.raises(DataError, match="at least 100"):
         ws.lookalike("personas:new_customer")  # nobody (or a handful) at AS_OF
+
+
+@pytest.mark.slow
+def test_cli_writes_the_top_share_and_prints_the_bands(persona_shop, tmp_path):
+    """``segmint lookalike S:SEGMENT --top 5% -o FILE --json`` as a user runs it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from segmint.cli import app
+
+    ws, _ = persona_shop
+    path = str(ws.path)
+    ws.close()  # the CLI opens the store itself
+    out = tmp_path / "look.csv"
+    r = CliRunner().invoke(app, ["lookalike", "personas:loyal_high_spender", "--from", "customers", "--top", "5%",
+                                 "-o", str(out), "-w", path, "--json"])
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.output)
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["customer_id", "score", "percentile"]
+    assert len(frame) == body["rows"] == int(np.ceil(0.05 * body["candidates"]))
+    assert frame["score"].is_monotonic_decreasing and set(frame["percentile"]) <= set(range(1, 6))
+    assert [b["band"] for b in body["bands"]] == [f"{b}-{b + 1}%" for b in range(10)]
+    assert all(0 <= b["expected_precision"] <= 1 for b in body["bands"]) and body["drivers"]
+    r = CliRunner().invoke(app, ["lookalike", "personas:new_customer", "-w", path])  # a seed under 100
+    assert isinstance(r.exception, DataError) and "at least 100" in str(r.exception)  # (main() prints it)

@@ -29,6 +29,22 @@ def test_create_list_and_measure_a_campaign(client, tokens):
     assert audit and audit[0]["target"] == "june"
 
 
+def test_an_event_outcome_through_the_api(client, tokens):
+    body = {"name": "clicks", "segmentation": "value", "holdout": 0.3, "start": "2025-06-01", "end": "2025-09-01",
+            "outcome": "event:email_click"}
+    r = client.post("/api/v1/campaigns", json=body, headers=bearer(tokens["admin"]))
+    assert r.status_code == 201, r.text
+    r = client.get("/api/v1/campaigns/clicks/measure?bootstrap=0", headers=bearer(tokens["analyst"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == "event:email_click" and r.json()["covariate"] == "pre_period"
+    for outcome in ("email_click", "event:DROP TABLE x", "event_count:"):  # not an outcome: refused at the door
+        bad = {**body, "name": "bad", "outcome": outcome}
+        assert client.post("/api/v1/campaigns", json=bad, headers=bearer(tokens["admin"])).status_code == 422
+    bad = {**body, "name": "bad", "outcome": "event:email_clik"}  # no such event: the engine's error, named
+    r = client.post("/api/v1/campaigns", json=bad, headers=bearer(tokens["admin"]))
+    assert r.status_code in (400, 422) and "email_click" in r.text
+
+
 def test_campaign_pages_show_the_lift_per_segment(client, tokens, shop):
     shop.create_campaign("june", "value", holdout=0.3, start="2025-06-01", end="2025-09-01")
     listing = client.get("/campaigns", headers=bearer(tokens["viewer"]))

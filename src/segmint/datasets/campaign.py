@@ -29,7 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["plant_orders", "simulate"]
+__all__ = ["plant_events", "plant_orders", "simulate"]
 
 
 def plant_orders(members: pd.DataFrame, lift: Mapping[str, float], start: str, end: str, seed: int = 0,
@@ -45,21 +45,44 @@ def plant_orders(members: pd.DataFrame, lift: Mapping[str, float], start: str, e
     start, end : str
         The campaign window (ISO dates, end exclusive).
     """
-    rng = np.random.default_rng(seed)
-    treated = members[members["group"] == "treatment"]
-    rate = treated["persona"].map(lambda p: float(lift.get(p, 0.0))).to_numpy(float)
-    k = rng.poisson(rate)
-    ids = np.repeat(treated["customer_id"].to_numpy(), k)
+    rng, ids, when = _caused(members, lift, start, end, seed)
     n = len(ids)
-    t0, t1 = np.datetime64(start, "s"), np.datetime64(end, "s")
-    when = t0 + rng.integers(0, int((t1 - t0).astype(int)), n).astype("timedelta64[s]")
     return pd.DataFrame({
         "order_id": [f"CAMP{seed:03d}-{i:07d}" for i in range(n)],
         "customer_id": ids,
-        "ordered_at": pd.to_datetime(when).strftime("%Y-%m-%d %H:%M:%S"),
+        "ordered_at": when,
         "amount": np.round(rng.gamma(4.0, mean_amount / 4.0, n) + 1.0, 2),
         "returned": False,
     })
+
+
+def plant_events(members: pd.DataFrame, lift: Mapping[str, float], start: str, end: str, event: str = "email_click",
+                 seed: int = 0) -> pd.DataFrame:
+    """The events a campaign caused, in the events table's columns: ``Poisson(lift[p])`` extra ``event``
+    events per treated customer of persona ``p`` in the window, so the true lift on ``event_count:EVENT``
+    is ``lift[p]`` (and on ``event:EVENT``, the share with one, ``P(N = 0) - P(N + extra = 0)``).
+
+    Examples
+    --------
+    >>> members = pd.DataFrame({"customer_id": ["C1", "C2"], "group": ["treatment", "holdout"],
+    ...                         "persona": ["vip", "vip"]})
+    >>> plant_events(members, {"vip": 4.0}, "2025-06-01", "2025-07-01", seed=2)["event"].unique().tolist()
+    ['email_click']
+    """
+    _, ids, when = _caused(members, lift, start, end, seed)
+    return pd.DataFrame({"customer_id": ids, "occurred_at": when, "event": event,
+                         "properties": [f'{{"planted": {i}}}' for i in range(len(ids))]})
+
+
+def _caused(members: pd.DataFrame, lift: Mapping[str, float], start: str, end: str, seed: int):
+    """(rng, customer ids, times): ``Poisson(lift[persona])`` draws per treated member, uniform in the window."""
+    rng = np.random.default_rng(seed)
+    treated = members[members["group"] == "treatment"]
+    rate = treated["persona"].map(lambda p: float(lift.get(p, 0.0))).to_numpy(float)
+    ids = np.repeat(treated["customer_id"].to_numpy(), rng.poisson(rate))
+    t0, t1 = np.datetime64(start, "s"), np.datetime64(end, "s")
+    when = t0 + rng.integers(0, int((t1 - t0).astype(int)), len(ids)).astype("timedelta64[s]")
+    return rng, ids, pd.to_datetime(when).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def simulate(n: int, reps: int, lift: Mapping[str, float], holdout: float = 0.1, seed: int = 0,

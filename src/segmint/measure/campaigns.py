@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,13 +40,18 @@ import pyarrow as pa
 from segmint.errors import ConfigError, DataError, UnknownNameError, did_you_mean
 from segmint.paths import check_name
 
-__all__ = ["ASSIGNMENTS", "CAMPAIGNS", "OUTCOMES", "Campaign", "create", "exclude_holdouts", "get", "group_of",
-           "list_campaigns", "members", "salt", "sync", "treatment"]
+__all__ = ["ASSIGNMENTS", "CAMPAIGNS", "EVENT_OUTCOMES", "OUTCOMES", "Campaign", "check_outcome", "create",
+           "exclude_holdouts", "get", "group_of", "is_rate", "list_campaigns", "members", "parse_outcome", "salt",
+           "sync", "treatment"]
 
 CAMPAIGNS = "campaigns"
 ASSIGNMENTS = "campaign_assignments"
 #: What a campaign measures per customer in its window (see :func:`segmint.measure.readout.outcomes`).
 OUTCOMES = ("conversion", "revenue", "orders")
+#: Outcomes read from the events table, written ``KIND:EVENT`` (e.g. ``event:email_click``): ``event`` is 1 when
+#: the customer had that event in the window (a rate, like conversion), ``event_count`` how many they had.
+EVENT_OUTCOMES = ("event", "event_count")
+_EVENT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 HOLDOUT, TREATMENT = "holdout", "treatment"
 
 _SCHEMAS = {
@@ -114,6 +120,48 @@ def group_of(key: bytes, campaign: str, customer_ids: list[str], holdout: float)
             for c in customer_ids]
 
 
+# -------------------------------------------------------------------------------- outcomes
+def parse_outcome(outcome: str) -> tuple[str, str | None]:
+    """``(kind, event)``: ``("orders", None)``, or ``("event", "email_click")`` for ``event:email_click``.
+
+    Examples
+    --------
+    >>> parse_outcome("revenue"), parse_outcome("event_count:web_visit")
+    (('revenue', None), ('event_count', 'web_visit'))
+    """
+    kind, sep, event = str(outcome).partition(":")
+    if not sep and kind in OUTCOMES:
+        return kind, None
+    if sep and kind in EVENT_OUTCOMES and _EVENT_NAME.match(event):
+        return kind, event
+    hint = ""
+    if not sep and _EVENT_NAME.match(kind):  # a bare event name: say how to write it
+        hint = f" (an event type? write event:{kind} for the share who had it, event_count:{kind} for how many)"
+    raise ConfigError(f"--outcome {outcome!r}: use one of {', '.join(OUTCOMES)}, or event:NAME / event_count:NAME "
+                      f"with NAME an event type of the events table, e.g. event:email_click{hint}")
+
+
+def is_rate(outcome: str) -> bool:
+    """Whether ``outcome`` is 0/1 per customer (conversion, ``event:NAME``): rate statistics apply."""
+    return parse_outcome(outcome)[0] in ("conversion", "event")
+
+
+def check_outcome(outcome: str, store=None) -> tuple[str, str | None]:
+    """:func:`parse_outcome`, and with ``store`` an event outcome's event must occur in the events table."""
+    kind, event = parse_outcome(outcome)
+    if event is None or store is None:
+        return kind, event
+    if "events" not in store.con.list_tables():
+        raise DataError(f"--outcome {outcome}: the store has no events table; ingest events first "
+                        "(`segmint ingest events FILE`: customer_id, occurred_at, event)")
+    e = store.con.table("events")
+    if not int(e.filter(e.event == event).count().to_pyarrow().as_py()):
+        known = sorted(e.select("event").distinct().limit(1000).to_pyarrow()["event"].to_pylist())
+        raise DataError(f"--outcome {outcome}: the events table has no {event!r} event "
+                        f"({len(known)} event types); {did_you_mean(event, known)}")
+    return kind, event
+
+
 # ------------------------------------------------------------------------------- campaigns
 def _row(r: dict[str, Any]) -> Campaign:
     return Campaign(r["name"], r["segmentation"], json.loads(r["segments"]) if r["segments"] else None,
@@ -157,8 +205,7 @@ def create(ctx, key: bytes, name: str, segmentation: str, segments: list[str] | 
     if not isinstance(holdout, (int, float)) or isinstance(holdout, bool) or not 0 < float(holdout) < 1:
         raise ConfigError(f"--holdout {holdout!r}: the share of members held out must be between 0 and 1, "
                           "e.g. 0.1 for 10%")
-    if outcome not in OUTCOMES:
-        raise ConfigError(f"--outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
+    check_outcome(outcome, ctx.store)
     start_at = parse_as_of(start, ctx.plausible)
     end_at = parse_as_of(end, ctx.plausible) if end is not None else None
     if end_at is not None and end_at <= start_at:
@@ -282,11 +329,14 @@ def exclude_holdouts(store, table: ir.Table, campaigns: list[str] | None = None)
 
 
 def window_end(store, campaign: Campaign, plausible=None) -> dt.datetime:
-    """The end of the campaign's window: its ``end``, or the day after the last order."""
+    """The end of the campaign's window: its ``end``, or the day after the last order (event, for an event outcome)."""
     if campaign.end is not None:
         return campaign.end
     from segmint.features.asof import default_as_of
 
+    if parse_outcome(campaign.outcome)[1] is not None:
+        e = store.table("events")
+        return default_as_of(e.select(ordered_at=e.occurred_at), plausible)
     return default_as_of(store.table("orders"), plausible)
 
 

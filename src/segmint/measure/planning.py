@@ -7,6 +7,8 @@ longest feature window (``orders_last_365`` by default), scaled to the campaign'
 process at that rate), orders the scaled count (standard deviation: Poisson around each
 customer's rate), revenue the scaled spend (spread growing as the root of the length). A
 short window would say nothing about segments defined by not having bought lately.
+An event outcome (``event:NAME``, ``event_count:NAME``) reads its baseline from the events
+table instead: each customer's own outcome over the ``d`` days before the snapshot date.
 Aggregated in the engine.
 """
 
@@ -18,7 +20,7 @@ import ibis
 
 from segmint.errors import ConfigError, DataError
 from segmint.measure import power
-from segmint.measure.campaigns import OUTCOMES
+from segmint.measure import campaigns as cp
 
 __all__ = ["baseline", "plan_for"]
 
@@ -47,6 +49,8 @@ def baseline(ctx, segmentation: str | None, segments: list[str] | None, outcome:
         as_of, pop = parse_as_of(snaps[-1]["as_of"]), None
     f = store.con.table(FEATURES_TABLE)
     f = f.filter(f.as_of == ibis.literal(as_of, type="timestamp"))
+    if cp.parse_outcome(outcome)[1] is not None:
+        return _event_baseline(store, f, pop, outcome, days, as_of, segmentation, segments)
     # The longest window, scaled to the campaign's length: a short window says nothing about segments defined
     # by not having bought lately (their last 30 or 90 days are empty by definition).
     windows = sorted(w for w in ctx.features.windows if f"orders_last_{w}" in f.columns)
@@ -80,17 +84,34 @@ def baseline(ctx, segmentation: str | None, segments: list[str] | None, outcome:
     return n, float(agg["mean"] or 0.0), float(agg["sd"] or 0.0), what
 
 
+def _event_baseline(store, f, pop, outcome: str, days: int, as_of, segmentation, segments):
+    """The baseline of an event outcome: each customer's outcome over the ``days`` days before ``as_of``."""
+    import datetime as dt
+
+    from segmint.measure.readout import outcomes
+
+    people = (pop if pop is not None else f.select("customer_id")).distinct()
+    y = outcomes(store, outcome, as_of - dt.timedelta(days=days), as_of)
+    j = people.left_join(y, people.customer_id == y.customer_id)
+    v = j.y.fill_null(0.0)
+    agg = j.aggregate(n=j.count(), mean=v.mean(), sd=v.std()).to_pyarrow().to_pylist()[0]
+    if not int(agg["n"] or 0):
+        raise DataError(f"nobody in {segmentation or 'the snapshot'}{' ' + str(segments) if segments else ''} "
+                        f"at {as_of.date()}: nothing to plan on")
+    what = f"{outcome} in the {days} days before {as_of.date()} (events table)"
+    return int(agg["n"]), float(agg["mean"] or 0.0), float(agg["sd"] or 0.0), what
+
+
 def plan_for(ctx, segmentation: str | None, segments: list[str] | None, *, holdout: float, outcome: str,
              days: int, effect: float | None, customers: int | None, mean: float | None, sd: float | None,
              alpha: float, power: float) -> dict[str, Any]:
     """The plan (see :func:`segmint.measure.power.plan`) with the baseline given or read from the snapshot."""
-    if outcome not in OUTCOMES:
-        raise ConfigError(f"--outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
+    cp.check_outcome(outcome, ctx.store)
     if days < 1:
         raise ConfigError(f"--days {days}: the campaign must last at least a day")
     source = "given"
     if mean is None or sd is None or customers is None:
-        if outcome == "conversion" and mean is not None and sd is None:
+        if cp.is_rate(outcome) and mean is not None and sd is None:
             sd = (mean * (1 - mean)) ** 0.5
         if mean is None or sd is None or customers is None:
             n, m, s, source = baseline(ctx, segmentation, segments, outcome, days)

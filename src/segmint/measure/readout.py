@@ -8,13 +8,20 @@ window ``[start, end)``:
 ``revenue``
     the net amount of their orders in the window (returns count negative);
 ``orders``
-    how many orders (not returns) they placed in the window.
+    how many orders (not returns) they placed in the window;
+``event:NAME``
+    1 when the customer had an event ``NAME`` (e.g. ``email_click``, ``web_visit``) in the
+    window, else 0: a rate, measured like conversion;
+``event_count:NAME``
+    how many ``NAME`` events they had in the window: a mean, measured like orders.
 
 The CUPED covariate is a pre-period feature of the stored feature snapshot at the
 campaign's start (computed and stored when missing): the spend (revenue) or order count
 (conversion, orders) in the last N days before the start, N the configured feature window
 closest to the campaign's length. Members the snapshot does not know (no orders before)
-count 0.
+count 0. For an event outcome it is the same outcome over as many days just before the start
+(``pre_period``: the snapshot has no count per event type), unless ``--covariate`` names a
+snapshot column.
 
 The engine aggregates per (segment, group) the sums the statistics need
 (:class:`~segmint.measure.stats.GroupStats`); only the bootstrap check reads the
@@ -39,8 +46,19 @@ from segmint.measure import stats
 __all__ = ["covariate_column", "measure", "outcomes"]
 
 
+#: The covariate of an event outcome by default: the same outcome over the days just before the start.
+PRE_PERIOD = "pre_period"
+
+
 def outcomes(store, outcome: str, start: dt.datetime, end: dt.datetime) -> ir.Table:
-    """Per customer with an order in ``[start, end)``: ``customer_id``, ``y`` (the outcome)."""
+    """Per customer with an order (or the outcome's event) in ``[start, end)``: ``customer_id``, ``y``."""
+    kind, event = cp.parse_outcome(outcome)
+    if event is not None:
+        e = store.table("events")
+        e = e.filter((e.event == event) & (e.occurred_at >= ibis.literal(start, type="timestamp"))
+                     & (e.occurred_at < ibis.literal(end, type="timestamp")))
+        n = e.count().cast("float64")
+        return e.group_by("customer_id").aggregate(y=n if kind == "event_count" else ibis.literal(1.0))
     o = store.table("orders")
     o = o.filter((o.ordered_at >= ibis.literal(start, type="timestamp"))
                  & (o.ordered_at < ibis.literal(end, type="timestamp")))
@@ -89,7 +107,16 @@ def customer_frame(ctx, key: bytes, campaign: cp.Campaign, covariate: str | None
     j = m.left_join(y, m.customer_id == y.customer_id)
     rows = j.select(customer_id=m.customer_id, segment=m.segment, group=m.group, y=y.y.fill_null(0.0))
     info: dict[str, Any] = {"start": campaign.start, "end": end, "covariate": None}
-    if covariate != "none":
+    is_event = cp.parse_outcome(campaign.outcome)[1] is not None
+    if covariate == PRE_PERIOD or (is_event and covariate is None):
+        length = end - campaign.start  # the same outcome over as many days just before the start
+        info["pre_period_start"] = campaign.start - length
+        x = outcomes(store, campaign.outcome, campaign.start - length, campaign.start)
+        x = x.select(_xid=x.customer_id, x=x.y)
+        rows = rows.left_join(x, rows.customer_id == x._xid).drop("_xid")
+        rows = rows.mutate(x=rows.x.fill_null(0.0))
+        info["covariate"] = PRE_PERIOD
+    elif covariate != "none":
         snap = _snapshot_at(store, ctx.features, ctx.plausible, campaign.start)
         days = (end - campaign.start).total_seconds() / 86400
         col = covariate or covariate_column(snap.columns, campaign.outcome, days, list(ctx.features.windows))
@@ -149,7 +176,7 @@ def measure(ctx, key: bytes, campaign: cp.Campaign, covariate: str | None = None
     total_t = sum((per.get((s, cp.TREATMENT), zero) for s in segments), zero)
     total_h = sum((per.get((s, cp.HOLDOUT), zero) for s in segments), zero)
     cp.require_members(int(total_t.n + total_h.n), campaign)
-    kind = "rate" if campaign.outcome == "conversion" else "mean"
+    kind = "rate" if cp.is_rate(campaign.outcome) else "mean"
     with_cuped = info["covariate"] is not None
     overall = _block(total_t, total_h, kind, with_cuped)
     overall["sample_ratio"] = stats.sample_ratio_mismatch(int(total_t.n), int(total_h.n), campaign.holdout)
@@ -171,7 +198,8 @@ def measure(ctx, key: bytes, campaign: cp.Campaign, covariate: str | None = None
     return {
         "campaign": campaign.name, "segmentation": campaign.segmentation, "segments_targeted": campaign.segments,
         "outcome": campaign.outcome, "holdout_share": campaign.holdout,
-        "window": {"start": cp._day(info["start"]), "end": cp._day(info["end"])},
+        "window": {"start": cp._day(info["start"]), "end": cp._day(info["end"]),
+                   **({"pre_period_start": cp._day(info["pre_period_start"])} if "pre_period_start" in info else {})},
         "covariate": info["covariate"], "confidence": stats.LEVEL,
         "multiple_comparisons": "holm (p_value_adjusted, significant at 0.05, across segments)",
         "overall": overall, "segments": seg_blocks, "seconds": round(time.perf_counter() - t0, 3),

@@ -123,7 +123,9 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
         None for both): the workspace passes the run its scorecard and profile used.
     campaigns : list of dict, optional
         Campaign read-outs (:func:`segmint.measure.readout.measure`) on this segmentation: a section with
-        the lift per segment and its 95% interval.
+        the lift per segment and its 95% interval; with an ``uplift`` entry
+        (:func:`segmint.measure.uplift.run`, or ``{"error": ...}``), who responds: the Qini curve, the
+        uplift among the top k and the segments where acting pays most.
     monitoring : dict, optional
         :meth:`segmint.workspace.Workspace.monitor`'s figures: an "Over time" section (two runs or more).
     fairness : dict, optional
@@ -168,7 +170,8 @@ def render_report(path: str | os.PathLike, title: str, features: pd.DataFrame | 
                          else "<p>No flow between segments is large enough to show.</p>"))
     for i, r in enumerate(campaigns or []):
         sections.append((f"campaign-{i}", f"Campaign {r['campaign']}", _campaign(r, names) + fig(
-            f"fig-campaign-{i}", _lift_plot(r, names))))
+            f"fig-campaign-{i}", _lift_plot(r, names)) + _uplift(r.get("uplift"), names, lambda s: fig(
+                f"fig-qini-{i}", s))))
     if monitoring is not None and len(monitoring.get("runs") or []) > 1:  # monitoring (issue 17)
         from segmint.report.monitoring import monitoring_section
 
@@ -373,7 +376,8 @@ def _campaign(r: dict, names: dict[str, str]) -> str:
     o = r["overall"]
     if o.get("cuped"):
         c = o["cuped"]
-        out.append(f"<p>CUPED on {e(r['covariate'])} (the pre-period): overall interval [{f(c['lift_ci'][0])}, "
+        cov = ("the same outcome before the start" if r["covariate"] == "pre_period" else r["covariate"])
+        out.append(f"<p>CUPED on {e(cov)} (the pre-period): overall interval [{f(c['lift_ci'][0])}, "
                    f"{f(c['lift_ci'][1])}], variance {100 * c['variance_reduction']:.0f}% lower.</p>")
     srm = o["sample_ratio"]
     if srm.get("mismatch"):
@@ -395,3 +399,41 @@ def _lift_plot(r: dict, names: dict[str, str]) -> dict:
             "layout": {"height": 80 + 40 * len(rows), "margin": {"l": 160, "r": 20, "t": 10, "b": 40},
                        "yaxis": {"autorange": "reversed"}, "xaxis": {"title": {"text": "lift per customer"},
                                                                      "zeroline": True}}}
+
+
+def _uplift(u: dict | None, names: dict[str, str], fig) -> str:
+    """Who responds (a campaign's uplift model): in plain words, the Qini curve, uplift at k, where it pays most."""
+    if not u:
+        return ""
+    if "error" in u:
+        return f"<h3>Who responds</h3><p>No uplift model: {e(u['error'])}</p>"
+
+    def f(v):
+        return "" if v is None else (f"{v:,.4f}" if abs(v) < 10 else f"{v:,.2f}")
+
+    out = ["<h3>Who responds</h3>",
+           f'<p class="lead">Two models (treated, held out) learnt the outcome from the features on '
+           f"{u['customers_fit']:,} members; ranked by their difference, the predicted uplift, the other "
+           f"{u['customers_evaluated']:,} members show how much more the best-ranked responded. Above the dashed "
+           f"line (random targeting) the model finds responders: Qini coefficient {u['qini_coefficient']:.3f} "
+           f"(a random ranking: {u['random_qini_coefficient']:.3f}).</p>"]
+    rows = "".join(f'<tr><td>top {e(k)}</td><td class="num">{f(v)}</td></tr>' for k, v in u["uplift_at"].items())
+    rows += f'<tr><td>everyone</td><td class="num">{f(u["overall_lift"])}</td></tr>'
+    out.append(f"<table><tr><th>targeted by predicted uplift</th><th>lift per customer</th></tr>{rows}</table>")
+    seg = "".join(f'<tr><td>{e(names.get(s["segment"], s["segment"]))}</td><td class="num">{f(s["predicted_uplift"])}'
+                  f'</td><td class="num">{s["customers"]:,}</td></tr>' for s in u["segments"])
+    out.append("<p>Where acting pays most (mean predicted uplift per customer, largest first):</p>"
+               f"<table><tr><th>segment</th><th>predicted uplift</th><th>customers</th></tr>{seg}</table>")
+    return "\n".join(out) + fig(_qini_plot(u))
+
+
+def _qini_plot(u: dict) -> dict:
+    share = [p["share"] for p in u["qini"]]
+    q = [p["qini"] for p in u["qini"]]
+    return {"data": [{"type": "scatter", "mode": "lines+markers", "name": "ranked by predicted uplift", "x": share,
+                      "y": q, "line": {"color": "#0f766e"}},
+                     {"type": "scatter", "mode": "lines", "name": "random targeting", "x": [0, 1], "y": [0, q[-1]],
+                      "line": {"color": "#64748b", "dash": "dash"}}],
+            "layout": {"height": 320, "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
+                       "xaxis": {"title": {"text": "share of members targeted"}, "tickformat": ".0%"},
+                       "yaxis": {"title": {"text": "extra outcome (Qini)"}}, "legend": {"orientation": "h"}}}

@@ -7,7 +7,7 @@ Creating a campaign assigns its members to treatment or holdout in the store, as
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -33,7 +33,10 @@ class CampaignCreate(BaseModel):
     holdout: float = Field(0.1, gt=0, lt=1, description="Share of the members held out.")
     start: dt.date
     end: dt.date | None = None
-    outcome: Literal["conversion", "revenue", "orders"] = "conversion"
+    outcome: str = Field("conversion", max_length=80,
+                         pattern=r"^(conversion|revenue|orders|(event|event_count):[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})$",
+                         description="conversion, revenue, orders, or event:NAME / event_count:NAME (an event "
+                         "type of the events table, e.g. event:email_click).")
 
 
 def _ws(request: Request):
