@@ -105,6 +105,16 @@ def delete_all(table: str) -> str:
     return f"DELETE FROM {identifier(table)}"
 
 
+def delete_in_returning(table: str, column: str, ids_table: str, ids_column: str) -> str:
+    """Delete the rows whose ``column`` is one of ``ids_table.ids_column``, returning their ``column``.
+
+    One join per table does both the delete and the count of an erasure (a count first, then a
+    delete, joined every table twice).
+    """
+    return (f"DELETE FROM {identifier(table)} WHERE {identifier(column)} IN "
+            f"(SELECT {identifier(ids_column)} FROM {identifier(ids_table)}) RETURNING {identifier(column)}")
+
+
 def position_view(table: str, view: str) -> str:
     """A temporary view of ``table`` with each row's position (``rowid``) as ``_rec``, first."""
     return f"CREATE TEMP VIEW {identifier(view)} AS SELECT rowid AS _rec, * FROM {identifier(table)}"
@@ -195,6 +205,9 @@ CHECKPOINT = "CHECKPOINT"
 #: The store's own tables: not temporary ones, not views, not those of another attached file.
 BASE_TABLES = ("SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND database_name = current_database() "
                "AND schema_name = 'main' ORDER BY table_name")
+#: ``(table, column)`` of every column of the store's own tables (one catalogue read for an erasure's tables).
+BASE_COLUMNS = ("SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() "
+                "AND schema_name = 'main' AND table_name IN (" + BASE_TABLES.replace(" ORDER BY table_name", "") + ")")
 CURRENT_DATABASE = "SELECT current_database()"
 #: The name the fresh file is attached under while the store is copied into it.
 REWRITE_ALIAS = "segmint_rewrite"
@@ -250,9 +263,12 @@ ENGINE_SPECIFIC: dict[str, str] = {
     "BASE_TABLES": "duckdb_tables(); Ibis: Store.base_tables lists the tables and leaves out segmint's and "
                    "Ibis' transient ones by name",
     "CURRENT_DATABASE": "DuckDB's attached database name; no Spark equivalent needed",
+    "BASE_COLUMNS": "duckdb_columns(); Ibis: segmint.store.erase.customer_tables reads each table's schema",
     "attach": "DuckDB files; on Spark an erasure rewrites each table's files with a filter (Store._rewrite)",
     "copy_database": "as attach",
     "detach": "as attach",
+    "delete_in_returning": "DELETE ... RETURNING: DuckDB/Postgres; on Spark an erasure counts with a semi-join and "
+                           "deletes with Store.delete_keys (segmint.store.erase.delete_people)",
 }
 
 __all__ = ["ENGINE_SPECIFIC", "identifier", "add_column", "delete_where", "delete_keys"]
