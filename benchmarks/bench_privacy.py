@@ -71,12 +71,12 @@ def others():
     return out
 
 before = others()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 r = ws.forget(gone)
-seconds = time.perf_counter() - t0
+seconds, cpu = time.perf_counter() - t0, time.process_time() - c0  # cpu: every thread of the process (DuckDB's)
 after = others()
 ws.close()
-print(json.dumps({"seconds": seconds, "found": r.found, "rows": r.rows, "bytes_before": r.rewritten["bytes_before"],
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "found": r.found, "rows": r.rows, "bytes_before": r.rewritten["bytes_before"],
                   "bytes_after": r.rewritten["bytes_after"], "phases": r.phases, "unchanged": before == after,
                   "others_memberships": before["memberships"][0], "others_features": before["features"][0]}))
 """.replace("@SECRET@", SECRET)
@@ -120,17 +120,19 @@ def main() -> None:
         "`unchanged`: every other customer's memberships and features hash the same before and after. "
         f"Median of {args.runs} runs, each in a fresh process.",
         "",
-        "| customers | forgotten | rows erased | store MB before | after | forget s (median) | plan / delete / "
-        "rewrite / files s (first run) | peak MB | others unchanged |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| customers | forgotten | rows erased | store MB before | after | forget s (median) | CPU s (median) | "
+        "plan / delete / rewrite / files s (first run) | peak MB | others unchanged |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         f"| {args.customers:,} | {r0['found']:,} | {r0['rows']:,} | {r0['bytes_before'] / 2**20:,.0f} | "
         f"{r0['bytes_after'] / 2**20:,.0f} | {median([r['seconds'] for r in runs]):.1f} | "
+        f"{median([r['cpu_seconds'] for r in runs]):.1f} | "
         f"{' / '.join(str(round(r0['phases'].get(k, 0), 1)) for k in ('plan', 'delete', 'rewrite', 'files'))} | "
         f"{max(r['peak_rss_mb'] for r in runs):,.0f} | {all(r['unchanged'] for r in runs)} |",
         "",
-        "The issue's target is 1,000 people from 1,000,000 customers in at most 60 s. The time is dominated by the "
-        "file rewrite, which grows with the store's size (roughly linearly: it copies every live row once), "
-        "and by one semi-join per customer table.",
+        "CPU s: the process's CPU time over all its threads (DuckDB's included): on a shared machine it moves "
+        "far less than the wall time. The issue's target is 1,000 people from 1,000,000 customers in at most "
+        "60 s. The time is dominated by the file rewrite, which grows with the store's size (it copies every "
+        "live row once), then by one `DELETE ... RETURNING` join per customer table.",
     ]
     print(write_result("privacy", "\n".join(lines) + "\n"))
 

@@ -470,7 +470,8 @@ class Workspace:
 
         j = self._judged(name, as_of)
         later = self.stored_run(name, compare_as_of).labels if compare_as_of is not None else None
-        return scorecard(*j.inputs(), labels_later=later, prepared=j.prepared, **self._judged_with())
+        return scorecard(*j.inputs(), labels_later=later, prepared=j.prepared, fairness=self._fairness_settings(),
+                         **self._judged_with())
 
     def profile(self, name: str, as_of: Any = None) -> Profile:
         """Per-segment profile of the stored run against the population (small segments suppressed)."""
@@ -505,7 +506,8 @@ class Workspace:
 
         j = self._judged(name, as_of)  # inside keep_features: the prepared run validate and profile used
         if card is None:
-            card = scorecard(*j.inputs(), prepared=j.prepared, **self._judged_with())
+            card = scorecard(*j.inputs(), prepared=j.prepared, fairness=self._fairness_settings(),
+                             **self._judged_with())
         if prof is None:
             prof = profile(*j.inputs(), prepared=j.prepared, **self._judged_with())
         result = j.result
@@ -521,7 +523,8 @@ class Workspace:
                              campaigns=self._report_campaigns(name),
                              monitoring=self._report_monitoring(name, migrations),
                              journeys=self._report_journeys(name),
-                             fairness=self._report_fairness(name, result.as_of))
+                             fairness=card.fairness if card.fairness is not None
+                             else self._report_fairness(name, result.as_of))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -916,6 +919,10 @@ class Workspace:
 
             note_erasure()
         return info
+
+    def _fairness_settings(self) -> dict[str, Any]:
+        """``privacy.fairness`` as the scorecard takes it (its fairness table, issue 20)."""
+        return self.config.privacy.fairness.model_dump()
 
     def _report_fairness(self, name: str, as_of: Any) -> dict[str, Any] | None:
         """The fairness table for the report's section; None (no section) when it cannot be computed."""
