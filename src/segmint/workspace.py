@@ -726,7 +726,11 @@ class Workspace:
         """People outside ``SEGMENTATION:SEGMENT`` ranked by resemblance (PU classifier), with bands and drivers."""
         from segmint.measure import lookalike
 
-        return lookalike.run(self.segment_context(), target, source, top)
+        out = lookalike.run(self.segment_context(), target, source, top, sensitive=self.config.privacy.sensitive)
+        if out["sensitive"]["allowed"] and not self.read_only:  # issue 20: an allowance goes to the audit trail
+            self.audit_log.record(os.environ.get("USER", "segmint"), "workspace", "sensitive-allowed",
+                                  f"lookalike {target}", None, {"attributes": out["sensitive"]["allowed"]})
+        return out
 
     # --- hardening (issue 15) ---
     def runs_stored(self) -> int:
