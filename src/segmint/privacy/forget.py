@@ -246,6 +246,8 @@ def erase(store: Store, ids: Iterable[Any], *, request: str = "", who: str = "cl
     started = time.perf_counter()
     with store.transaction():
         p.tables, p.present = delete_people(store, keyed, ids)
+        if "memberships" in p.tables:  # the runs' stored counts say what they hold now
+            store.runs.recount()
         receipt.tables, receipt.found = dict(p.tables), len(p.present)
         receipt.not_found = len(ids) - receipt.found
         for name, found in p.mention_rows.items():

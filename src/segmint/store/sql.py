@@ -133,6 +133,14 @@ _RUN_SUMMARY = ('INSERT INTO "' + RUNS + '" SELECT segmentation, version, as_of,
 RUNS_FROM_MEMBERSHIPS = _RUN_SUMMARY.format(reasons="false", stored_at="NULL", where="")
 #: One run's summary row: reasons stored, stored_at, then the run's (segmentation, version, as_of).
 RUN_ROW = _RUN_SUMMARY.format(reasons="?", stored_at="?", where="WHERE segmentation = ? AND version = ? AND as_of = ?")
+#: Count every run's customers and rows again from its memberships (after an erasure took some away).
+RECOUNT_RUNS = (f'UPDATE "{RUNS}" AS r SET customers = coalesce(m.customers, 0), "rows" = coalesce(m.n, 0) '
+                f'FROM "{RUNS}" AS k LEFT JOIN (SELECT segmentation, version, as_of, count(DISTINCT customer_id) '
+                f'AS customers, count(*) AS n FROM "{MEMBERSHIPS}" GROUP BY segmentation, version, as_of) AS m '
+                "ON k.segmentation = m.segmentation AND k.version = m.version AND k.as_of = m.as_of "
+                "WHERE r.segmentation = k.segmentation AND r.version = k.version AND r.as_of = k.as_of "
+                "AND (r.customers IS DISTINCT FROM coalesce(m.customers, 0) OR r.\"rows\" IS DISTINCT FROM "
+                "coalesce(m.n, 0))")
 #: ``(version, as_of, reasons)`` of every run of one segmentation, oldest first.
 FIND_RUNS = f'SELECT version, as_of, reasons FROM "{RUNS}" WHERE segmentation = ? ORDER BY as_of, version'
 #: One customer's stored segments and reasons in one run.
@@ -254,6 +262,8 @@ ENGINE_SPECIFIC: dict[str, str] = {
     "delete_where": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_rows rewrites the table with a filter",
     "RUNS_FROM_MEMBERSHIPS": "count(DISTINCT) INSERT ... SELECT; Ibis: RunTables.ensure_tables (aggregate + insert)",
     "RUN_ROW": "as RUNS_FROM_MEMBERSHIPS; Ibis: RunTables.insert_summary",
+    "RECOUNT_RUNS": "UPDATE ... FROM: Spark has no UPDATE on Parquet tables; Ibis: RunTables.recount rewrites the "
+                    "summary table from a join with the counts",
     "LATEST_RUNS": "QUALIFY is DuckDB/Snowflake only; Ibis: RunTables.latest (row_number window and a filter)",
     "RUN_SIZE": "strlen (bytes) and array_to_string are DuckDB functions; Ibis: RunTables.size (characters: "
                 "the same for ASCII ids and reasons, a lower bound otherwise)",
