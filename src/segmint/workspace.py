@@ -552,8 +552,14 @@ class Workspace:
         monitoring figures and the alerts; see :func:`segmint.monitor.refresh.refresh`."""
         from segmint.monitor.refresh import refresh
 
-        return refresh(self.segment_context(), self.config, as_of, refit,
-                       min_segment_size=self.config.privacy.min_segment_size)
+        # issue 20: rows past their `retention:` period go first (ledger row, file rewritten), so the
+        # snapshot and the runs of this refresh are made without them
+        purged = self.apply_retention(who="refresh") if self.config.retention and not self.read_only else None
+        out = refresh(self.segment_context(), self.config, as_of, refit,
+                      min_segment_size=self.config.privacy.min_segment_size)
+        if purged is not None:
+            out["retention"] = purged
+        return out
 
     def _report_monitoring(self, name: str, migrations: Any) -> dict[str, Any] | None:
         """The report's "Over time" figures (without model health and the drift series), when there is history."""

@@ -157,6 +157,7 @@ def rewrite_database(path: Path, memory_limit: str | None = None) -> dict[str, i
         raise WorkspaceError(f"cannot rewrite the store {path}: {str(exc).splitlines()[0]}; stop `segmint serve` "
                              "or any other segmint process on this workspace and run the command again") from None
     try:
+        con.execute(sql.SET_NO_PROGRESS_BAR)  # the copy takes seconds: DuckDB would draw a bar on the terminal
         if memory_limit:
             con.execute(sql.set_memory_limit(memory_limit))
         con.execute(sql.CHECKPOINT)  # the WAL into the file, so nothing waits to be replayed
