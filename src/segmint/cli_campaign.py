@@ -313,6 +313,8 @@ def lookalike(
     console.out.print(console.table("Percentile bands (expected precision: the share like the seed)",
                                     ["band", "people", "expected precision", "cumulative"], rows,
                                     {"people": "right", "expected precision": "right", "cumulative": "right"}))
+    if r.get("sensitive", {}).get("note"):  # issue 20: protected columns left out, and why
+        console.out.print(r["sensitive"]["note"], markup=False)
     drows = [[d["feature"], _num(d["top_mean"]), _num(d["mean"]), f"{d['standardised_difference']:+.2f}"]
              for d in r["drivers"]]
     console.out.print(console.table("What sets the top 10% apart", ["feature", "top 10% mean", "mean",

@@ -45,6 +45,10 @@ def refresh(
     console.out.print(console.table("Segmentations", ["segmentation", "version", "model", "moved", "drift share",
                                                       "drifted features"], rows))
     _print_alerts(info["alerts"], "Alerts raised")
+    if info.get("retention") and info["retention"]["rows"]:  # issue 20: retention: periods purged first
+        purged = ", ".join(f"{t} {v['rows']:,} (before {v['before']})" for t, v in info["retention"]["tables"].items()
+                           if v["rows"])
+        console.out.print(f"Retention purged {info['retention']['rows']:,} rows: {purged}.", markup=False)
 
 
 @app.command()

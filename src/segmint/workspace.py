@@ -470,7 +470,8 @@ class Workspace:
 
         j = self._judged(name, as_of)
         later = self.stored_run(name, compare_as_of).labels if compare_as_of is not None else None
-        return scorecard(*j.inputs(), labels_later=later, prepared=j.prepared, **self._judged_with())
+        return scorecard(*j.inputs(), labels_later=later, prepared=j.prepared, fairness=self._fairness_settings(),
+                         **self._judged_with())
 
     def profile(self, name: str, as_of: Any = None) -> Profile:
         """Per-segment profile of the stored run against the population (small segments suppressed)."""
@@ -505,7 +506,8 @@ class Workspace:
 
         j = self._judged(name, as_of)  # inside keep_features: the prepared run validate and profile used
         if card is None:
-            card = scorecard(*j.inputs(), prepared=j.prepared, **self._judged_with())
+            card = scorecard(*j.inputs(), prepared=j.prepared, fairness=self._fairness_settings(),
+                             **self._judged_with())
         if prof is None:
             prof = profile(*j.inputs(), prepared=j.prepared, **self._judged_with())
         result = j.result
@@ -521,7 +523,8 @@ class Workspace:
                              campaigns=self._report_campaigns(name),
                              monitoring=self._report_monitoring(name, migrations),
                              journeys=self._report_journeys(name),
-                             fairness=self._report_fairness(name, result.as_of))
+                             fairness=card.fairness if card.fairness is not None
+                             else self._report_fairness(name, result.as_of))
 
     def _latest_migrations(self, name: str, as_of: Any) -> pd.DataFrame | None:
         """The migration matrix from the previous stored as_of to ``as_of``, when there is history."""
@@ -549,8 +552,14 @@ class Workspace:
         monitoring figures and the alerts; see :func:`segmint.monitor.refresh.refresh`."""
         from segmint.monitor.refresh import refresh
 
-        return refresh(self.segment_context(), self.config, as_of, refit,
-                       min_segment_size=self.config.privacy.min_segment_size)
+        # issue 20: rows past their `retention:` period go first (ledger row, file rewritten), so the
+        # snapshot and the runs of this refresh are made without them
+        purged = self.apply_retention(who="refresh") if self.config.retention and not self.read_only else None
+        out = refresh(self.segment_context(), self.config, as_of, refit,
+                      min_segment_size=self.config.privacy.min_segment_size)
+        if purged is not None:
+            out["retention"] = purged
+        return out
 
     def _report_monitoring(self, name: str, migrations: Any) -> dict[str, Any] | None:
         """The report's "Over time" figures (without model health and the drift series), when there is history."""
@@ -728,7 +737,11 @@ class Workspace:
         """People outside ``SEGMENTATION:SEGMENT`` ranked by resemblance (PU classifier), with bands and drivers."""
         from segmint.measure import lookalike
 
-        return lookalike.run(self.segment_context(), target, source, top)
+        out = lookalike.run(self.segment_context(), target, source, top, sensitive=self.config.privacy.sensitive)
+        if out["sensitive"]["allowed"] and not self.read_only:  # issue 20: an allowance goes to the audit trail
+            self.audit_log.record(os.environ.get("USER", "segmint"), "workspace", "sensitive-allowed",
+                                  f"lookalike {target}", None, {"attributes": out["sensitive"]["allowed"]})
+        return out
 
     # --- hardening (issue 15) ---
     def runs_stored(self) -> int:
@@ -921,6 +934,10 @@ class Workspace:
 
             note_erasure()
         return info
+
+    def _fairness_settings(self) -> dict[str, Any]:
+        """``privacy.fairness`` as the scorecard takes it (its fairness table, issue 20)."""
+        return self.config.privacy.fairness.model_dump()
 
     def _report_fairness(self, name: str, as_of: Any) -> dict[str, Any] | None:
         """The fairness table for the report's section; None (no section) when it cannot be computed."""

@@ -56,3 +56,17 @@ def test_forget_prints_a_receipt(run, shop_path):
 def test_forget_without_ids_is_a_user_error(run, shop_path):
     code, out, err = run("forget", "-w", str(shop_path))
     assert code == 1 and "no customer id" in err and "Traceback" not in err
+
+
+def test_the_scorecard_carries_the_fairness_table(run, shop_path):
+    code, out, err = run("validate", "value", "--workspace", str(shop_path), "--json")
+    assert code == 0, err
+    card = json.loads(out)
+    fair = card["fairness"]
+    assert [a["attribute"] for a in fair["attributes"]] == ["gender", "age_band", "gender x age_band"]
+    assert fair["threshold"] == 0.8 and fair["min_cell"] == 10
+    segments = {s["segment"] for a in fair["attributes"] for s in a["segments"]}
+    assert segments == set(card["details"]["segments"])
+    assert sum(s["customers"] for s in fair["attributes"][0]["segments"]) == card["n_customers"]
+    code, out, _ = run("validate", "value", "--workspace", str(shop_path))
+    assert code == 0 and "Fairness" in out and "gender:" in out and "lowest disparity ratio" in out

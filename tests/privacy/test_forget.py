@@ -80,6 +80,22 @@ def test_other_customers_memberships_and_features_are_unchanged(shop):
     assert (m1.customer_id == KEPT).any()
 
 
+def test_the_stored_runs_count_without_the_erased_person(shop):
+    def runs():
+        r = shop.store.table("segmentation_runs").to_pyarrow().to_pandas()
+        return r.set_index(["segmentation", "version", "as_of"])[["customers", "rows"]].sort_index()
+
+    before = runs()
+    assert len(before) == 2  # two dates of "value"
+    receipt = shop.forget([ERASED])
+    after = runs()
+    assert (after["customers"] == before["customers"] - 1).all()
+    assert after["rows"].sum() == before["rows"].sum() - receipt.tables["memberships"]
+    m = shop.store.table("memberships").to_pyarrow().to_pandas()
+    counted = m.groupby(["segmentation", "version", "as_of"]).customer_id.nunique().sort_index()
+    assert after["customers"].tolist() == counted.tolist()
+
+
 def test_a_dry_run_changes_nothing(shop, shop_path):
     before = shop.store.count("orders")
     receipt = shop.forget([ERASED], dry_run=True)

@@ -50,3 +50,23 @@ def test_the_cli(shop_path, capsys):
         main(["retention", "apply", "--dry-run", "-w", str(shop_path)])
     assert exit_.value.code in (0, None)
     assert "quarantine" in capsys.readouterr().out
+
+
+def test_refresh_purges_by_the_retention_periods_first(shop_path, capsys):
+    import json
+
+    from segmint.cli import main
+
+    (shop_path / "segmint.yaml").write_text((shop_path / "segmint.yaml").read_text() +
+                                            "\nretention:\n  events: {months: 1}\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["refresh", "--json", "-w", str(shop_path)])
+    assert exit_.value.code in (0, None)
+    info = json.loads(capsys.readouterr().out)
+    assert info["retention"]["rows"] > 0 and info["retention"]["tables"]["events"]["months"] == 1
+    assert info["retention"]["rewritten"]["bytes_after"] > 0
+    from segmint.workspace import Workspace
+
+    with Workspace.open(shop_path) as ws:
+        assert ws.erasure_ledger()[0]["action"] == "retention"
+        assert ws.erasure_ledger()[0]["who"] == "refresh"

@@ -55,3 +55,36 @@ def edit(ws, **sections):
         doc[key] = {**(doc.get(key) or {}), **value}
     cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
     ws.config = type(ws.config).load(cfg)
+
+
+def test_a_lookalike_leaves_protected_columns_out_and_names_the_setting():
+    import pandas as pd
+
+    from segmint.measure.lookalike import _sensitive
+
+    people = pd.DataFrame({"customer_id": ["a"], "age": [30], "age_band": ["25-34"], "frequency": [2]})
+    refused, guard = _sensitive(people, "the lookalike of v:A", None, SensitiveConfig())
+    assert refused == ["age", "age_band"] and guard["excluded"] == refused and guard["allowed"] == []
+    assert "'age'" in guard["note"] and "privacy.sensitive.attributes" in guard["note"]
+    refused, guard = _sensitive(people, "x", "kyc", SensitiveConfig(purposes=["kyc"]))
+    assert refused == [] and guard["allowed"] == ["age", "age_band"] and guard["note"] is None
+
+
+@pytest.mark.db
+def test_the_workspace_lookalike_refuses_then_allows_and_audits(shop):
+    spend = shop.store.table("features").monetary_total.to_pyarrow().to_pandas()
+    rules = {"kind": "rules", "segments": [{"name": "Low", "where": f"monetary_total <= {spend.quantile(0.6)}"}],
+             "else": "High"}  # a seed of about 120 of 200 (a lookalike needs 100)
+    edit(shop, segmentations={"spend": rules})
+    shop.segment("spend")
+    target = "spend:Low"
+    out = shop.lookalike(target)
+    assert {"age", "gender"} <= set(out["sensitive"]["excluded"]) and out["sensitive"]["allowed"] == []
+    assert not {d["feature"] for d in out["drivers"]} & set(out["sensitive"]["excluded"])
+    edit(shop, privacy={"sensitive": {"purposes": ["retention"]}})
+    edit(shop, segmentations={"spend": {**rules, "purpose": "retention"}})
+    allowed = shop.lookalike(target)
+    assert allowed["sensitive"]["excluded"] == [] and {"age", "gender"} <= set(allowed["sensitive"]["allowed"])
+    assert allowed["features"] > out["features"]
+    entry = shop.audit_log.entries(5, "sensitive-allowed")[0]
+    assert entry["target"] == f"lookalike {target}"

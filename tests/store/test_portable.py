@@ -168,3 +168,24 @@ def test_identifiers_are_checked(bad):
 
     with pytest.raises(WorkspaceError, match="not a plain name"):
         sql.delete_where(bad, ["as_of"])
+
+
+def test_erasure_statements_agree(tmp_path):
+    """delete_people (DELETE ... RETURNING) and RunTables.recount (UPDATE ... FROM) against their Ibis branches."""
+    from segmint.store.erase import customer_tables, delete_people
+
+    def scenario(store):
+        ms.write_run(store, "life", 1, T1, _labels(["c1", "c2", "c3"], ["A", "B", "A"]),
+                     _version("life", 1, '{"v": 1}'), exclusive=True)
+        ms.write_run(store, "life", 1, T2, _labels(["c1"], ["A"]), exclusive=True)
+        tables = {t: c for t, c in customer_tables(store).items() if t in (ms.MEMBERSHIPS, ms.REASONS)}
+        with store.transaction():
+            counts, present = delete_people(store, tables, ["c1", "c3", "nobody"])
+            store.runs.recount()
+        return {"counts": counts, "present": sorted(present), "runs": [r[:5] for r in _rows(store, ms.RUNS)],
+                "members": _rows(store, ms.MEMBERSHIPS)}
+
+    native, portable = _both(tmp_path, scenario)
+    assert native == portable
+    assert native["counts"] == {ms.MEMBERSHIPS: 3, ms.REASONS: 3} and native["present"] == ["c1", "c3"]
+    assert native["runs"] == [("life", 1, T1, 1, 1), ("life", 1, T2, 0, 0)]  # a run left empty counts 0

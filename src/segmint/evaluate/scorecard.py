@@ -69,6 +69,8 @@ class Scorecard:
     thresholds: Thresholds
     n_customers: int
     details: dict[str, Any] = field(default_factory=dict)
+    #: The fairness table (:func:`segmint.privacy.fairness.fairness_table`) when ``fairness=`` was given.
+    fairness: dict[str, Any] | None = None
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -106,6 +108,7 @@ class Scorecard:
             "tests": records(self.tests),
             "thresholds": self.thresholds.to_dict(),
             "details": _jsonable(self.details),
+            "fairness": _jsonable(self.fairness),
         }
 
 
@@ -131,7 +134,8 @@ def scorecard(features: pd.DataFrame | None = None, labels=None, catalog=None, l
               clv_column: str = "predicted_clv_12m", thresholds: Thresholds = DEFAULT_THRESHOLDS,
               random_state: int = 0, *, n_bootstrap: int = 20, sample_size: int = 5000,
               contact_columns: Sequence[str] | None = None, min_segment_size: int = 10,
-              max_rows: int | None = None, prepared: Segmented | None = None) -> Scorecard:
+              max_rows: int | None = None, prepared: Segmented | None = None,
+              fairness: dict[str, Any] | None = None) -> Scorecard:
     """Score a segmentation on the six criteria.
 
     Parameters
@@ -167,6 +171,11 @@ def scorecard(features: pd.DataFrame | None = None, labels=None, catalog=None, l
     prepared : Segmented, optional
         ``features``, ``labels`` and ``catalog`` already aligned by :func:`~segmint.evaluate.inputs.prepare`
         (give it instead of them): the workspace prepares a run once for its scorecard, profile and report.
+    fairness : dict, optional
+        ``privacy.fairness`` settings (``attributes``, ``intersections``, ``threshold``, ``bootstrap``,
+        ``reference``): the scorecard then carries the fairness table of those protected attributes
+        found among the features (:attr:`Scorecard.fairness`; small cells under ``min_segment_size``
+        suppressed). Every customer counts, whatever ``max_rows``.
     """
     seg = prepared if prepared is not None else prepare(features, labels, catalog)
     t = thresholds
@@ -233,7 +242,25 @@ def scorecard(features: pd.DataFrame | None = None, labels=None, catalog=None, l
         else:
             b.seg_row("explainable", "fidelity", np.nan, "Needs one segment per customer; these audiences overlap.")
         _profitable(b, seg, sizes, value_column, clv_column, n_bootstrap * 10, random_state)
-    return Scorecard(b.frame(), b.segment_frame(), effects, tests, rules, t, n, details)
+    fair = _fairness(seg, fairness, min_segment_size, random_state) if fairness is not None else None
+    return Scorecard(b.frame(), b.segment_frame(), effects, tests, rules, t, n, details, fair)
+
+
+def _fairness(seg: Segmented, settings: dict[str, Any], min_cell: int, seed: int) -> dict[str, Any]:
+    """The fairness table of the prepared run, with the names asked for but not among the features."""
+    from segmint.privacy.fairness import attribute_columns, fairness_table
+
+    names = list(settings.get("attributes", []))
+    columns = attribute_columns(seg.features, names, list(settings.get("intersections", [])))
+    if seg.overlapping:  # one row per (customer, audience) held
+        held = seg.members.stack()
+        labels = pd.Series(held[held].index.get_level_values(1), index=held[held].index.get_level_values(0))
+    else:
+        labels = seg.labels
+    table = fairness_table(labels, columns, min_cell=min_cell, threshold=settings.get("threshold", 0.8),
+                           bootstrap=settings.get("bootstrap", 200), reference=settings.get("reference"),
+                           random_state=seed)
+    return {"not_in_snapshot": [x for x in names if x not in columns], **table}
 
 
 class _Builder:

@@ -236,8 +236,33 @@ def _attributes(store, table: str) -> pd.DataFrame:
     return t.select(*keep).to_pyarrow().to_pandas()
 
 
-def run(ctx, target: str, source: str = "customers", top: float = 0.05, random_state: int = 0) -> dict[str, Any]:
-    """The lookalike of ``target`` (``SEGMENTATION:SEGMENT``, its latest run) among customers or prospects."""
+def _sensitive(people: pd.DataFrame, what: str, purpose: str | None, policy) -> tuple[list[str], dict[str, Any]]:
+    """The columns the model may not learn from, and what the output says about them.
+
+    :func:`segmint.privacy.sensitive.check_features` decides: without an allowed ``purpose`` on the
+    seed's segmentation the protected columns are refused (left out of the model, named with the
+    setting in ``sensitive.note``); with one they are used and listed in ``sensitive.allowed``.
+    """
+    from segmint.privacy.sensitive import SensitiveAttributeError, check_features, is_sensitive
+
+    if policy is None:
+        return [], {"excluded": [], "allowed": [], "note": None}
+    features = [c for c in people.columns if c not in _SKIP]
+    try:
+        allowed = check_features(what, features, purpose, policy)
+    except SensitiveAttributeError as exc:
+        refused = sorted(c for c in features if is_sensitive(c, policy))
+        return refused, {"excluded": refused, "allowed": [], "note": f"{exc} They were left out of the model."}
+    return [], {"excluded": [], "allowed": allowed, "note": None}
+
+
+def run(ctx, target: str, source: str = "customers", top: float = 0.05, random_state: int = 0,
+        sensitive=None) -> dict[str, Any]:
+    """The lookalike of ``target`` (``SEGMENTATION:SEGMENT``, its latest run) among customers or prospects.
+
+    ``sensitive`` (``privacy.sensitive``): protected columns are left out unless the seed's
+    segmentation declares an allowed ``purpose:`` (the result's ``sensitive`` says which, and why).
+    """
     from segmint.errors import ConfigError, did_you_mean
     from segmint.features.snapshot import load_features
     from segmint.segment import membership as ms
@@ -260,9 +285,11 @@ def run(ctx, target: str, source: str = "customers", top: float = 0.05, random_s
     if len(seed) < MIN_SEED:
         raise DataError(f"{name}:{segment} has {len(seed)} members at {as_of.date()}; a lookalike needs at least "
                         f"{MIN_SEED} seed members (fewer and the model learns noise). Pick a larger segment")
+    purpose = getattr(ctx.definitions().get(name), "purpose", None)
     if source == "customers":
         people = load_features(ctx.store, as_of).drop("as_of").to_pyarrow().to_pandas()
-        out = lookalike(people, set(seed), top=top, random_state=random_state)
+        refused, guard = _sensitive(people, f"the lookalike of {target}", purpose, sensitive)
+        out = lookalike(people.drop(columns=refused), set(seed), top=top, random_state=random_state)
     else:
         prospects = _attributes(ctx.store, "prospects")
         if prospects.empty:
@@ -270,7 +297,9 @@ def run(ctx, target: str, source: str = "customers", top: float = 0.05, random_s
                             "(the customers' columns: customer_id, age, region, is_business...)")
         people = _attributes(ctx.store, "customers")
         common = [c for c in people.columns if c in prospects.columns]
+        refused, guard = _sensitive(people[common], f"the lookalike of {target}", purpose, sensitive)
+        common = [c for c in common if c not in refused]
         out = lookalike(people[common], set(seed), prospects[common], top=top, categorical=True,
                         random_state=random_state)
-    out.update({"seed_segment": target, "as_of": as_of.date().isoformat(), "from": source})
+    out.update({"seed_segment": target, "as_of": as_of.date().isoformat(), "from": source, "sensitive": guard})
     return out

@@ -85,6 +85,8 @@ def purge(store: Store, rules: Mapping[str, Any], *, now: dt.datetime | None = N
             for table, v in p.items():
                 if v["rows"]:
                     store.delete_before(table, v["column"], v["_before"])
+            if "memberships" in purged:  # the runs' stored sizes say what they hold now
+                store.runs.recount()
             ledger.record(store, request_id=request_id, action="retention", request="retention", who=who,
                           hashes=[], tables=purged,
                           details={t: {k: v[k] for k in ("column", "months", "before")} for t, v in p.items()})

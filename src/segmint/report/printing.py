@@ -100,6 +100,42 @@ def print_scorecard(card: Scorecard, console: Console | None = None, segments: b
         out.print("[bold]Rules of a shallow tree that reproduces the segments[/]", markup=True)
         for r in card.rules.groupby("segment", sort=False).head(2).itertuples():
             out.print(f"  {escape(r.text)}  [dim]({r.support:,} customers, {r.precision:.0%} pure)[/]", markup=True)
+    if card.fairness is not None:
+        out.print(fairness_summary(card.fairness), markup=True)
+
+
+def fairness_summary(table: dict) -> str:
+    """One line per protected attribute of a scorecard's fairness table (``segmint fairness`` has the cells).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from segmint.privacy.fairness import fairness_table
+    >>> labels = pd.Series(["A"] * 60 + ["B"] * 40, index=[f"C{i}" for i in range(100)])
+    >>> gender = pd.Series(["F"] * 50 + ["M"] * 10 + ["M"] * 40, index=labels.index)
+    >>> t = fairness_table(labels, {"gender": gender}, min_cell=5, bootstrap=0)
+    >>> print(fairness_summary(t))
+    [bold]Fairness[/] (four-fifths rule at 0.8; cells under 5 suppressed; the table: `segmint fairness NAME`)
+      gender: 1 of 3 cells outside 0.8-1.25, lowest disparity ratio 0.2 (M in A), balance 0-0.2 (base 1.0)
+    """
+    lines = [f"[bold]Fairness[/] (four-fifths rule at {table['threshold']:g}; cells under {table['min_cell']} "
+             "suppressed; the table: `segmint fairness NAME`)"]
+    if not table.get("attributes"):
+        missing = ", ".join(table.get("not_in_snapshot") or []) or "none configured"
+        lines.append(f"  no protected attribute among the features (privacy.fairness.attributes: {escape(missing)})")
+    for a in table.get("attributes", []):
+        cells = [(c, s["segment"]) for s in a["segments"] for c in s["cells"] if not c["suppressed"]]
+        ratios = [(c["disparity_ratio"], c["group"], seg) for c, seg in cells if c.get("disparity_ratio") is not None]
+        low = min(ratios, default=None)
+        balances = [s["balance"] for s in a["segments"] if s["balance"] is not None]
+        text = (f"  {escape(a['attribute'])}: {a['flagged']} of {len(cells)} cells outside "
+                f"{table['threshold']:g}-{1 / table['threshold']:.3g}")
+        if low is not None:
+            text += f", lowest disparity ratio {low[0]:.3g} ({escape(str(low[1]))} in {escape(str(low[2]))})"
+        if balances:
+            text += f", balance {min(balances):.3g}-{max(balances):.3g} (base {a['balance_base']})"
+        lines.append(text)
+    return "\n".join(lines)
 
 
 def print_profile(profile: Profile, console: Console | None = None, top: int = 3,

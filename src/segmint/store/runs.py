@@ -123,6 +123,27 @@ class RunTables:
                      & (m.as_of == ibis.literal(as_of, type="timestamp")))
         self._insert_summaries(m, reasons=bool(reasons), stored_at=stored_at)
 
+    def recount(self) -> None:
+        """Count every run's customers and rows again from its memberships (inside the caller's transaction).
+
+        An erasure (``segmint forget``) or a retention purge takes memberships away: the summary
+        rows then say what the run holds now, not what it held when it was stored.
+        """
+        existing = set(self.store.con.list_tables())
+        if RUNS not in existing or MEMBERSHIPS not in existing:
+            return
+        if self.store.native_sql:
+            self.store._raw.execute(sql.RECOUNT_RUNS)
+            return
+        r, m = self.store.con.table(RUNS), self.store.con.table(MEMBERSHIPS)
+        keys = ["segmentation", "version", "as_of"]
+        counts = m.group_by(keys).aggregate(_customers=m.customer_id.nunique(), _rows=m.count())
+        joined = r.left_join(counts, keys)
+        zero = ibis.literal(0, type="int64")
+        rows = joined.select(**{c: joined[c] for c in SCHEMAS[RUNS].names if c not in ("customers", "rows")},
+                             customers=joined._customers.coalesce(zero), rows=joined._rows.coalesce(zero))
+        self.store._rewrite(RUNS, rows.select(*SCHEMAS[RUNS].names).cast(SCHEMAS[RUNS]))
+
     # -- point queries --------------------------------------------------------------------------------
     def find(self, name: str) -> list[tuple[int, dt.datetime, bool]]:
         """``(version, as_of, reasons_stored)`` of every stored run of ``name``, oldest first.
