@@ -86,8 +86,8 @@ def journeys(
              "" if t["median_days"] is None else f"{t['median_days']:,.1f}",
              "" if t["median_days_ongoing"] is None else f"{t['median_days_ongoing']:,.1f}"]
             for t in sj["time_in_segment"]]
-    console.out.print(console.table("Time in each segment (days)", ["segment", "stints", "left", "median (left)",
-                                                                    "median (still in)"], rows))
+    cols = ["segment", "stints", "left", "median (left)", "median (still in)"]
+    console.out.print(console.table("Time in each segment (days)", cols, rows, {c: "right" for c in cols[1:]}))
 
 
 @app.command()
