@@ -2,8 +2,11 @@
 and embedding 100,000 free-text answers offline on 2 cores with bounded memory.
 
     python benchmarks/bench_journeys.py --customers 50000 --runs 3 --answers 100000
+    python benchmarks/bench_journeys.py --customers 20000 --runs 3 --skip-embed   # keeps the embedding figures
 
-The shop is generated (parquet) and ingested once into benchmarks/.cache/journeys-<N>/ and reused. Both sides
+The shop is generated (parquet) and ingested once into benchmarks/.cache/journeys-<N>/ and reused (a marker
+file says the ingest finished, so an interrupted one is redone). Beside wall times, the process's CPU time
+(user + system, DuckDB's threads included) is recorded: on a shared machine it moves much less than wall time. Both sides
 read the same tables; pandas starts from DataFrames already in memory (its load is not counted), segmint from
 the store. The pandas funnel is the usual first-touch version (the first visit, the first click after it, the
 first order after that, within 14 days of the visit): simpler than segmint's, which finds the best chain from
@@ -15,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,13 +37,32 @@ def workspace(n: int):
 
     os.environ.setdefault("SEGMINT_SECRET", "benchmark-secret-key-0123456789")
     root = CACHE / f"journeys-{n}"
-    if not (root / "ws" / "segmint.yaml").exists():
-        write_shop(root / "data", n, seed=11, format="parquet")
+    done = root / "ws" / ".ingested"
+    if not done.exists():
+        if not (root / "data" / "events.parquet").exists():
+            write_shop(root / "data", n, seed=11, format="parquet")
+        if (root / "ws").exists():
+            shutil.rmtree(root / "ws")  # an ingest that did not finish
         ws = Workspace.init(root / "ws", exist_ok=True)
         for t in ("customers", "orders", "events"):
             ws.ingest(t, str(root / "data" / f"{t}.parquet"))
         ws.close()
+        done.write_text("ok\n")
     return Workspace.open(root / "ws")
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(out: dict, key: str, fn):
+    """Run ``fn``, append its wall and CPU seconds to ``out[key]`` and ``out[key + '_cpu']``."""
+    t, c = time.perf_counter(), cpu()
+    value = fn()
+    out[key].append(time.perf_counter() - t)
+    out.setdefault(key + "_cpu", []).append(cpu() - c)
+    return value
 
 
 def pandas_funnel(events, orders):
@@ -85,24 +109,17 @@ def bench_engine(n: int, runs: int) -> dict:
     out: dict = {"counts": counts, "segmint_funnel": [], "segmint_paths": [], "pandas_funnel": [],
                  "pandas_paths": []}
     for _ in range(runs):
-        t = time.perf_counter()
-        f = ws.funnel(STEPS, within="14d")
-        out["segmint_funnel"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        p = top_paths(sessionise(step_stream(events, orders), 1800), start="web_visit", length=5)
-        out["segmint_paths"].append(time.perf_counter() - t)
+        f = timed(out, "segmint_funnel", lambda: ws.funnel(STEPS, within="14d"))
+        p = timed(out, "segmint_paths",
+                  lambda: top_paths(sessionise(step_stream(events, orders), 1800), start="web_visit", length=5))
     out["segmint_funnel_counts"] = [r["customers"] for r in f["overall"]]
     out["segmint_top_path"] = p["paths"][0]
     ev = events.select("customer_id", "occurred_at", "event").to_pandas()
     od = orders.select("customer_id", "ordered_at", "returned").to_pandas()
     ws.close()
     for _ in range(runs):
-        t = time.perf_counter()
-        counts_pd, _ = pandas_funnel(ev, od)
-        out["pandas_funnel"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        top = pandas_paths(ev, od)
-        out["pandas_paths"].append(time.perf_counter() - t)
+        counts_pd, _ = timed(out, "pandas_funnel", lambda: pandas_funnel(ev, od))
+        top = timed(out, "pandas_paths", lambda: pandas_paths(ev, od))
     out["pandas_funnel_counts"] = counts_pd
     out["pandas_top_path"] = [list(top.index[0]), int(top.iloc[0])]
     return out
@@ -138,34 +155,53 @@ def bench_embed(n: int) -> list[dict]:
     return out
 
 
+def _previous_embedding() -> list[str]:
+    """The embedding section of the last results file (``--skip-embed``), marked as not rerun."""
+    from common import RESULTS
+
+    old = (RESULTS / "journeys.md").read_text(encoding="utf-8").splitlines() if (RESULTS / "journeys.md").exists() else []
+    start = next((i for i, line in enumerate(old) if line.startswith("Embedding ")), None)
+    if start is None:
+        return ["Embedding: not measured in this run (--skip-embed) and no earlier figures."]
+    end = next((i for i in range(start + 4, len(old)) if not old[i].startswith("|")), len(old))
+    return [old[start].rstrip() + " Not rerun here (--skip-embed): the figures of the previous run of this script.",
+            *old[start + 1:end]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=50_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--answers", type=int, default=100_000)
+    ap.add_argument("--skip-embed", action="store_true", help="keep the embedding figures of the last results file")
     args = ap.parse_args()
     engine = bench_engine(args.customers, args.runs)
-    embed = bench_embed(args.answers)
+    embed = [] if args.skip_embed else bench_embed(args.answers)
     c = engine["counts"]
     lines = [
         "## Journeys and free text (issue 23)",
         "",
-        f"`python benchmarks/bench_journeys.py --customers {args.customers} --runs {args.runs} --answers "
-        f"{args.answers}` on {machine()}. The machine was shared with other jobs (load average well above its "
-        "2 cores during the run): absolute times are pessimistic, the ratios more telling.",
+        f"`python benchmarks/bench_journeys.py --customers {args.customers} --runs {args.runs} "
+        + ("--skip-embed" if args.skip_embed else f"--answers {args.answers}") + f"` (under `nice`) on {machine()}. "
+        "The machine was shared with other jobs (load average well above its cores during the run): wall times "
+        "are pessimistic; CPU times and the ratios measured side by side are the steadier figures.",
         "",
         f"Shop: {c['customers']:,} customers, {c['orders']:,} orders, {c['events']:,} events. Medians of "
         f"{args.runs} runs; pandas starts from DataFrames in memory, segmint from the store.",
         "",
-        "| task | segmint (engine) | pandas | result |",
-        "|---|---:|---:|---|",
+        "| task | segmint wall | segmint CPU | pandas wall | pandas CPU | result |",
+        "|---|---:|---:|---:|---:|---|",
         f"| 3-step funnel web_visit > email_click > order within 14 days | {median(engine['segmint_funnel']):.2f} s "
-        f"| {median(engine['pandas_funnel']):.2f} s | segmint {engine['segmint_funnel_counts']} (best chain from "
+        f"| {median(engine['segmint_funnel_cpu']):.2f} s | {median(engine['pandas_funnel']):.2f} s "
+        f"| {median(engine['pandas_funnel_cpu']):.2f} s | segmint {engine['segmint_funnel_counts']} (best chain from "
         f"any visit), pandas {engine['pandas_funnel_counts']} (first visit only) |",
         f"| sessions (30 min) and the top paths of 5 steps from web_visit, Sankey links included | "
-        f"{median(engine['segmint_paths']):.2f} s | {median(engine['pandas_paths']):.2f} s | top path "
+        f"{median(engine['segmint_paths']):.2f} s | {median(engine['segmint_paths_cpu']):.2f} s "
+        f"| {median(engine['pandas_paths']):.2f} s | {median(engine['pandas_paths_cpu']):.2f} s | top path "
         f"{' > '.join(engine['segmint_top_path']['steps'])} ({engine['segmint_top_path']['sessions']:,} sessions; "
         f"pandas: {engine['pandas_top_path'][1]:,}) |",
+        "",
+        f"Load average when the run ended: {os.getloadavg()[0]:.1f} (the machine has {os.cpu_count()} cores).",
         "",
         f"Embedding {args.answers:,} free-text answers (generated feedback with varied endings), 2 threads, "
         "in batches of 4,096 (segmint.text.embed), in a fresh process:",
@@ -175,6 +211,8 @@ def main() -> None:
     ]
     for r in embed:
         lines.append(f"| {r['kind']} | {r['fit_s']:.1f} s | {r['embed_s']:.1f} s | {r['peak_rss_mb']:.0f} MB |")
+    if args.skip_embed:
+        lines = lines[:-4] + _previous_embedding()
     lines.append("")
     path = write_result("journeys", "\n".join(lines))
     print(path.read_text())

@@ -112,6 +112,9 @@ EXCEPTIONS: list[Exception_] = [
                "the app keeps one RunCache (which stored run a look-up reads) for the look-up's hot path"),
     Exception_("segmint.server.serving", "segmint.segment.service",
                "the serving index reads stored models through service.stored_model on its refresh thread"),
+    # issue 23: topics choose k by the same evidence as cluster segmentations (pure functions over arrays)
+    Exception_("segmint.text.topics", "segmint.segment.kselect",
+               "topics choose k by the segmentations' rule: bootstrap stability gate, then the silhouette"),
 ]
 
 

@@ -26,7 +26,7 @@ def features(
 ) -> None:
     """Compute customer features as of a date and store them as a snapshot."""
     if list_:
-        _print_catalog(as_json)
+        _print_catalog(workspace, as_json)
         return
     if export is not None:
         with open_workspace(workspace) as ws:
@@ -66,15 +66,24 @@ def _print_summary(info: dict[str, Any]) -> None:
         console.out.print(f"Left out {what}: {why}")
 
 
-def _print_catalog(as_json: bool) -> None:
-    from segmint.features.catalog import ATTRIBUTE, CATALOG, FAMILIES, PATTERNS
+def _print_catalog(workspace: Optional[Path], as_json: bool) -> None:
+    """The catalog; inside a workspace, with its survey scales and their Cronbach's alpha (issue 23)."""
+    import os
 
-    entries = sorted(list(CATALOG.values()) + PATTERNS + [ATTRIBUTE], key=lambda f: FAMILIES.index(f.family))
+    where = Path(workspace or os.environ.get("SEGMINT_WORKSPACE") or ".")
+    if workspace is not None or (where / "segmint.yaml").exists():
+        with open_workspace(workspace) as ws:
+            entries = ws.feature_docs()
+    else:  # outside a workspace: the catalog alone
+        from segmint.features.catalog import entries as catalog_entries
+
+        entries = catalog_entries()
     if as_json:
-        console.print_json({"features": [{"name": f.name, "family": f.family, "type": f.type, "kind": f.kind,
-                                          "unit": f.unit, "description": f.description, "pattern": f.pattern}
-                                         for f in entries]})
+        console.print_json({"features": entries})
         return
-    rows = [[f.name, f.family, f.type, f.kind, f.unit, f.description] for f in entries]
+    rows = [[f["name"], f["family"], f["type"], f["kind"], f["unit"], f["description"]] for f in entries]
     console.out.print(console.table("Feature catalog (docs/features.md)",
                                     ["feature", "family", "type", "kind", "unit", "description"], rows))
+    for f in entries:
+        if f.get("alpha_warning"):
+            console.info(f"warning: {f['name']}: {f['alpha_warning']}")

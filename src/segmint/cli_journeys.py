@@ -86,15 +86,15 @@ def journeys(
              "" if t["median_days"] is None else f"{t['median_days']:,.1f}",
              "" if t["median_days_ongoing"] is None else f"{t['median_days_ongoing']:,.1f}"]
             for t in sj["time_in_segment"]]
-    console.out.print(console.table("Time in each segment (days)", ["segment", "stints", "left", "median (left)",
-                                                                    "median (still in)"], rows))
+    cols = ["segment", "stints", "left", "median (left)", "median (still in)"]
+    console.out.print(console.table("Time in each segment (days)", cols, rows, {c: "right" for c in cols[1:]}))
 
 
 @app.command()
 def topics(
     question: str = typer.Argument(..., help="The survey question answered in free text."),
     n_topics: Optional[int] = typer.Option(None, "--topics", help="Fix the number of topics instead of choosing "
-                                           "it by evidence (silhouette)."),
+                                           "it by evidence (bootstrap stability, then silhouette)."),
     workspace: Optional[Path] = WorkspaceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -107,8 +107,13 @@ def topics(
         return
     emb = result["embedder"]["kind"]
     console.out.print(f"{console.fmt_int(result['answers'])} answers to {question!r}: {result['k']} topics "
-                      f"(embedder: {emb}; k by silhouette: "
-                      + ", ".join(f"{r['k']}: {r['silhouette']:.3f}" for r in result["selection"]) + ")")
+                      f"(embedder: {emb}). {result['k_reason']}.")
+    if len(result["selection"]) > 1:
+        rows = [[str(r["k"]), f"{r['silhouette']:.3f}", "" if r.get("stability") is None else f"{r['stability']:.2f}",
+                 "chosen" if r["k"] == result["k"] else ""] for r in result["selection"]]
+        console.out.print(console.table("Choosing k (stability gate 0.80, then the best silhouette)",
+                                        ["k", "silhouette", "stability", ""], rows,
+                                        {"silhouette": "right", "stability": "right"}))
     rows = [[f"t{t['topic']}", t["label"], console.fmt_int(t["size"]), _pct(t["share"]),
              " | ".join(e[:60] for e in t["examples"][:2])] for t in result["topics"]]
     console.out.print(console.table("Topics", ["topic", "label", "answers", "share", "examples"], rows,

@@ -766,13 +766,15 @@ class Workspace:
         See :func:`segmint.journeys.funnel.funnel`; ``within`` is a duration such as ``14d``.
         """
         from segmint.journeys.funnel import funnel
-        from segmint.journeys.steps import parse_window
+        from segmint.journeys.steps import check_steps, parse_window
 
         seconds = parse_window(within)
         when = self.check_as_of(as_of) if as_of is not None else None
         members = self.members(by) if by else None
         result = funnel(*self._step_tables(), steps, seconds, order, members=members,
                         groups=self.config.journeys.groups, as_of=when)
+        if any(r["customers"] == 0 for r in result["overall"]):  # a misspelt step must not read as a real zero
+            check_steps(self._step_tables()[0], result["steps"], self.config.journeys.groups)
         return {**result, "within": within, "by": by}
 
     def journeys(self, name: str, segment: str | None = None, start: str | None = None, end: str | None = None,
@@ -784,7 +786,7 @@ class Workspace:
         """
         from segmint.journeys.paths import paths_by_segment, sessionise, top_paths
         from segmint.journeys.segment_paths import segment_journeys
-        from segmint.journeys.steps import step_stream
+        from segmint.journeys.steps import check_steps, step_stream
 
         cfg = self.config.journeys
         members = self.members(name, segment)
@@ -794,6 +796,8 @@ class Workspace:
             paths = {segment: top_paths(sessions, start, end, length, top, members, segment)}
         else:  # every segment in one pass
             paths = paths_by_segment(sessions, members, start, end, length, top)
+        if (start or end) and not any(p["sessions"] for p in paths.values()):
+            check_steps(self._step_tables()[0], [start, end], cfg.groups)
         return {"segmentation": name, "segment": segment, "start": start, "end": end, "length": length,
                 "session_gap_minutes": cfg.session_gap_minutes, "paths": paths,
                 "segment_journeys": segment_journeys(self.store.table("memberships"), name, top)}
@@ -822,6 +826,38 @@ class Workspace:
                 out["suggested"] = suggest_scales(frame)
             except ConfigError as exc:
                 out["suggested"] = {"error": str(exc)}
+        return out
+
+    def feature_docs(self) -> list[dict[str, Any]]:
+        """The feature catalog for this workspace: every entry, then one per survey scale of segmint.yaml.
+
+        A scale's entry (``scale_<name>``) carries its ``items``, Cronbach's ``alpha`` on the stored answers,
+        ``respondents`` (with every item) and ``alpha_warning`` (alpha below 0.7, or not computable), so the
+        feature documentation says how far each scale score can be trusted.
+        """
+        from segmint.features.catalog import PATTERNS, entries
+
+        out = entries()
+        cfg = self.config.psychographics
+        if not cfg.scales:
+            return out
+        scale = next(f for f in PATTERNS if f.name == "scale_{scale}")
+        if "responses" in self.store.con.list_tables():
+            found = self.scales(suggest=False)["scales"]
+        else:  # no answers stored yet: the scales exist, their alpha does not
+            found = [{"scale": n, "feature": f"scale_{n}", "items": list(items), "alpha": None, "respondents": 0,
+                      "warning": "no survey answers stored"} for n, items in cfg.scales.items()]
+        at = next(i for i, e in enumerate(out) if e["name"] == scale.name) + 1  # beside the pattern they resolve
+        for r in found:
+            alpha = "not computable" if r["alpha"] is None else f"{r['alpha']:.2f}"
+            out.insert(at, {"name": r["feature"], "family": scale.family, "type": scale.type, "kind": scale.kind,
+                        "unit": scale.unit, "pattern": False,
+                        "description": f"Scale '{r['scale']}' of this workspace: mean of {', '.join(r['items'])}. "
+                                       f"Cronbach's alpha {alpha} ({r['respondents']:,} respondents with every item)"
+                                       + (f"; warning: {r['warning']}." if r["warning"] else "."),
+                        "items": r["items"], "alpha": r["alpha"], "respondents": r["respondents"],
+                        "alpha_warning": r["warning"]})
+            at += 1
         return out
 
     def topics(self, question: str, n_topics: int | None = None, store: bool = True) -> dict[str, Any]:

@@ -101,8 +101,10 @@ def test_topics_are_pure_and_the_segmentation_recovers_attitudes(psycho_ws):
 
 def test_topic_features_and_k_by_evidence(psycho_ws):
     ws, _ = psycho_ws
-    model = ws.topics(TEXT_QUESTION)  # k chosen by silhouette over 2..max_topics
+    model = ws.topics(TEXT_QUESTION)  # k by evidence over 2..max_topics: stability gate, then silhouette
     assert [r["k"] for r in model["selection"]] == list(range(2, 9)) and 2 <= model["k"] <= 8
+    assert all(-1 <= r["stability"] <= 1 for r in model["selection"])  # a number (an ARI), never NaN
+    assert model["k_reason"].startswith(f"k={model['k']} ")
     frame = ws.features(store=False).set_index("customer_id")
     shares = frame.filter(like="topic_share_feedback_t")
     assert shares.shape[1] == model["k"]

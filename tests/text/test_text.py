@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pandas as pd
 import pytest
 
@@ -99,3 +101,36 @@ def test_scale_scores_reverse_coding_and_half_rule(ws):
     bad = Config.parse({"psychographics": {"scales": {"price": ["q1", "qq9"]}}})
     with pytest.raises(ConfigError, match="qq9"):
         features(make_context(ws.store, "2024-03-01", bad.features))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wordllama") is None, reason="needs segmint[text] (wordllama)")
+def test_topic_k_is_chosen_by_stability_then_silhouette():
+    """The generator's four planted themes (12 sentences each, with typo variants): the silhouette alone
+    rewards splitting them further, the bootstrap stability gate (the segmentations' rule) keeps four."""
+    from collections import Counter
+
+    from segmint.datasets.psycho import _FIRST, _WORDS, ATTITUDES
+    from segmint.text.topics import assign, fit_topics
+
+    answers = _WORDS[:_FIRST["_pii"]]
+    theme = [next(a for a in reversed(ATTITUDES) if i >= _FIRST[a]) for i in range(len(answers))]
+    model = fit_topics(answers, "feedback", kind="wordllama", max_topics=8)
+    table = {r["k"]: r for r in model["selection"]}
+    assert sorted(table) == list(range(2, 9)) and all(r["stability"] is not None for r in table.values())
+    assert model["k"] == 4 and "silhouette" in model["k_reason"]
+    assert max(table, key=lambda k: table[k]["silhouette"]) > 4  # the silhouette alone would have split further
+    assert table[4]["stability"] > table[8]["stability"]
+    topics = assign(model, answers)
+    purity = sum(Counter(t for t, top in zip(theme, topics) if top == j).most_common(1)[0][1]
+                 for j in set(topics)) / len(answers)
+    assert purity >= 0.7
+
+
+def test_fixed_topic_count_is_not_chosen():
+    from segmint.text.topics import fit_topics
+
+    answers = [f"{w} price discount sale" for w in ("great", "good", "nice", "ok", "fine")] * 3 + \
+              [f"{w} parcel courier late" for w in ("very", "so", "too", "quite", "rather")] * 3
+    model = fit_topics(answers, "q", kind="tfidf", n_topics=2)
+    assert model["k"] == 2 and model["selection"] == [{"k": 2, "silhouette": model["selection"][0]["silhouette"]}]
+    assert "fixed" in model["k_reason"]

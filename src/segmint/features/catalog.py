@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import ibis
 import ibis.expr.schema as sch
@@ -46,7 +47,7 @@ from segmint.errors import UnknownNameError, did_you_mean
 from segmint.store import LINEAGE
 
 __all__ = ["Feature", "FAMILIES", "KINDS", "CATALOG", "PATTERNS", "KEYS", "resolve", "catalog_for",
-           "attribute_columns", "PII_COLUMNS"]
+           "attribute_columns", "PII_COLUMNS", "entries"]
 
 FAMILIES = ("recency", "frequency", "monetary", "cadence", "mix", "engagement", "survey", "predictive",
             "demographic", "geographic", "firmographic", "psychographic", "attribute")
@@ -320,3 +321,17 @@ def _type_of(dtype, default: str) -> str:
     if dtype.is_string():
         return "string"
     return default
+
+
+def entries() -> list[dict[str, Any]]:
+    """Every catalog entry as a plain dict, by family (what ``segmint features --list --json`` prints).
+
+    Examples
+    --------
+    >>> e = entries()
+    >>> e[0]["family"], sorted(e[0])
+    ('recency', ['description', 'family', 'kind', 'name', 'pattern', 'type', 'unit'])
+    """
+    every = sorted(list(CATALOG.values()) + PATTERNS + [ATTRIBUTE], key=lambda f: FAMILIES.index(f.family))
+    return [{"name": f.name, "family": f.family, "type": f.type, "kind": f.kind, "unit": f.unit,
+             "description": f.description, "pattern": f.pattern} for f in every]

@@ -117,24 +117,30 @@ _EMPTY = {"sessions": 0, "customers": 0, "paths": [], "sankey": {"nodes": [], "l
 
 
 def _grouped(s: ir.Table, start: str | None, end: str | None, length: int, top: int) -> dict[str, dict[str, Any]]:
-    """Per ``segment`` of ``s``: the top paths, totals and Sankey links, from two queries.
+    """Per ``segment`` of ``s``: the top paths, totals and Sankey links, from one query.
 
     The engine counts the distinct paths per segment (as many rows as distinct paths, not customers); the top
-    ones, the session totals and the links between positions are summed from those counts here. A second
-    query counts the distinct customers with a path.
+    ones, the session totals and the links between positions are summed from those counts here. The distinct
+    customers with a path come from the same query: each customer's first session (by number) is flagged, and
+    every customer has exactly one, so the flags summed over a segment's paths count its customers (a second
+    query over the sessions would run the whole pipeline again).
     """
     rows = _window_rows(s, start, end, length)
     keys = [f"s{i}" for i in range(length)]
     per_session = rows.group_by(["segment", "customer_id", "session"]).aggregate(
         **{k: rows.step.max(where=rows.rel == i) for i, k in enumerate(keys)})
+    first = ibis.row_number().over(ibis.window(group_by=[per_session.segment, per_session.customer_id],
+                                               order_by=per_session.session)) == 0
+    per_session = per_session.mutate(_first=first.cast("int64"))
     counted = (per_session.group_by(["segment", *keys])
-               .aggregate(sessions=per_session.count(), customers=per_session.customer_id.nunique())
+               .aggregate(sessions=per_session.count(), customers=per_session.customer_id.nunique(),
+                          firsts=per_session._first.sum())
                .to_pyarrow().to_pylist())
-    people = {r["segment"]: int(r["c"]) for r in per_session.group_by("segment").aggregate(
-        c=per_session.customer_id.nunique()).to_pyarrow().to_pylist()}
+    people: dict[str, int] = {}
     by_segment: dict[str, list[dict]] = {}
     for r in counted:
         by_segment.setdefault(r["segment"], []).append(r)
+        people[r["segment"]] = people.get(r["segment"], 0) + int(r["firsts"] or 0)
     out: dict[str, dict[str, Any]] = {}
     for seg, found in by_segment.items():
         n = sum(int(r["sessions"]) for r in found)

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
 
-from segmint.errors import ConfigError, DataError
+from segmint.errors import ConfigError, DataError, UnknownNameError, did_you_mean
 
-__all__ = ["ORDER_STEP", "parse_window", "step_stream", "clean_steps"]
+__all__ = ["ORDER_STEP", "parse_window", "step_stream", "clean_steps", "check_steps"]
 
 #: The step name of an order (a purchase, not a return).
 ORDER_STEP = "order"
@@ -86,3 +86,25 @@ def step_stream(events: ir.Table | None, orders: ir.Table | None, groups: Mappin
                         "(`segmint ingest events FILE`, `segmint ingest orders FILE`)")
     stream = parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
     return stream.mutate(t=stream.at.epoch_seconds().cast("float64"))
+
+
+def check_steps(events: ir.Table | None, steps: Sequence[str | None], groups: Mapping[str, str] | None = None) -> None:
+    """Raise when a step is neither ``order`` nor an event name (after cleaning) found in ``events``.
+
+    Called when a funnel step reached nobody or a path search found nothing: a misspelt step would
+    otherwise read as a real zero.
+
+    Raises
+    ------
+    UnknownNameError
+        Naming the step, the closest known one and how many event names there are.
+    """
+    known = {ORDER_STEP}
+    if events is not None:
+        names = events.select(step=clean_steps(events.event, groups or {})).distinct()
+        known |= {r["step"] for r in names.to_pyarrow().to_pylist() if r["step"] is not None}
+    for step in steps:
+        if step is not None and step not in known:
+            raise UnknownNameError(
+                f"step {step!r} is not `order` and no stored event (after journeys.groups) has that name; "
+                f"{did_you_mean(step, sorted(known))} ({len(known) - 1} event names in the events table)")

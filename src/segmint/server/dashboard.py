@@ -179,3 +179,30 @@ def static(filename: str) -> Response:
     response = FileResponse(path, media_type=media)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+# -- journeys per segment (issue 23) ----------------------------------------------------------------
+def _step_param(request: Request, key: str) -> str | None:
+    """A step name from the query string: at most 100 characters, None when empty."""
+    text = (request.query_params.get(key) or "").strip()
+    if len(text) > 100:
+        raise ConfigError(f"{key}: a step name has at most 100 characters, got {len(text)}")
+    return text or None
+
+
+@router.get("/segmentations/{name}/journeys", **role("viewer"))
+def journeys_page(name: str, request: Request, segment: str | None = None, length: int = 4, top: int = 10) -> Response:
+    """Each segment's session paths as a Sankey and a table, and the journeys between segments over the runs."""
+    ws = _view(request)
+    data.segmentation(ws, name)
+    if not 1 <= top <= 50:
+        raise ConfigError(f"top: 1 to 50 paths, got {top}")
+    start, end = _step_param(request, "from"), _step_param(request, "to")  # "from" cannot name a parameter
+    result = data.jsonable(ws.journeys(name, segment or None, start=start, end=end, length=length, top=top))
+    labels = set(result["paths"]) | {t["segment"] for t in result["segment_journeys"]["time_in_segment"]}
+    names = data.display_names(ws, name, sorted(labels))
+    # one card per segment: its display name, the Sankey's nodes and links, and the top paths
+    cards = [{"segment": seg, "segment_name": names.get(seg, seg), **p} for seg, p in result["paths"].items()]
+    return render(request, "journeys.html", name=name, result=result, cards=cards, segment=segment or "",
+                  start=start or "", end=end or "", length=length, top=top,
+                  segments=sorted(names.items(), key=lambda kv: kv[1]))

@@ -45,6 +45,14 @@
       color: links.map(function (l) { return l.from === l.to ? "rgba(107,114,128,0.25)" : "rgba(15,118,110,0.45)"; }) } }], layout, config);
   }
 
+  /* Session paths (issue 23): nodes "1. web_visit", "2. order"...; links between consecutive positions. */
+  function paths(el, sk) {
+    Plotly.newPlot(el, [{ type: "sankey", arrangement: "freeform", node: { label: sk.nodes, pad: 14 }, link: {
+      source: sk.links.map(function (l) { return l.source; }), target: sk.links.map(function (l) { return l.target; }),
+      value: sk.links.map(function (l) { return l.value; }), color: "rgba(15,118,110,0.35)",
+      hovertemplate: "%{source.label} → %{target.label}: %{value:,} sessions<extra></extra>" } }], layout, config);
+  }
+
   function lift(el, rows) {
     // the lift of each segment with its 95% interval (and CUPED's, when there is one); zero marked
     var y = rows.map(function (r) { return r.label; });
@@ -92,6 +100,7 @@
     else if (kind === "sizes") sizes(el, data);
     else if (kind === "profile") profile(el, data);
     else if (kind === "sankey") sankey(el, data);
+    else if (kind === "paths") paths(el, data);
     else if (kind === "lift") lift(el, data);
   });
 
