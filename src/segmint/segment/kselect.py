@@ -93,6 +93,8 @@ from sklearn.metrics import (
 )
 from threadpoolctl import ThreadpoolController
 
+from segmint.segment.assign import assign_ids
+
 #: criterion -> True when higher is better (recorded for every k; see choose_k for which decide).
 CRITERIA = {"silhouette": True, "calinski_harabasz": True, "davies_bouldin": False, "bic": False}
 #: Silhouettes this close to the best are a tie on separation; the BIC then decides.
@@ -197,11 +199,17 @@ def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def mixture_bic(X: np.ndarray, centres: np.ndarray, max_iter: int = 50) -> float:
-    """BIC of a full-covariance Gaussian mixture on ``X``, started from the k-means ``centres``.
+    """BIC of a full-covariance Gaussian mixture on ``X``, started from the k-means solution.
 
     The model-based voice of :func:`choose_k`: one component per centre, each with its own
     covariance and weight, so an elongated or a small group is not penalised as it is by
-    the silhouette. Started from the centres it converges in a few EM steps.
+    the silhouette. EM starts from the k-means partition of ``X`` itself: each component
+    from one k-means group (its share, its centre, its covariance), so it converges in a few
+    steps and the BIC is a function of the k-means solution alone. (Passing only the centres
+    let scikit-learn take the starting weights and covariances from a k-means of its own,
+    whose groups come in another order: each centre started with another group's covariance,
+    and the same k-means solution got a BIC of 757 or 789 on the mall customers depending on
+    how its centres were ordered.)
 
     Examples
     --------
@@ -209,14 +217,25 @@ def mixture_bic(X: np.ndarray, centres: np.ndarray, max_iter: int = 50) -> float
     >>> X = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(8, 1, (200, 2))])
     >>> mixture_bic(X, np.array([[0.0, 0.0], [8.0, 8.0]])) < mixture_bic(X, np.array([[4.0, 4.0]]))
     True
+    >>> mixture_bic(X, np.array([[8.0, 8.0], [0.0, 0.0]])) == mixture_bic(X, np.array([[0.0, 0.0], [8.0, 8.0]]))
+    True
     """
+    centres = np.asarray(centres, dtype="float64")
+    k, d = centres.shape
+    labels = assign_ids("kmeans", {"centroids": centres}, X)
+    counts = np.bincount(labels, minlength=k)
+    weights = np.maximum(counts, 1) / np.maximum(counts, 1).sum()  # an empty group starts with a token weight
     for reg_covar in (1e-6, 1e-3):  # a constant column inside a group (a one-hot level) needs the larger
         try:
+            precisions = np.array([
+                np.linalg.inv(_group_covariance(X[labels == j] - centres[j], d) + reg_covar * np.eye(d))
+                for j in range(k)
+            ])
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", category=ConvergenceWarning)
                 gm = GaussianMixture(
-                    n_components=len(centres), covariance_type="full", means_init=centres, max_iter=max_iter,
-                    reg_covar=reg_covar, random_state=0,
+                    n_components=k, covariance_type="full", weights_init=weights, means_init=centres,
+                    precisions_init=precisions, max_iter=max_iter, reg_covar=reg_covar, random_state=0,
                 ).fit(X)
         except (ValueError, np.linalg.LinAlgError):
             continue
@@ -228,6 +247,13 @@ def mixture_bic(X: np.ndarray, centres: np.ndarray, max_iter: int = 50) -> float
             return float("nan")
         return float(gm.bic(X))
     return float("nan")
+
+
+def _group_covariance(residuals: np.ndarray, d: int) -> np.ndarray:
+    """Maximum-likelihood covariance of a group's residuals around its centre (zeros when it is empty)."""
+    if not len(residuals):
+        return np.zeros((d, d))
+    return residuals.T @ residuals / len(residuals)
 
 
 def bootstrap_stability(
