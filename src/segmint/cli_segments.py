@@ -78,7 +78,7 @@ def _print_result(result) -> None:
         {"customers": "right", "share": "right"}))
     for scope, sel in result.selection.items():
         table = sel["table"]
-        cols = [c for c in ("k", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "stability",
+        cols = [c for c in ("k", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", "icl", "stability",
                             "silhouette_gap", "noise_fraction") if c in table.columns]
         trows = [[_num(r[c]) if c != "k" else int(r[c]) for c in cols] for r in table.to_dict(orient="records")]
         where = "" if scope == "all" else f" inside {scope}"

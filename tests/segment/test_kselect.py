@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,15 +14,25 @@ from sklearn.metrics import adjusted_rand_score
 
 from segmint.segment.cluster import ClusterSegmenter
 from segmint.datasets.planted import benchmark_suite, make_from_spec, make_planted
-from segmint.segment.kselect import adjusted_rand, choose_k, mixture_bic, near_best, quality_scores, select_k
+from segmint.segment.kselect import (
+    adjusted_rand,
+    choose_k,
+    mixture_bic,
+    mixture_scores,
+    near_best,
+    quality_scores,
+    select_k,
+)
 
 
-def _row(k, sil, stab=None, bic=None, ch=100.0, db=1.0):
+def _row(k, sil, stab=None, bic=None, ch=100.0, db=1.0, icl=None):
     row = {"k": k, "silhouette": sil, "calinski_harabasz": ch, "davies_bouldin": db}
     if stab is not None:
         row["stability"] = stab
     if bic is not None:
         row["bic"] = bic
+    if icl is not None:
+        row["icl"] = icl
     return row
 
 
@@ -34,7 +46,7 @@ def test_scores_not_ranks_a_clearly_better_silhouette_wins():
             _row(4, 0.298, 0.9, bic=600.0, ch=200, db=0.5)]
     k, reason, table = choose_k(rows)
     assert k == 2
-    assert reason == "k=2 has the best silhouette 0.741; the next best, 0.350 at k=3, is more than 0.02 below it"
+    assert reason == "k=2 has the best silhouette 0.741; the next best, 0.350 at k=3, is more than 0.05 below it"
     assert table["near_best"].tolist() == [True, False, False]
     assert table["silhouette_gap"].round(3).tolist() == [0.0, 0.391, 0.443]
 
@@ -42,16 +54,26 @@ def test_scores_not_ranks_a_clearly_better_silhouette_wins():
 def test_near_ties_go_to_the_lowest_bic():
     """A small (3 %) group barely moves the silhouette: k=2 and k=3 tie, the mixture's BIC tells them apart."""
     rows = [_row(2, 0.722, 1.0, bic=13507.0), _row(3, 0.722, 1.0, bic=12392.0), _row(4, 0.74, 0.6, bic=100.0),
-            _row(5, 0.70, 0.95, bic=float("nan"))]
+            _row(5, 0.67, 0.95, bic=float("nan"))]
     k, reason, table = choose_k(rows)
-    assert k == 3  # k=4 has a better silhouette and BIC but fails the gate; k=5 is 0.022 below the best
+    assert k == 3  # k=4 has a better silhouette and BIC but fails the gate; k=5 is 0.052 below the best
     assert reason == (
         "k=3 has the lowest Gaussian-mixture BIC, 12392 (against 13507 at k=2), among the k with silhouettes "
-        "within 0.02 of the best 0.722 (k=2): k=2, 3; k=4 failed the stability gate (< 0.80)"
+        "within 0.05 of the best 0.722 (k=2): k=2, 3; k=4 failed the stability gate (< 0.80)"
     )
     assert table.loc[table["near_best"], "k"].tolist() == [2, 3]
     assert table["passes_gate"].tolist() == [True, True, False, True]
     assert table.loc[table["chosen"], "k"].tolist() == [3]
+
+
+def test_the_icl_decides_where_it_and_the_bic_disagree():
+    """A skewed group that needs two Gaussians: the BIC prefers splitting it, the ICL charges the shared rows."""
+    rows = [_row(4, 0.458, 1.0, bic=9433.1, icl=9433.1), _row(5, 0.439, 0.97, bic=9513.6, icl=10473.8),
+            _row(9, 0.431, 0.80, bic=7816.4, icl=9472.0), _row(10, 0.434, 0.94, bic=7874.7, icl=9559.4)]
+    k, reason, table = choose_k(rows)
+    assert k == 4, reason  # the BIC alone would choose 9
+    assert reason.startswith("k=4 has the lowest Gaussian-mixture ICL, 9433 (against 10474 at k=5, 9472 at k=9")
+    assert table["near_best"].all()
 
 
 def test_without_a_usable_bic_the_best_silhouette_wins():
@@ -60,6 +82,9 @@ def test_without_a_usable_bic_the_best_silhouette_wins():
     k, reason, _ = choose_k(rows)
     assert k == 7  # one collapsed mixture among the tied k: the BIC is not compared at all
     assert "no Gaussian-mixture BIC to tell them apart (a mixture component collapsed" in reason
+    nan = float("nan")
+    rows = [_row(6, 0.337, 0.83, bic=nan, icl=nan), _row(7, 0.350, 0.99, bic=9000.0, icl=9100.0)]
+    assert "no Gaussian-mixture ICL to tell them apart" in choose_k(rows)[1]
     k, reason, _ = choose_k([_row(2, 0.50, 1.0), _row(3, 0.51, 1.0)])
     assert k == 3 and reason.endswith("no Gaussian-mixture BIC to tell them apart (none was computed)")
     assert near_best([_row(2, 0.50, 1.0), _row(3, 0.51, 1.0), _row(4, 0.40, 1.0)]) == [2, 3]
@@ -77,6 +102,19 @@ def test_no_k_passes_the_gate_keeps_the_most_stable():
     k, reason, table = choose_k(rows, stability_threshold=0.8)
     assert k == 3 and "no k reached stability" in reason
     assert table["passes_gate"].tolist() == [False, True, False]
+
+
+def test_mixture_starts_from_the_kmeans_groups_whatever_their_order():
+    """Mall customers, seed 3: the same k=5 solution got BIC 789 instead of 757 with its centres in another order.
+
+    Started from the centres alone, scikit-learn took each component's starting covariance from a k-means of
+    its own, in its own order; started from the k-means groups, the BIC depends on the solution only.
+    """
+    rng = np.random.default_rng(1)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0], [6.0, 6.0], [3.0, 3.0]])
+    X = np.vstack([rng.normal(c, [0.4, 1.0], (60, 2)) for c in centres])
+    scores = {mixture_scores(X, centres[list(order)]) for order in itertools.permutations(range(5), 5)}
+    assert len({round(b, 6) for b, _ in scores}) == 1 and len({round(i, 6) for _, i in scores}) == 1
 
 
 def test_mixture_bic_prefers_the_planted_groups_and_refuses_a_collapse():
@@ -123,10 +161,9 @@ def test_auto_k_finds_blobs(centers, std, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2, pytest.param(3, marks=pytest.mark.xfail(
-    strict=True, reason="issue 21 rule: k=5 and k=6 tie on the silhouette (within 0.02) and the 200-row mixture's "
-    "BIC prefers 6 (770 against 789); the previous rank rule chose 5. Known miss, to be fixed")), 4])
+@pytest.mark.parametrize("seed", range(10))
 def test_mall_customers_has_five_groups(seed, shared_data):
+    """Five groups with every seed; seed 3 chose 6 when the mixture started from the k-means centres alone."""
     df = pd.read_csv(shared_data / "mall_customers.csv")
     seg = ClusterSegmenter(["annual_income_thousands", "spending_score"], random_state=seed).fit(df)
     assert seg.k_ == 5, seg.selection_reason_
@@ -134,8 +171,10 @@ def test_mall_customers_has_five_groups(seed, shared_data):
     criteria = {"silhouette", "calinski_harabasz", "davies_bouldin", "stability", "silhouette_gap", "chosen"}
     assert criteria <= set(table)
     assert table.loc[table["k"] == 5, "stability"].item() >= 0.8
-    # the best silhouette alone, or with k=6 tied within 0.02, the lower mixture BIC (seed 1)
-    assert seg.selection_reason_.startswith(("k=5 has the best silhouette", "k=5 has the lowest Gaussian-mixture BIC"))
+    # the best silhouette alone, or with k=6 tied within 0.05, the lower mixture ICL (776 at k=5 against 802 at k=6 with every seed)
+    assert seg.selection_reason_.startswith(("k=5 has the best silhouette", "k=5 has the lowest Gaussian-mixture ICL"))
+    icl = table.set_index("k")["icl"]
+    assert np.isnan(icl[6]) or icl[5] < icl[6]
 
 
 def test_resample_fits_restart_the_model_kept_at_each_k():

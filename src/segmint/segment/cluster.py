@@ -15,8 +15,8 @@ Algorithms
     the full data recover full-data quality at a fraction of the cost of fitting every
     ``k`` on it.
 ``gmm``
-    ``GaussianMixture`` with full covariances; its own BIC (on the sample) settles silhouette
-    ties, as the BIC of a mixture started from the centres does for k-means (:mod:`.kselect`). Rows go to the
+    ``GaussianMixture`` with full covariances; its own ICL (on the sample) settles silhouette
+    ties, as the ICL of a mixture started from the k-means groups does for k-means (:mod:`.kselect`). Rows go to the
     component with the highest weighted likelihood. As for k-means, the best resample
     fit serves as an extra starting point (the higher likelihood on the sample is kept).
 ``hdbscan``
