@@ -109,6 +109,13 @@ def test_login_segment_rule_export(live_server, tokens, artifacts, tmp_path):
             page.wait_for_selector(".sankey-link")
             page.wait_for_timeout(1200)  # plotly fades the links in
             page.screenshot(path=str(artifacts / "server-migration.png"), full_page=True)
+
+            # issue 23: each segment's session paths as a Sankey (nodes "1. web_visit", "2. order"...)
+            page.goto(live_server + "/segmentations/value/journeys?length=3")
+            page.wait_for_selector(".journey .sankey-link")
+            assert page.locator(".journey .sankey-node").count() >= 2
+            page.wait_for_timeout(1200)
+            page.screenshot(path=str(artifacts / "server-journeys.png"), full_page=True)
         finally:
             browser.close()
     # The misspelt rule's 422 is expected (chromium logs every failed fetch); nothing else may fail.
