@@ -171,7 +171,8 @@ def test_mall_customers_has_five_groups(seed, shared_data):
     criteria = {"silhouette", "calinski_harabasz", "davies_bouldin", "stability", "silhouette_gap", "chosen"}
     assert criteria <= set(table)
     assert table.loc[table["k"] == 5, "stability"].item() >= 0.8
-    # the best silhouette alone, or with k=6 tied within 0.05, the lower mixture ICL (776 at k=5 against 802 at k=6 with every seed)
+    # the best silhouette alone, or with k=6 tied within 0.05, the lower mixture ICL
+    # (776 at k=5 against 802 at k=6 with every seed)
     assert seg.selection_reason_.startswith(("k=5 has the best silhouette", "k=5 has the lowest Gaussian-mixture ICL"))
     icl = table.set_index("k")["icl"]
     assert np.isnan(icl[6]) or icl[5] < icl[6]
