@@ -32,6 +32,7 @@ import secrets
 from typing import Any
 
 import ibis
+import pyarrow as pa
 from pydantic import BaseModel
 
 from segmint.activate import jsontext
@@ -96,9 +97,9 @@ class Deliveries:
             store.con.create_table(DELIVERIES, schema=SCHEMA)
 
     def _insert(self, messages: list[Message]) -> None:
-        if messages:
-            rows = [m.model_dump() for m in messages]
-            self.store.con.insert(DELIVERIES, ibis.memtable(rows, schema=SCHEMA))
+        if messages:  # an Arrow table, not a list of dicts: Ibis would go through pandas, payloads and all
+            rows = pa.Table.from_pylist([m.model_dump() for m in messages], schema=SCHEMA.to_pyarrow())
+            self.store.con.insert(DELIVERIES, ibis.memtable(rows))
 
     def create(self, destination: str, kind: str, changes: list[dict[str, Any]], batch_size: int,
                at: dt.datetime) -> list[Message]:
@@ -178,6 +179,14 @@ class Deliveries:
         return m.model_copy(update={"status": status, "attempts": attempts, "last_code": code,
                                     "last_error": (error or "")[:500], "next_attempt_at": nxt,
                                     "last_latency_ms": latency_ms})
+
+    def record_many(self, messages: list[Message]) -> None:
+        """:meth:`record` for several messages, in one statement."""
+        if messages:
+            columns = ["message_id", *_STATE]
+            schema = pa.schema([(c, SCHEMA[c].to_pyarrow()) for c in columns])
+            self.store.update_many(DELIVERIES, ["message_id"], pa.Table.from_pylist(
+                [{c: getattr(m, c) for c in columns} for m in messages], schema=schema))
 
     def record(self, m: Message) -> None:
         """Write a message's state (the caller's transaction): one update of its attempt's columns; the

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import pyarrow as pa
 
 from segmint.activate import jsontext, outbox, schedule
 from segmint.activate.audit import AuditLog
@@ -131,7 +132,7 @@ class Sync:
         entered = sorted({str(c["customer_id"]) for items in messages for c in items if c["change"] == "entered"})
         if not entered:
             return set(), {}
-        ids = ibis.memtable({"customer_id": entered}, schema={"customer_id": "string"})
+        ids = ibis.memtable(pa.table({"customer_id": pa.array(entered, pa.string())}))  # not through pandas
         blocked = set(excluded(self.store, ids, require_consent=d.consent, rules=self.exclusions))
         return blocked, (self._fields(d, ids) if d.fields else {})
 
@@ -180,8 +181,9 @@ class Sync:
                "data": {"destination": d.name, "message_id": m.message_id, "kind": m.kind, "changes": items}}
         return jsontext.dumps(doc)
 
-    def _record(self, d: Destination, m: Message, outcome: str, code: int | None, latency: float | None,
-                rows: int, held: int, error: str | None = None, attempt: int | None = None) -> None:
+    def _event(self, d: Destination, m: Message, outcome: str, code: int | None, latency: float | None,
+               rows: int, held: int, error: str | None = None, attempt: int | None = None) -> tuple:
+        """The audit event of one attempt: ``(who, role, action, target, rows, details)``."""
         details = {"message_id": m.message_id, "attempt": attempt or m.attempts + 1, "outcome": outcome,
                    "status_code": code,
                    "latency_ms": latency, "held_back": held}
@@ -189,7 +191,11 @@ class Sync:
             details["error"] = error[:200]
         if d.personal_data and d.fields:
             details["personal_data_fields"] = sorted(set(d.fields))
-        self.audit.record(self.who, "system", "delivery", f"{d.name}", rows, details)
+        return self.who, "system", "delivery", f"{d.name}", rows, details
+
+    def _record(self, *args, **kwargs) -> None:
+        """Write the audit event of one attempt (arguments of :meth:`_event`)."""
+        self.audit.record(*self._event(*args, **kwargs))
 
     def _sender(self, d: Destination):
         if d.kind == "webhook":
@@ -266,9 +272,9 @@ class Sync:
     def _write_delivered(self) -> None:
         if self._unwritten:
             with self.store.transaction():
-                for d, m, code, latency, rows, held in self._unwritten:
-                    self.box.record(m)
-                    self._record(d, m, "delivered", code, latency, rows, held, attempt=m.attempts)
+                self.box.record_many([m for _, m, *_ in self._unwritten])
+                self.audit.record_many([self._event(d, m, "delivered", code, latency, rows, held, attempt=m.attempts)
+                                        for d, m, code, latency, rows, held in self._unwritten])
             self._unwritten.clear()
         self._written_at = time.monotonic()
 

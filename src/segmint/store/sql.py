@@ -96,6 +96,20 @@ def update_where(table: str, columns: list[str], where: list[str]) -> str:
             + " WHERE " + " AND ".join(f"{identifier(c)} = ?" for c in where))
 
 
+def update_from(table: str, rows: str, key: list[str], columns: list[str]) -> str:
+    """Set ``columns`` of ``table`` from the row of ``rows`` (a registered table) with the same ``key``.
+
+    Examples
+    --------
+    >>> update_from("deliveries", "_segmint_update_1", ["message_id"], ["status"])
+    'UPDATE "deliveries" AS t SET "status" = u."status" FROM "_segmint_update_1" AS u WHERE t."message_id" = u."message_id"'
+    """
+    if not columns or not key:
+        raise WorkspaceError("an update needs columns to set and key columns to match")
+    return (f"UPDATE {identifier(table)} AS t SET " + ", ".join(f"{identifier(c)} = u.{identifier(c)}" for c in columns)
+            + f" FROM {identifier(rows)} AS u WHERE " + " AND ".join(f"t.{identifier(k)} = u.{identifier(k)}" for k in key))
+
+
 def delete_before(table: str, column: str) -> str:
     """Delete the rows whose ``column`` is before the bound time (retention)."""
     return f"DELETE FROM {identifier(table)} WHERE {identifier(column)} < ?"
@@ -253,6 +267,8 @@ ENGINE_SPECIFIC: dict[str, str] = {
     "delete_before": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_before rewrites the table with a "
                      "filter",
     "delete_where": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_rows rewrites the table with a filter",
+    "update_from": "UPDATE ... FROM: Spark has no UPDATE on Parquet tables; Ibis: Store.update_many rewrites the "
+                   "table with a left join",
     "update_where": "Spark has no UPDATE on Parquet tables; Ibis: Store.update_rows rewrites the table with ifelse",
     "RUNS_FROM_MEMBERSHIPS": "count(DISTINCT) INSERT ... SELECT; Ibis: RunTables.ensure_tables (aggregate + insert)",
     "RUN_ROW": "as RUNS_FROM_MEMBERSHIPS; Ibis: RunTables.insert_summary",
