@@ -83,8 +83,9 @@ def _now() -> dt.datetime:
 def _current(store, name: str) -> tuple[int, dt.datetime] | None:
     """(version, as_of) of the published audience of ``name``, or None before its first run."""
     a = store.con.table(AUDIENCE)
-    rows = (a.filter(a.segmentation == name).select("version", "as_of").distinct()
-            .order_by([ibis.desc("as_of"), ibis.desc("version")]).limit(1).to_pyarrow().to_pylist())
+    # every row of a segmentation's audience carries its run (record_run moves them all together): the first
+    # row found says it, where a distinct over a million rows cost a fraction of a second
+    rows = a.filter(a.segmentation == name).select("version", "as_of").limit(1).to_pyarrow().to_pylist()
     return (int(rows[0]["version"]), rows[0]["as_of"]) if rows else None
 
 
