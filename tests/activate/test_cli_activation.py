@@ -118,6 +118,20 @@ def test_the_dead_letters_are_listed_and_retried(shop_path, receiver, capsys, mo
     assert _replay(receiver.changes()) == _audience(shop_path)
 
 
+def _killed_syncs_then_one(w: str, env: dict[str, str]) -> None:
+    """`segmint sync` killed with SIGKILL ten times at random moments (1 to 6 s in), then one that finishes."""
+    rng = random.Random(18)
+    for _ in range(10):
+        proc = subprocess.Popen([sys.executable, "-m", "segmint.cli", "sync", "-w", w], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 6.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run([sys.executable, "-m", "segmint.cli", "sync", "-w", w, "--json"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.slow
 def test_kill_9_during_sync_loses_and_duplicates_nothing(shop_path, receiver, capsys, monkeypatch):
     """Ten syncs killed at random moments, then one that finishes: every change arrives, once after dedupe."""
@@ -133,17 +147,7 @@ def test_kill_9_during_sync_loses_and_duplicates_nothing(shop_path, receiver, ca
         return Response("ok", 200)
 
     receiver.answers = [slow] * 100_000
-    env = {**os.environ, "SEGMINT_SECRET": "test-secret-key-for-pseudonyms"}
-    rng = random.Random(18)
-    for _ in range(10):
-        proc = subprocess.Popen([sys.executable, "-m", "segmint.cli", "sync", "-w", w], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 6.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    done = subprocess.run([sys.executable, "-m", "segmint.cli", "sync", "-w", w, "--json"], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+    _killed_syncs_then_one(w, {**os.environ, "SEGMINT_SECRET": "test-secret-key-for-pseudonyms"})
     everything = receiver.changes(dedupe=False)
     once = receiver.changes()
     assert len(everything) >= len(once)  # at least once...
@@ -182,17 +186,7 @@ def test_kill_9_during_a_database_sync_loses_and_duplicates_nothing(shop_path, d
                      f"{schema}.{name}", "--mode", mode, "--segmentation", "value", "--batch-size", "1", "-w", w)
         code, _ = cli(capsys, "segment", "value", "--as-of", "2026-03-01", "-w", w)
         assert code == 0
-        env = {**os.environ, "SEGMINT_SECRET": "test-secret-key-for-pseudonyms", "CRM_DB": url}
-        rng = random.Random(18)
-        for _ in range(10):
-            proc = subprocess.Popen([sys.executable, "-m", "segmint.cli", "sync", "-w", w], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(1.0, 6.0))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        done = subprocess.run([sys.executable, "-m", "segmint.cli", "sync", "-w", w, "--json"], env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr
+        _killed_syncs_then_one(w, {**os.environ, "SEGMINT_SECRET": "test-secret-key-for-pseudonyms", "CRM_DB": url})
         with engine.connect() as conn:
             mirror = [tuple(r) for r in conn.execute(sa.text(f"SELECT customer_id, segment FROM {schema}.mirror"))]
             log = [tuple(r) for r in conn.execute(sa.text(
