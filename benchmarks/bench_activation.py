@@ -111,6 +111,7 @@ def bench(customers: int, moves: int, repeat: int) -> dict:
 
     os.environ.setdefault("SEGMINT_SECRET", "bench-secret-for-pseudonyms-0123456789")
     a, b = _runs(customers, moves)
+    load_before = os.getloadavg()[0]
     out: dict = {"customers": customers, "moves": moves, "diff": [], "write": [], "pandas": [], "webhook": [],
                  "webhook_changes": None, "pg": [], "pg_error": None}
     for i in range(repeat):
@@ -190,6 +191,7 @@ def bench(customers: int, moves: int, repeat: int) -> dict:
         except Exception as exc:  # noqa: BLE001 - no server: the row says why
             out["pg_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
         ws.close()
+    out["load"] = (load_before, os.getloadavg()[0])
     return out
 
 
@@ -200,7 +202,9 @@ def write(result: dict, repeat: int) -> Path:
         "# Activation benchmark", "",
         f"`python benchmarks/bench_activation.py --customers {c} --moves {result['moves']} --repeat {repeat}` on "
         f"{machine()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Medians of {repeat} runs. The machine was "
-        "shared with other jobs while this ran (2 cores): the figures are upper bounds.", "",
+        "shared with other jobs while this ran (2 cores; load average "
+        f"{result['load'][0]:.0f} when it started, {result['load'][1]:.0f} when it ended): the figures are upper "
+        "bounds, and the pandas peer, measured in the same runs, says how slow the machine was.", "",
         f"A stored run of {c:,} customers, then a second in which {result['moves']:,} change segment "
         f"({n:,} outbox changes: each mover exits one segment and enters another).", "",
         "| step | segmint | peer | goal |", "|---|---:|---:|---|",

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 from werkzeug import Response
 
@@ -133,6 +134,20 @@ def test_the_dead_letters_are_listed_and_retried(shop_path, receiver, capsys, mo
     assert _replay(receiver.changes()) == _audience(shop_path)
 
 
+def _killed_syncs_then_one(w: str, env: dict[str, str]) -> None:
+    """`segmint sync` killed with SIGKILL ten times at random moments (1 to 6 s in), then one that finishes."""
+    rng = random.Random(18)
+    for _ in range(10):
+        proc = subprocess.Popen([sys.executable, "-m", "segmint.cli", "sync", "-w", w], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 6.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run([sys.executable, "-m", "segmint.cli", "sync", "-w", w, "--json"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.slow
 def test_kill_9_during_sync_loses_and_duplicates_nothing(shop_path, receiver, capsys, monkeypatch):
     """Ten syncs killed at random moments, then one that finishes: every change arrives, once after dedupe."""
@@ -148,17 +163,7 @@ def test_kill_9_during_sync_loses_and_duplicates_nothing(shop_path, receiver, ca
         return Response("ok", 200)
 
     receiver.answers = [slow] * 100_000
-    env = {**os.environ, "SEGMINT_SECRET": "test-secret-key-for-pseudonyms"}
-    rng = random.Random(18)
-    for _ in range(10):
-        proc = subprocess.Popen([sys.executable, "-m", "segmint.cli", "sync", "-w", w], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 6.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    done = subprocess.run([sys.executable, "-m", "segmint.cli", "sync", "-w", w, "--json"], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+    _killed_syncs_then_one(w, {**os.environ, "SEGMINT_SECRET": "test-secret-key-for-pseudonyms"})
     everything = receiver.changes(dedupe=False)
     once = receiver.changes()
     assert len(everything) >= len(once)  # at least once...
@@ -171,3 +176,51 @@ def test_kill_9_during_sync_loses_and_duplicates_nothing(shop_path, receiver, ca
     with Workspace.open(w) as ws:
         seqs = outbox.changes_table(ws.store).seq.to_pyarrow().to_pylist()
     assert seqs == list(range(1, len(seqs) + 1))  # the outbox: nothing lost, nothing twice
+
+
+@pytest.mark.slow
+@pytest.mark.db
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_kill_9_during_a_database_sync_loses_and_duplicates_nothing(shop_path, db_servers, backend, capsys,
+                                                                      monkeypatch):
+    """Ten database syncs killed at random moments, then one that finishes: the mirror table equals the
+    audience, and the insert-mode table holds every change that was sent exactly once."""
+    from segmint.activate.deliveries import Deliveries
+    from segmint.workspace import Workspace
+    from tests.ingest.conftest import _drop
+
+    url = db_servers[backend]
+    schema = f"segmint_kill_{os.getpid()}_{random.randrange(10**6)}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE {'SCHEMA' if backend == 'postgresql' else 'DATABASE'} {schema}")
+    monkeypatch.setenv("CRM_DB", url)
+    w = str(shop_path)
+    try:
+        for name, mode in (("mirror", "mirror"), ("log", "insert")):
+            cli_json(capsys, "destination", "add", name, "--kind", "database", "--url-env", "CRM_DB", "--table",
+                     f"{schema}.{name}", "--mode", mode, "--segmentation", "value", "--batch-size", "1", "-w", w)
+        code, _ = cli(capsys, "segment", "value", "--as-of", "2026-03-01", "-w", w)
+        assert code == 0
+        _killed_syncs_then_one(w, {**os.environ, "SEGMINT_SECRET": "test-secret-key-for-pseudonyms", "CRM_DB": url})
+        with engine.connect() as conn:
+            mirror = [tuple(r) for r in conn.execute(sa.text(f"SELECT customer_id, segment FROM {schema}.mirror"))]
+            log = [tuple(r) for r in conn.execute(sa.text(
+                f"SELECT customer_id, segment, change_type, customer_seq FROM {schema}.log"))]
+        # the mirror: one row per member of the consented audience, none missing, none twice
+        assert len(mirror) == len(set(mirror)) and set(mirror) == _audience(shop_path)
+        with Workspace.open(w) as ws:
+            box = Deliveries(ws.store)
+            assert box.find(status="pending", limit=10**9) == [] and box.find(status="dead", limit=10**9) == []
+            sent = [c for m in box.find("log", "delivered", limit=10**9) for c in m.items()]
+            c = ws.store.table("customers")
+            consented = set(c.filter(c.marketing_consent.fill_null(False)).customer_id.to_pyarrow().to_pylist())
+        # the change log: every change of every delivered message (consent allowing), each exactly once
+        expected = {(c["customer_id"], c["segment"], c["change"], c["customer_seq"]) for c in sent
+                    if c["change"] != "entered" or c["customer_id"] in consented}
+        assert len(log) == len(set(log)) and set(log) == expected
+        assert _replay([dict(zip(("customer_id", "segment", "change", "customer_seq"), r)) for r in log]) == \
+            _audience(shop_path)
+    finally:
+        engine.dispose()
+        _drop(backend, url, schema)

@@ -84,6 +84,32 @@ def test_delete_keys_agrees(tmp_path):
     assert [r[0] for r in native] == ["a", "b", "c"]  # null key parts match nothing, as in SQL
 
 
+def test_update_rows_agrees(tmp_path):
+    def scenario(store):
+        _quarantine(store, ROWS)
+        store.update_rows("quarantine", {"reasons": "fixed", "ingested_at": T2}, table_name="orders", source="x")
+        return _rows(store, "quarantine")
+
+    native, portable = _both(tmp_path, scenario)
+    assert native == portable
+    assert [r[0] for r in native if r[5] == "fixed"] == ["a", "b"]  # rows c (null table) and d stay
+    assert {r[6] for r in native if r[0] in "ab"} == {T2}
+
+
+def test_update_many_agrees(tmp_path):
+    def scenario(store):
+        _quarantine(store, ROWS)
+        rows = pa.table({"ingest_id": ["b", "d", "z"], "reasons": ["fixed b", None, "no such row"],
+                         "line": pa.array([10, 30, 99], pa.int64())})
+        store.update_many("quarantine", ["ingest_id"], rows)
+        return _rows(store, "quarantine")
+
+    native, portable = _both(tmp_path, scenario)
+    assert native == portable
+    assert [(r[0], r[3], r[5]) for r in native] == [("a", 1, "bad"), ("b", 10, "fixed b"), ("c", 2, "bad"),
+                                                    ("d", 30, None)]
+
+
 def test_add_columns_agrees(tmp_path):
     def scenario(store):
         _quarantine(store, ROWS[:2])

@@ -39,6 +39,13 @@ class AuditLog:
         self.table.insert(secrets.token_hex(8), at, who, role, action, target, rows,
                           json.dumps(details or {}, sort_keys=True, default=str))
 
+    def record_many(self, events: list[tuple[str, str, str, str, int | None, dict[str, Any] | None]]) -> None:
+        """Append several events, each ``(who, role, action, target, rows, details)``, in one statement."""
+        at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        self.table.insert_many([(secrets.token_hex(8), at, who, role, action, target, rows,
+                                 json.dumps(details or {}, sort_keys=True, default=str))
+                                for who, role, action, target, rows, details in events])
+
     def entries(self, limit: int = 100, action: str | None = None) -> list[dict[str, Any]]:
         """The latest events first."""
         rows = self.table.latest(limit, action)

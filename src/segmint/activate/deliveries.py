@@ -28,12 +28,14 @@ datetime.datetime(2025, 1, 1, 0, 0, 5)
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from typing import Any
 
 import ibis
+import pyarrow as pa
 from pydantic import BaseModel
+
+from segmint.activate import jsontext
 
 __all__ = ["DELIVERIES", "Deliveries", "Message"]
 
@@ -45,6 +47,10 @@ SCHEMA = ibis.schema({
     "next_attempt_at": "timestamp", "last_code": "int64", "last_error": "string", "last_latency_ms": "float64",
     "created_at": "timestamp", "delivered_at": "timestamp",
 })
+
+
+#: The columns an attempt changes.
+_STATE = ("status", "attempts", "next_attempt_at", "last_code", "last_error", "last_latency_ms", "delivered_at")
 
 
 class Message(BaseModel):
@@ -69,7 +75,7 @@ class Message(BaseModel):
 
     def items(self) -> list[dict[str, Any]]:
         """The changes the message carries."""
-        return json.loads(self.payload)
+        return jsontext.loads(self.payload)
 
     def public(self) -> dict[str, Any]:
         """The message without its payload, as JSON values."""
@@ -91,9 +97,9 @@ class Deliveries:
             store.con.create_table(DELIVERIES, schema=SCHEMA)
 
     def _insert(self, messages: list[Message]) -> None:
-        if messages:
-            rows = [m.model_dump() for m in messages]
-            self.store.con.insert(DELIVERIES, ibis.memtable(rows, schema=SCHEMA))
+        if messages:  # an Arrow table, not a list of dicts: Ibis would go through pandas, payloads and all
+            rows = pa.Table.from_pylist([m.model_dump() for m in messages], schema=SCHEMA.to_pyarrow())
+            self.store.con.insert(DELIVERIES, ibis.memtable(rows))
 
     def create(self, destination: str, kind: str, changes: list[dict[str, Any]], batch_size: int,
                at: dt.datetime) -> list[Message]:
@@ -106,7 +112,7 @@ class Deliveries:
             seqs = [c["seq"] for c in part if c.get("seq") is not None]
             out.append(Message(message_id=new_id(), position=base + 1 + len(out), destination=destination, kind=kind,
                                first_seq=min(seqs) if seqs else None, last_seq=max(seqs) if seqs else None,
-                               changes=len(part), payload=json.dumps(part, default=str, separators=(",", ":")),
+                               changes=len(part), payload=jsontext.dumps(part).decode("utf-8"),
                                next_attempt_at=at, created_at=at))
         self._insert(out)
         return out
@@ -155,18 +161,37 @@ class Deliveries:
 
         ``count=False`` records the response without using up an attempt (a disabled endpoint's 410).
         """
+        new = self.outcome(m, ok, code, error, wait, at, latency_ms, count)
+        with self.store.transaction():
+            self.record(new)
+        return new
+
+    @staticmethod
+    def outcome(m: Message, ok: bool, code: int | None, error: str | None, wait: float | None,
+                at: dt.datetime, latency_ms: float | None = None, count: bool = True) -> Message:
+        """The message after an attempt (see :meth:`attempted`), not written yet."""
         attempts = m.attempts + (1 if count else 0)
         if ok:
-            new = m.model_copy(update={"status": "delivered", "attempts": attempts, "last_code": code,
-                                       "last_error": None, "delivered_at": at, "last_latency_ms": latency_ms})
-        else:
-            status = "pending" if wait is not None else "dead"
-            nxt = at + dt.timedelta(seconds=wait) if wait is not None else None
-            new = m.model_copy(update={"status": status, "attempts": attempts, "last_code": code,
-                                       "last_error": (error or "")[:500], "next_attempt_at": nxt,
-                                       "last_latency_ms": latency_ms})
-        self._replace(new)
-        return new
+            return m.model_copy(update={"status": "delivered", "attempts": attempts, "last_code": code,
+                                        "last_error": None, "delivered_at": at, "last_latency_ms": latency_ms})
+        status = "pending" if wait is not None else "dead"
+        nxt = at + dt.timedelta(seconds=wait) if wait is not None else None
+        return m.model_copy(update={"status": status, "attempts": attempts, "last_code": code,
+                                    "last_error": (error or "")[:500], "next_attempt_at": nxt,
+                                    "last_latency_ms": latency_ms})
+
+    def record_many(self, messages: list[Message]) -> None:
+        """:meth:`record` for several messages, in one statement."""
+        if messages:
+            columns = ["message_id", *_STATE]
+            schema = pa.schema([(c, SCHEMA[c].to_pyarrow()) for c in columns])
+            self.store.update_many(DELIVERIES, ["message_id"], pa.Table.from_pylist(
+                [{c: getattr(m, c) for c in columns} for m in messages], schema=schema))
+
+    def record(self, m: Message) -> None:
+        """Write a message's state (the caller's transaction): one update of its attempt's columns; the
+        payload, up to 1,000 changes, is not written again."""
+        self.store.update_rows(DELIVERIES, {c: getattr(m, c) for c in _STATE}, message_id=m.message_id)
 
     def revive(self, destination: str | None, at: dt.datetime) -> list[Message]:
         """Dead letters (of one destination) back to pending, due at once, their attempts reset."""
@@ -186,6 +211,6 @@ class Deliveries:
             kept = [c for c in items if str(c.get("customer_id")) not in wanted or c.get("change") == "deleted"]
             if len(kept) != len(items):
                 changed += 1
-                self._replace(m.model_copy(update={"payload": json.dumps(kept, default=str, separators=(",", ":")),
+                self._replace(m.model_copy(update={"payload": jsontext.dumps(kept).decode("utf-8"),
                                                    "changes": len(kept)}))
         return changed

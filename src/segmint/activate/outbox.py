@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ibis
@@ -81,8 +83,9 @@ def _now() -> dt.datetime:
 def _current(store, name: str) -> tuple[int, dt.datetime] | None:
     """(version, as_of) of the published audience of ``name``, or None before its first run."""
     a = store.con.table(AUDIENCE)
-    rows = (a.filter(a.segmentation == name).select("version", "as_of").distinct()
-            .order_by([ibis.desc("as_of"), ibis.desc("version")]).limit(1).to_pyarrow().to_pylist())
+    # every row of a segmentation's audience carries its run (record_run moves them all together): the first
+    # row found says it, where a distinct over a million rows cost a fraction of a second
+    rows = a.filter(a.segmentation == name).select("version", "as_of").limit(1).to_pyarrow().to_pylist()
     return (int(rows[0]["version"]), rows[0]["as_of"]) if rows else None
 
 
@@ -117,48 +120,71 @@ def record_run(store, name: str, version: int, as_of: dt.datetime, members: ir.T
     if not published:
         return 0
     new = members.filter(members.segment.notnull()).select(
-        customer_id=members.customer_id.cast("string"), segment=members.segment.cast("string"))
+        customer_id=members.customer_id.cast("string"), segment=members.segment.cast("string"),
+        _new=ibis.literal(True))
     a = store.con.table(AUDIENCE)
-    old = a.filter(a.segmentation == name).select("customer_id", "segment")
-    keys = ["customer_id", "segment"]
-    entered = new.anti_join(old, keys).mutate(change=ibis.literal("entered"), _order=ibis.literal(1))
-    exited = old.anti_join(new, keys).mutate(change=ibis.literal("exited"), _order=ibis.literal(0))
-    n = _append(store, name, int(version), as_of, entered.union(exited))
-    store.delete_rows(AUDIENCE, segmentation=name)
-    store.con.insert(AUDIENCE, new.select(segmentation=ibis.literal(name, type="string"), customer_id=new.customer_id,
-                                          segment=new.segment, version=ibis.literal(int(version), type="int64"),
-                                          as_of=ibis.literal(as_of, type="timestamp")).order_by("customer_id"))
+    old = a.filter(a.segmentation == name).select(_customer_id=a.customer_id, _segment=a.segment,
+                                                  _old=ibis.literal(True))
+    # One full outer join of the run and the audience instead of two anti-joins: each side's
+    # million (customer, segment) strings are hashed once, not twice (the two anti-joins were
+    # half of the diff's time at 1M customers).
+    both = new.outer_join(old, [new.customer_id == old._customer_id, new.segment == old._segment])
+    entered = both._old.isnull()
+    moves = both.filter(entered | both._new.isnull()).select(
+        customer_id=both.customer_id.coalesce(both._customer_id), segment=both.segment.coalesce(both._segment),
+        change=ibis.ifelse(entered, "entered", "exited"), _order=ibis.ifelse(entered, 1, 0).cast("int8"))
+    with _staged(store, moves) as staged:
+        n = _append(store, name, int(version), as_of, staged)
+        # The audience follows the run by its changes: the exits deleted, the entries added, and
+        # every row moved to the run (an update of two columns). Rewriting the whole audience
+        # (delete then insert a million rows) cost more than the diff itself.
+        if n:
+            gone = staged.filter(staged.change == "exited")
+            store.delete_keys(AUDIENCE, ["segmentation", "customer_id", "segment"],
+                              gone.mutate(segmentation=ibis.literal(name, type="string")))
+        store.update_rows(AUDIENCE, {"version": int(version), "as_of": as_of}, segmentation=name)
+        if n:
+            came = staged.filter(staged.change == "entered")
+            store.con.insert(AUDIENCE, came.select(
+                segmentation=ibis.literal(name, type="string"), customer_id=came.customer_id, segment=came.segment,
+                version=ibis.literal(int(version), type="int64"), as_of=ibis.literal(as_of, type="timestamp")))
     return n
 
 
-def _append(store, name: str, version: int, as_of: dt.datetime, moves: ir.Table) -> int:
-    """Number and insert ``moves`` (``customer_id``, ``segment``, ``change``, ``_order``) into the outbox."""
+@contextmanager
+def _staged(store, moves: ir.Table) -> Iterator[ir.Table]:
+    """``moves`` computed once into a temporary table, dropped afterwards."""
     temporary = f"_segmint_outbox_{uuid.uuid4().hex[:12]}"
     staged = store.con.create_table(temporary, moves, temp=True)
     try:
-        count = int(staged.count().to_pyarrow().as_py())
-        if not count:
-            return 0
-        base = last_seq(store)
-        o = store.con.table(OUTBOX)
-        touched = staged.select("customer_id").distinct()
-        before = (o.filter(o.segmentation == name).semi_join(touched, "customer_id")
-                  .group_by("customer_id").aggregate(_prior=lambda t: t.customer_seq.max()))
-        joined = staged.left_join(before, "customer_id").select(staged, _prior=before._prior.fill_null(0))
-        # One numbering for the whole run, by customer, exit before entry: a receiver replaying the
-        # outbox in seq order never sees a customer in two segments of an exclusive segmentation.
-        order = [joined.customer_id, joined._order, joined.segment]
-        seq = ibis.row_number().over(order_by=order) + base + 1
-        per_customer = ibis.row_number().over(group_by=joined.customer_id, order_by=[joined._order, joined.segment])
-        rows = joined.select(seq=seq.cast("int64"), segmentation=ibis.literal(name, type="string"),
-                             segment=joined.segment, customer_id=joined.customer_id, change=joined.change,
-                             version=ibis.literal(version, type="int64"), as_of=ibis.literal(as_of, type="timestamp"),
-                             customer_seq=(joined._prior + per_customer + 1).cast("int64"),
-                             created_at=ibis.literal(_now(), type="timestamp")).order_by("seq")
-        store.con.insert(OUTBOX, rows)
-        return count
+        yield staged
     finally:
         store.con.drop_table(temporary, force=True)
+
+
+def _append(store, name: str, version: int, as_of: dt.datetime, staged: ir.Table) -> int:
+    """Number and insert ``staged`` (``customer_id``, ``segment``, ``change``, ``_order``) into the outbox."""
+    count = int(staged.count().to_pyarrow().as_py())
+    if not count:
+        return 0
+    base = last_seq(store)
+    o = store.con.table(OUTBOX)
+    touched = staged.select("customer_id").distinct()
+    before = (o.filter(o.segmentation == name).semi_join(touched, "customer_id")
+              .group_by("customer_id").aggregate(_prior=lambda t: t.customer_seq.max()))
+    joined = staged.left_join(before, "customer_id").select(staged, _prior=before._prior.fill_null(0))
+    # One numbering for the whole run, by customer, exit before entry: a receiver replaying the
+    # outbox in seq order never sees a customer in two segments of an exclusive segmentation.
+    order = [joined.customer_id, joined._order, joined.segment]
+    seq = ibis.row_number().over(order_by=order) + base + 1
+    per_customer = ibis.row_number().over(group_by=joined.customer_id, order_by=[joined._order, joined.segment])
+    rows = joined.select(seq=seq.cast("int64"), segmentation=ibis.literal(name, type="string"),
+                         segment=joined.segment, customer_id=joined.customer_id, change=joined.change,
+                         version=ibis.literal(version, type="int64"), as_of=ibis.literal(as_of, type="timestamp"),
+                         customer_seq=(joined._prior + per_customer + 1).cast("int64"),
+                         created_at=ibis.literal(_now(), type="timestamp")).order_by("seq")
+    store.con.insert(OUTBOX, rows)
+    return count
 
 
 def record_deleted(store, customer_ids: list[str]) -> int:
@@ -177,8 +203,8 @@ def record_deleted(store, customer_ids: list[str]) -> int:
         moves = ibis.memtable({"customer_id": [r["customer_id"] for r in rows],
                                "segment": [r["segment"] for r in rows]},
                               schema={"customer_id": "string", "segment": "string"})
-        total += _append(store, name, int(version), as_of,
-                         moves.mutate(change=ibis.literal("deleted"), _order=ibis.literal(2)))
+        with _staged(store, moves.mutate(change=ibis.literal("deleted"), _order=ibis.literal(2, type="int8"))) as staged:
+            total += _append(store, name, int(version), as_of, staged)
     if held:
         store.delete_keys(AUDIENCE, ["customer_id"], ids)
     return total

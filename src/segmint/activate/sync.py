@@ -25,15 +25,16 @@ The clock is a parameter (``clock``): the tests move time on instead of waiting.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ibis
+import pyarrow as pa
 
-from segmint.activate import outbox, schedule
+from segmint.activate import jsontext, outbox, schedule
 from segmint.activate.audit import AuditLog
 from segmint.activate.deliveries import Deliveries, Message
 from segmint.activate.destinations import Destination, Registry, SecretStore
@@ -41,7 +42,10 @@ from segmint.activate.files import write_files
 from segmint.activate.suppress import excluded
 from segmint.errors import ConfigError
 
-__all__ = ["Sync", "utcnow"]
+__all__ = ["Sync", "WRITE_EVERY_S", "utcnow"]
+
+#: At most this many seconds of accepted messages are written at once (one transaction).
+WRITE_EVERY_S = 1.0
 
 
 def utcnow() -> dt.datetime:
@@ -77,6 +81,8 @@ class Sync:
         self.who = who
         self.rng = rng or random.Random()
         self.exclusions = list(exclusions or [])
+        self._unwritten: list[tuple] = []  # accepted messages not written yet (see _delivered)
+        self._written_at = time.monotonic()
         self.registry = Registry(store, config.destinations, config.activation.allow_http_hosts)
         self.box = Deliveries(store)
         self.secrets = SecretStore(self.root / ".segmint")
@@ -95,7 +101,7 @@ class Sync:
         rows = j.select(seq=ibis.null("int64"), segmentation=a.segmentation, segment=a.segment,
                         customer_id=a.customer_id, change=ibis.literal("entered"),
                         version=a.version, as_of=a.as_of, customer_seq=last.customer_seq.fill_null(1))
-        return [_jsonable(r) for r in rows.order_by(["segmentation", "customer_id", "segment"]).to_pyarrow().to_pylist()]
+        return jsontext.records(rows.order_by(["segmentation", "customer_id", "segment"]).to_pyarrow())
 
     def enqueue(self, d: Destination, full: bool = False) -> int:
         """Turn the destination's new outbox changes into messages; return how many changes."""
@@ -110,9 +116,9 @@ class Sync:
                 items = self._initial(d, kind)
             else:
                 kind = "changes"
-                items = [_jsonable(r) for r in outbox.changes(self.store, after=state.cursor, upto=top,
+                items = jsontext.records(outbox.changes_table(self.store, after=state.cursor, upto=top,
                                                               segmentations=d.segmentations,
-                                                              segments=d.segments or None)]
+                                                              segments=d.segments or None).to_pyarrow())
             self.box.create(d.name, kind, items, self._batch(d), now)
             self.registry.save_state(state.model_copy(update={"cursor": top, "started": True,
                                                               "disabled_reason": None if full else
@@ -126,7 +132,7 @@ class Sync:
         entered = sorted({str(c["customer_id"]) for items in messages for c in items if c["change"] == "entered"})
         if not entered:
             return set(), {}
-        ids = ibis.memtable({"customer_id": entered}, schema={"customer_id": "string"})
+        ids = ibis.memtable(pa.table({"customer_id": pa.array(entered, pa.string())}))  # not through pandas
         blocked = set(excluded(self.store, ids, require_consent=d.consent, rules=self.exclusions))
         return blocked, (self._fields(d, ids) if d.fields else {})
 
@@ -160,9 +166,9 @@ class Sync:
             cols = [c for c in wanted if c in t.columns and not any(c in v for v in found.values())]
             if not cols:
                 continue
-            rows = t.semi_join(ids, "customer_id").select("customer_id", *cols).to_pyarrow().to_pylist()
+            rows = jsontext.records(t.semi_join(ids, "customer_id").select("customer_id", *cols).to_pyarrow())
             for r in rows:
-                found.setdefault(str(r.pop("customer_id")), {}).update(_jsonable(r))
+                found.setdefault(str(r.pop("customer_id")), {}).update(r)
         missing = [c for c in wanted if not any(c in v for v in found.values())]
         if missing and found:
             raise ConfigError(f"destination {d.name!r}: no feature or customer column {', '.join(missing)} "
@@ -173,17 +179,23 @@ class Sync:
     def _body(self, d: Destination, m: Message, items: list[dict[str, Any]]) -> bytes:
         doc = {"type": "segment.changes", "timestamp": self.clock().isoformat() + "Z",
                "data": {"destination": d.name, "message_id": m.message_id, "kind": m.kind, "changes": items}}
-        return json.dumps(doc, default=str, separators=(",", ":")).encode("utf-8")
+        return jsontext.dumps(doc)
 
-    def _record(self, d: Destination, m: Message, outcome: str, code: int | None, latency: float | None,
-                rows: int, held: int, error: str | None = None) -> None:
-        details = {"message_id": m.message_id, "attempt": m.attempts + 1, "outcome": outcome, "status_code": code,
+    def _event(self, d: Destination, m: Message, outcome: str, code: int | None, latency: float | None,
+               rows: int, held: int, error: str | None = None, attempt: int | None = None) -> tuple:
+        """The audit event of one attempt: ``(who, role, action, target, rows, details)``."""
+        details = {"message_id": m.message_id, "attempt": attempt or m.attempts + 1, "outcome": outcome,
+                   "status_code": code,
                    "latency_ms": latency, "held_back": held}
         if error:
             details["error"] = error[:200]
         if d.personal_data and d.fields:
             details["personal_data_fields"] = sorted(set(d.fields))
-        self.audit.record(self.who, "system", "delivery", f"{d.name}", rows, details)
+        return self.who, "system", "delivery", f"{d.name}", rows, details
+
+    def _record(self, *args, **kwargs) -> None:
+        """Write the audit event of one attempt (arguments of :meth:`_event`)."""
+        self.audit.record(*self._event(*args, **kwargs))
 
     def _sender(self, d: Destination):
         if d.kind == "webhook":
@@ -230,28 +242,58 @@ class Sync:
         try:
             if d.kind == "files" and d.content == "audience":
                 return self._send_audience_file(d, due, done)
-            rules = self._rules(d, [m.items() for m in due])  # checked now, at send time
-            for m in due:
-                if not self._send_one(d, m, sender, done, rules):
+            parsed = [m.items() for m in due]  # each payload read once
+            rules = self._rules(d, parsed)  # checked now, at send time
+            for m, items in zip(due, parsed):
+                if not self._send_one(d, m, items, sender, done, rules):
                     break
         finally:
-            if sender is not None:
-                sender.close()
+            try:
+                self._write_delivered()
+            finally:
+                if sender is not None:
+                    sender.close()
         return done
 
-    def _send_one(self, d: Destination, m: Message, sender, done: dict[str, int], rules=None) -> bool:
-        items, held = self._eligible(d, m.items(), rules)
+    def _delivered(self, d: Destination, m: Message, code: int | None, latency: float | None, rows: int,
+                   held: int, at: dt.datetime) -> None:
+        """Note an accepted message; written with the others accepted in the last second.
+
+        One transaction per message (its state and its audit entry) cost a commit each, as much
+        as the request. A sync killed before the write sends these messages again, with the same
+        ids: at least once still, exactly once after the receiver's dedupe (database and file
+        destinations apply a message idempotently).
+        """
+        self._unwritten.append((d, self.box.outcome(m, True, code, None, None, at, latency),
+                                code, latency, rows, held))
+        if time.monotonic() - self._written_at >= WRITE_EVERY_S:
+            self._write_delivered()
+
+    def _write_delivered(self) -> None:
+        if self._unwritten:
+            with self.store.transaction():
+                self.box.record_many([m for _, m, *_ in self._unwritten])
+                self.audit.record_many([self._event(d, m, "delivered", code, latency, rows, held, attempt=m.attempts)
+                                        for d, m, code, latency, rows, held in self._unwritten])
+            self._unwritten.clear()
+        self._written_at = time.monotonic()
+
+    def _send_one(self, d: Destination, m: Message, items: list[dict[str, Any]], sender, done: dict[str, int],
+                  rules=None) -> bool:
+        items, held = self._eligible(d, items, rules)
         done["held_back"] += held
         now = self.clock()
         if d.kind == "webhook":
             result = sender.send(m.message_id, self._body(d, m, items))
             ok, code, error, latency = result.ok, result.code, result.error, result.latency_ms
             if result.gone:
-                self.box.attempted(m, False, code, error, wait=0.0, at=now, latency_ms=latency, count=False)
+                self._write_delivered()
                 with self.store.transaction():
+                    self.box.record(self.box.outcome(m, False, code, error, wait=0.0, at=now, latency_ms=latency,
+                                                     count=False))
                     st = self.registry.state(d.name)
                     self.registry.save_state(st.model_copy(update={"disabled_reason": error}))
-                self._record(d, m, "disabled", code, latency, len(items), held, error)
+                    self._record(d, m, "disabled", code, latency, len(items), held, error)
                 done["failed"] += 1
                 return False
             retry_after = result.retry_after
@@ -275,25 +317,27 @@ class Sync:
                 ok, code, error = False, None, f"{type(exc).__name__}: {exc}"
             latency, retry_after = (dt.datetime.now() - start).total_seconds() * 1000, None
         if ok:
-            self.box.attempted(m, True, code, None, None, now, latency)
-            self._record(d, m, "delivered", code, latency, len(items), held)
+            self._delivered(d, m, code, latency, len(items), held, now)
             done["sent"] += 1
             done["delivered_changes"] += len(items)
             return True
+        self._write_delivered()  # the accepted ones first: the failure may end the sync
         wait = schedule.delay(m.attempts + 2, retry_after, rng=self.rng, now=now)
-        new = self.box.attempted(m, False, code, error, wait, now, latency)
-        self._record(d, m, "dead" if new.status == "dead" else "failed", code, latency, len(items), held, error)
+        new = self.box.outcome(m, False, code, error, wait, now, latency)
+        with self.store.transaction():
+            self.box.record(new)
+            self._record(d, m, "dead" if new.status == "dead" else "failed", code, latency, len(items), held, error)
         done["failed"] += 1
         done["dead"] += new.status == "dead"
         if new.status == "pending" and wait == 0.0:  # the schedule's immediate retry
-            return self._send_one(d, new, sender, done, rules)
+            return self._send_one(d, new, items, sender, done, rules)
         return False
 
     def _send_audience_file(self, d: Destination, due: list[Message], done: dict[str, int]) -> dict[str, int]:
         """``content: audience``: one file of the whole audience stands for every due message."""
         now = self.clock()
         a = outbox.audience(self.store, d.segmentations, d.segments or None)
-        rows = [_jsonable(r) for r in a.order_by(["segmentation", "segment", "customer_id"]).to_pyarrow().to_pylist()]
+        rows = jsontext.records(a.order_by(["segmentation", "segment", "customer_id"]).to_pyarrow())
         items, held = self._eligible(d, [{**r, "change": "entered"} for r in rows])
         k = self.config.privacy.min_segment_size
         sizes: dict[tuple, int] = {}
@@ -359,24 +403,11 @@ class Sync:
             t = t.filter(t.created_at >= ibis.literal(since, type="timestamp"))
             state = self.registry.state(d.name)
             t = t.filter(t.seq <= state.cursor)  # later ones are queued by the next sync anyway
-            items = [_jsonable(r) for r in t.order_by("seq").to_pyarrow().to_pylist()]
+            items = jsontext.records(t.order_by("seq").to_pyarrow())
             with self.store.transaction():
                 self.box.create(d.name, "replay", items, self._batch(d), self.clock())
             out[d.name] = len(items)
         return out
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in row.items():
-        if k == "created_at":
-            continue
-        if isinstance(v, (dt.datetime, dt.date)):
-            v = v.isoformat()
-        elif isinstance(v, float) and v != v:
-            v = None
-        out[k] = v
-    return out
 
 
 def _flat(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

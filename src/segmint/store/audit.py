@@ -38,6 +38,11 @@ class AuditTable:
         """Append one event (``details`` is JSON text)."""
         self.store._raw.execute(sql.AUDIT_INSERT, [event_id, logged_at, who, role, action, target, rows, details])
 
+    def insert_many(self, rows: list[tuple]) -> None:
+        """Append several events, each a tuple of :meth:`insert`'s arguments (one prepared statement)."""
+        if rows:
+            self.store._raw.executemany(sql.AUDIT_INSERT, [list(r) for r in rows])
+
     def latest(self, limit: int, action: str | None = None) -> list[tuple]:
         """The latest ``limit`` events (of one action, when given), newest first.
 

@@ -82,6 +82,34 @@ def delete_where(table: str, columns: list[str]) -> str:
     return f"DELETE FROM {identifier(table)} WHERE " + " AND ".join(f"{identifier(c)} = ?" for c in columns)
 
 
+def update_where(table: str, columns: list[str], where: list[str]) -> str:
+    """Set ``columns`` to bound values in the rows whose ``where`` columns equal the next bound values.
+
+    Examples
+    --------
+    >>> update_where("outbox_audience", ["version", "as_of"], ["segmentation"])
+    'UPDATE "outbox_audience" SET "version" = ?, "as_of" = ? WHERE "segmentation" = ?'
+    """
+    if not columns or not where:
+        raise WorkspaceError("an update needs columns to set and columns to match (refusing to update every row)")
+    return (f"UPDATE {identifier(table)} SET " + ", ".join(f"{identifier(c)} = ?" for c in columns)
+            + " WHERE " + " AND ".join(f"{identifier(c)} = ?" for c in where))
+
+
+def update_from(table: str, rows: str, key: list[str], columns: list[str]) -> str:
+    """Set ``columns`` of ``table`` from the row of ``rows`` (a registered table) with the same ``key``.
+
+    Examples
+    --------
+    >>> update_from("deliveries", "_segmint_update_1", ["message_id"], ["status"])
+    'UPDATE "deliveries" AS t SET "status" = u."status" FROM "_segmint_update_1" AS u WHERE t."message_id" = u."message_id"'
+    """
+    if not columns or not key:
+        raise WorkspaceError("an update needs columns to set and key columns to match")
+    return (f"UPDATE {identifier(table)} AS t SET " + ", ".join(f"{identifier(c)} = u.{identifier(c)}" for c in columns)
+            + f" FROM {identifier(rows)} AS u WHERE " + " AND ".join(f"t.{identifier(k)} = u.{identifier(k)}" for k in key))
+
+
 def delete_before(table: str, column: str) -> str:
     """Delete the rows whose ``column`` is before the bound time (retention)."""
     return f"DELETE FROM {identifier(table)} WHERE {identifier(column)} < ?"
@@ -266,6 +294,9 @@ ENGINE_SPECIFIC: dict[str, str] = {
     "delete_before": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_before rewrites the table with a "
                      "filter",
     "delete_where": "Spark has no DELETE on Parquet tables; Ibis: Store.delete_rows rewrites the table with a filter",
+    "update_from": "UPDATE ... FROM: Spark has no UPDATE on Parquet tables; Ibis: Store.update_many rewrites the "
+                   "table with a left join",
+    "update_where": "Spark has no UPDATE on Parquet tables; Ibis: Store.update_rows rewrites the table with ifelse",
     "RUNS_FROM_MEMBERSHIPS": "count(DISTINCT) INSERT ... SELECT; Ibis: RunTables.ensure_tables (aggregate + insert)",
     "RUN_ROW": "as RUNS_FROM_MEMBERSHIPS; Ibis: RunTables.insert_summary",
     "RECOUNT_RUNS": "UPDATE ... FROM: Spark has no UPDATE on Parquet tables; Ibis: RunTables.recount rewrites the "
