@@ -187,6 +187,7 @@ def test_a_query_date_that_is_not_a_date_text_is_refused(client, tokens, path, w
 @pytest.mark.parametrize("path", [
     "/api/v1/segmentations/value/monitor?reference=2000-01-01",  # was a 422 (DataError)
     f"/api/v1/segmentations/value/transitions?from=2000-01-01&to={DATES[1]}",
+    "/api/v1/segmentations/value/fairness?as_of=2000-01-01",  # was a 422 (no feature snapshot)
 ])
 def test_a_date_without_a_run_is_404_with_the_dates_that_have_one(client, tokens, path):
     r = client.get(path, headers=bearer(tokens["viewer"]))

@@ -277,4 +277,7 @@ def get_job(job_id: str, request: Request) -> dict[str, Any]:
 def get_fairness(name: Name, request: Request,
                  attribute: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
                  as_of: IsoDate | None = AsOf) -> dict[str, Any]:
-    return view(request).fairness(name, attribute=attribute, as_of=as_of.isoformat() if as_of else None)
+    ws = view(request)
+    if as_of is not None:
+        ws.members(name, as_of=_iso(as_of))  # a date without a run: RunMissing (404), not the snapshot's 422
+    return ws.fairness(name, attribute=attribute, as_of=_iso(as_of))
