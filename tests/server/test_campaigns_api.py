@@ -13,7 +13,7 @@ def test_create_list_and_measure_a_campaign(client, tokens):
     assert r.status_code == 201, r.text
     made = r.json()
     assert made["name"] == "june" and made["members"]["holdout"] > 0 and made["members"]["treatment"] > 0
-    assert client.post("/api/v1/campaigns", json=body, headers=bearer(tokens["admin"])).status_code == 422
+    assert client.post("/api/v1/campaigns", json=body, headers=bearer(tokens["admin"])).status_code == 409  # exists
     listed = client.get("/api/v1/campaigns", headers=bearer(tokens["analyst"])).json()
     assert [c["name"] for c in listed] == ["june"]
     assert client.get("/api/v1/campaigns", headers=bearer(tokens["viewer"])).status_code == 403

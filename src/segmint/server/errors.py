@@ -196,6 +196,8 @@ NO_RUN = {404: _documented(404, "no such segmentation or segment, or no run of i
                                 "(`details.runs`: the latest dates that have one)")}
 #: A route that creates something with a unique name.
 CONFLICT = {409: _documented(409, "an active one with that name exists")}
+#: A route that creates something whose name must be new (a campaign, a destination).
+EXISTS = {409: _documented(409, "one with that name exists")}
 
 __all__ = ["ApiError", "LoginRequired", "error_body", "error_response", "install", "status_of", "ERROR_RESPONSES",
-           "BODY_RESPONSES", "CONFLICT", "NO_RUN"]
+           "BODY_RESPONSES", "CONFLICT", "EXISTS", "NO_RUN"]

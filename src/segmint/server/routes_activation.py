@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
 
 from segmint.server.audit import AuditLog
 from segmint.server.auth import role
-from segmint.server.errors import ERROR_RESPONSES
+from segmint.server.errors import BODY_RESPONSES, ERROR_RESPONSES, EXISTS, ApiError
+from segmint.server.fields import IsoDateTime, Note, Text
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["activation"])
 
 NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
-
-
-#: A name or id from a request: printable text (a NUL or another control character is refused with 422).
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+#: Printable text (no control characters: a NUL in a path or URL is refused here, not by the file system).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 
 class DestinationIn(BaseModel):
@@ -26,32 +24,36 @@ class DestinationIn(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    name: str = Field(..., pattern=NAME, examples=["crm"])
+    name: str = Field(..., min_length=1, max_length=64, pattern=NAME, examples=["crm"])
     kind: Literal["webhook", "files", "database"]
     segmentations: list[Text] = Field(..., min_length=1, max_length=50)
     segments: list[Text] = Field(default_factory=list, max_length=500)
     fields: list[Text] = Field(default_factory=list, max_length=200)
-    consent: bool = True
-    personal_data: bool = False
-    batch_size: int | None = Field(None, ge=1, le=10_000)
-    url: str | None = Field(None, max_length=2000)
-    url_env: str | None = Field(None, max_length=200)
-    secret_env: str | None = Field(None, max_length=200)
-    timeout_s: float | None = Field(None, gt=0, le=300)
-    path: str | None = Field(None, max_length=1000)
+    # Strict: a JSON boolean or number as the schema says (lax pydantic reads 0 or "no" as false, "5" as 5).
+    consent: StrictBool = True
+    personal_data: StrictBool = False
+    batch_size: StrictInt | None = Field(None, ge=1, le=10_000)
+    url: str | None = Field(None, max_length=2000, pattern=PRINTABLE)
+    url_env: str | None = Field(None, max_length=200, pattern=PRINTABLE)
+    secret_env: str | None = Field(None, max_length=200, pattern=PRINTABLE)
+    timeout_s: StrictFloat | None = Field(None, gt=0, le=300)
+    path: str | None = Field(None, max_length=1000, pattern=PRINTABLE)
     format: Literal["csv", "parquet", "jsonl"] = "csv"
     content: Literal["changes", "audience"] = "changes"
-    table: str | None = Field(None, max_length=200)
+    table: str | None = Field(None, max_length=200, pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?$",
+                              description="letters, digits and _, optionally schema.table")
     mode: Literal["mirror", "insert"] = "mirror"
 
 
 class SuppressIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    customer_ids: list[Text] = Field(..., min_length=1, max_length=10_000,
-                                     description="customer ids (no control characters)")
-    reason: str = Field("", max_length=200)
-    remove: bool = False
+    # At most 1,000 a request: every valid body fits the route's body limit (Settings.body_limits), so a
+    # list the schema allows is never a 413.
+    customer_ids: list[Text] = Field(..., min_length=1, max_length=1_000,
+                                     description="customer ids (no control characters); more in several requests")
+    reason: Note = ""
+    remove: StrictBool = False
 
 
 def _ws(request: Request):
@@ -70,9 +72,16 @@ def list_destinations(request: Request) -> list[dict[str, Any]]:
 
 
 @router.post("/destinations", status_code=201, summary="Add a destination; a webhook's secret is in this "
-                                                       "response only", **role("admin"))
+                                                       "response only",
+             description="422 for what the schema cannot say: a segmentation that is not defined, a kind's "
+                         "missing field (webhook: `url`; files: `path`; database: `table` and `url` or "
+                         "`url_env`), a webhook URL that is not https (docs/activation.md), personal data "
+                         "fields without `personal_data`.",
+             responses={**BODY_RESPONSES, **EXISTS}, **role("admin"))
 def add_destination(body: DestinationIn, request: Request) -> dict[str, Any]:
     ws = _ws(request)
+    if any(d.name == body.name for d in ws.activation.registry.all()):
+        raise ApiError(409, f"a destination named {body.name!r} exists; remove it first or choose another name")
     d, secret = ws.activation.add(body.model_dump(exclude_none=True))
     _audit(request, "destination-add", d.name, None, kind=d.kind, consent=d.consent, personal_data=d.personal_data)
     return {**d.public(), **({"secret": secret} if secret else {})}
@@ -97,6 +106,8 @@ def test_destination(name: str, request: Request) -> dict[str, Any]:
 def sync(request: Request, destination: str | None = Query(None, max_length=64),
          full: bool = Query(False)) -> dict[str, Any]:
     p = request.state.principal
+    if destination is not None:
+        _ws(request).activation.registry.get(destination)  # 404 now rather than a failed job later
     job = request.app.state.jobs.submit("sync", p.name, lambda ws: ws.sync(destination, full=full, who=p.name),
                                         destination=destination, full=full)
     return job.to_dict()
@@ -119,9 +130,10 @@ def retry(request: Request, destination: str | None = Query(None, max_length=64)
 
 
 @router.post("/deliveries/replay", summary="Queue again every change recorded since a time", **role("admin"))
-def replay(request: Request, since: dt.datetime = Query(...),
+def replay(request: Request,
+           since: Annotated[IsoDateTime, Query(description="ISO 8601 time (a date: its midnight; no offset: UTC)")],
            destination: str | None = Query(None, max_length=64)) -> dict[str, Any]:
-    queued = _ws(request).activation.replay(since.replace(tzinfo=None), destination)
+    queued = _ws(request).activation.replay(since, destination)
     _audit(request, "deliveries-replay", destination or "*", sum(queued.values()), since=since.isoformat())
     return {"replayed": queued}
 
@@ -131,7 +143,8 @@ def suppressions(request: Request) -> list[dict[str, Any]]:
     return _ws(request).activation.suppressed()
 
 
-@router.post("/suppressions", summary="Add customers to (or take them off) the suppression list", **role("admin"))
+@router.post("/suppressions", summary="Add customers to (or take them off) the suppression list",
+             responses=BODY_RESPONSES, **role("admin"))
 def suppress(body: SuppressIn, request: Request) -> dict[str, Any]:
     ws = _ws(request)
     n = ws.activation.unsuppress(body.customer_ids) if body.remove else ws.suppress(body.customer_ids, body.reason)

@@ -15,30 +15,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from segmint.server import data
 from segmint.server.audit import AuditLog
 from segmint.server.auth import Principal, role
 from segmint.server.errors import BODY_RESPONSES, ERROR_RESPONSES, NO_RUN, ApiError
+from segmint.server.fields import IsoDate
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 Name = str
 AsOf = Query(None, description="Date (YYYY-MM-DD); default: the latest run. A date without a run is a 404.")
-
-
-def _iso_only(value: Any) -> Any:
-    """A date is the text YYYY-MM-DD: not a number (pydantic's lax mode reads ``0`` as 1970-01-01) or a datetime."""
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("a date is written YYYY-MM-DD")
-    return value
-
-
-#: A calendar date given as ISO text; anything else is a 422 validation error.
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_only)]
 
 
 def view(request: Request):
@@ -144,8 +132,9 @@ def get_scorecard(name: Name, request: Request) -> dict[str, Any]:
 
 @router.get("/segmentations/{name}/migration", summary="Who moved between segments from one date to another",
             responses=NO_RUN, **role("viewer"))
-def get_migration(name: Name, request: Request, from_: IsoDate = Query(..., alias="from"),
-                  to: IsoDate = Query(...)) -> dict[str, Any]:
+def get_migration(name: Name, request: Request, from_: Annotated[IsoDate, Query(alias="from")],
+                  to: Annotated[IsoDate, Query()]) -> dict[str, Any]:
+    # Annotated[..., Query()], not `= Query(...)`: FastAPI drops a type's validators given a Query default.
     return data.migration(view(request), name, from_.isoformat(), to.isoformat())
 
 
@@ -283,8 +272,12 @@ def get_job(job_id: str, request: Request) -> dict[str, Any]:
             description="Per protected attribute (privacy.fairness in segmint.yaml, or `attribute`) and segment: "
                         "each group's share against the base, the disparity ratio against the reference group with "
                         "the four-fifths rule, Chierichetti's balance, bootstrap intervals; cells under the "
-                        "small-cell threshold suppressed (docs/privacy.md).", **role("viewer"))
+                        "small-cell threshold suppressed (docs/privacy.md).", responses=NO_RUN,
+            **role("viewer"))
 def get_fairness(name: Name, request: Request,
                  attribute: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
-                 as_of: dt.date | None = Query(None)) -> dict[str, Any]:
-    return view(request).fairness(name, attribute=attribute, as_of=as_of.isoformat() if as_of else None)
+                 as_of: IsoDate | None = AsOf) -> dict[str, Any]:
+    ws = view(request)
+    if as_of is not None:
+        ws.members(name, as_of=_iso(as_of))  # a date without a run: RunMissing (404), not the snapshot's 422
+    return ws.fairness(name, attribute=attribute, as_of=_iso(as_of))

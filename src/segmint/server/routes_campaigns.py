@@ -6,17 +6,17 @@ Creating a campaign assigns its members to treatment or holdout in the store, as
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
 from fastapi.responses import Response
 
 from segmint.server.audit import AuditLog
 from segmint.server.auth import role
-from segmint.server.errors import ERROR_RESPONSES
+from segmint.server.errors import BODY_RESPONSES, ERROR_RESPONSES, EXISTS, ApiError
+from segmint.server.fields import IsoDate, Text
 from segmint.server.templates import render
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -27,12 +27,14 @@ _NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
 class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # additionalProperties: false; an unknown field is a 422
+
     name: str = Field(..., min_length=1, max_length=64, pattern=_NAME, examples=["spring-winback"])
     segmentation: str = Field(..., min_length=1, max_length=64, pattern=_NAME)
-    segments: list[str] | None = Field(None, max_length=100, description="Targeted segments; default: all.")
-    holdout: float = Field(0.1, gt=0, lt=1, description="Share of the members held out.")
-    start: dt.date
-    end: dt.date | None = None
+    segments: list[Text] | None = Field(None, max_length=100, description="Targeted segments; default: all.")
+    holdout: StrictFloat = Field(0.1, gt=0, lt=1, description="Share of the members held out.")
+    start: IsoDate = Field(..., description="YYYY-MM-DD")
+    end: IsoDate | None = Field(None, description="YYYY-MM-DD, after `start`")
     outcome: str = Field("conversion", max_length=80,
                          pattern=r"^(conversion|revenue|orders|(event|event_count):[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})$",
                          description="conversion, revenue, orders, or event:NAME / event_count:NAME (an event "
@@ -49,10 +51,17 @@ def list_campaigns(request: Request) -> list[dict[str, Any]]:
 
 
 @router.post("/campaigns", status_code=201, summary="Create a campaign and assign its members to treatment or "
-             "holdout (salted hash, stable across refreshes)", **role("admin"))
+             "holdout (salted hash, stable across refreshes)",
+             description="404: the segmentation is unknown or never run, or a segment is not in its latest run. "
+                         "422 for what the schema cannot say: `end` not after `start`, a date outside "
+                         "segmint.yaml's ingest.plausible_dates.",
+             responses={**BODY_RESPONSES, **EXISTS}, **role("admin"))
 def create_campaign(body: CampaignCreate, request: Request) -> dict[str, Any]:
     ws = _ws(request)
-    segments = [s[:200] for s in body.segments] if body.segments else None
+    if any(c.name == body.name for c in ws.campaigns()):
+        raise ApiError(409, f"a campaign {body.name!r} exists already; pick another name (assignments are kept so "
+                            "that a campaign's groups never change)")
+    segments = body.segments or None
     c = ws.create_campaign(body.name, body.segmentation, segments, holdout=body.holdout,
                            start=body.start.isoformat(), end=body.end.isoformat() if body.end else None,
                            outcome=body.outcome)

@@ -5,23 +5,26 @@ the dashboard's monitoring pages. Every route calls the workspace (its monitorin
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import re
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from segmint.errors import ConfigError
 from segmint.server import data
 from segmint.server.auth import role
-from segmint.server.errors import ERROR_RESPONSES
+from segmint.server.errors import BODY_RESPONSES, ERROR_RESPONSES, NO_RUN
+from segmint.server.fields import IsoDate
 from segmint.server.templates import render
 
 api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 pages = APIRouter(include_in_schema=False)
 
-Reference = Query(None, description="Drift reference: first, previous or an as-of date (YYYY-MM-DD); default: "
-                                    "the segmentation's monitoring.drift.reference.", max_length=40)
+Reference = Query(None, description="Drift reference: first, previous or an as-of date (YYYY-MM-DD) with a run "
+                                    "(a date without one is a 404); default: the segmentation's "
+                                    "monitoring.drift.reference.")
 
 
 def _view(request: Request):
@@ -37,6 +40,17 @@ def _reference(text: str | None) -> str | None:
         raise ConfigError(f"reference {text!r}: write first, previous or a date YYYY-MM-DD") from None
 
 
+def _reference_text(value: object) -> object:
+    """The API's drift reference: first, previous or a date, said so in the 422 (the schema lists the three)."""
+    if value in ("first", "previous") or isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    raise ValueError(f"reference {value!r}: write first, previous or a date YYYY-MM-DD")
+
+
+#: ``first``, ``previous`` or a date: anything else is a 422 before the route runs.
+DriftReference = Annotated[Literal["first", "previous"] | IsoDate, BeforeValidator(_reference_text)]
+
+
 def _submit_refresh(request: Request, as_of: str | None, refit: bool, who: str):
     ws = _view(request)
     if as_of is not None:
@@ -47,20 +61,28 @@ def _submit_refresh(request: Request, as_of: str | None, refit: bool, who: str):
 
 # -- API ----------------------------------------------------------------------------------------
 class RefreshRequest(BaseModel):
-    as_of: dt.date | None = Field(None, description="Default: the day after the last order.")
-    refit: bool = Field(False, description="Refit every model instead of keeping the fitted ones.")
+    model_config = ConfigDict(extra="forbid")  # additionalProperties: false; an unknown field is a 422
+
+    as_of: IsoDate | None = Field(None, description="YYYY-MM-DD; default: the day after the last order.")
+    refit: StrictBool = Field(False, description="Refit every model instead of keeping the fitted ones.")
 
 
 @api.get("/segmentations/{name}/monitor", summary="Sizes, transitions and churn, drift, KPIs and model health "
-         "over the runs", **role("viewer"))
-def get_monitor(name: str, request: Request, reference: str | None = Reference) -> dict[str, Any]:
-    return data.jsonable(_view(request).monitor(name, reference=_reference(reference)))
+         "over the runs", responses=NO_RUN, **role("viewer"))
+def get_monitor(name: str, request: Request,
+                reference: DriftReference | None = Reference) -> dict[str, Any]:
+    ws = _view(request)
+    if isinstance(reference, dt.date):
+        reference = reference.isoformat()
+        ws.members(name, as_of=reference)  # a date without a run: RunMissing (404) with the dates that have one
+    return data.jsonable(ws.monitor(name, reference=reference))
 
 
 @api.get("/segmentations/{name}/transitions", summary="Entered, exited and stayed between any two runs",
-         **role("viewer"))
-def get_transitions(name: str, request: Request, from_: dt.date = Query(..., alias="from"),
-                    to: dt.date = Query(...)) -> dict[str, Any]:
+         responses=NO_RUN, **role("viewer"))
+def get_transitions(name: str, request: Request, from_: Annotated[IsoDate, Query(alias="from")],
+                    to: Annotated[IsoDate, Query()]) -> dict[str, Any]:
+    # Annotated[..., Query()], not `= Query(...)`: FastAPI drops a type's validators given a Query default.
     return data.jsonable(_view(request).transitions(name, from_.isoformat(), to.isoformat()))
 
 
@@ -81,7 +103,8 @@ def get_refreshes(request: Request, limit: int = Query(50, ge=1, le=1000)) -> di
 
 
 @api.post("/refresh", status_code=202, summary="Refresh in the background; poll GET /api/v1/jobs/{job_id}",
-          **role("analyst"))
+          description="422 for what the schema cannot say: an `as_of` outside segmint.yaml's "
+                      "ingest.plausible_dates.", responses=BODY_RESPONSES, **role("analyst"))
 def post_refresh(request: Request, body: RefreshRequest | None = None) -> dict[str, Any]:
     as_of = body.as_of.isoformat() if body and body.as_of else None
     return _submit_refresh(request, as_of, bool(body and body.refit), request.state.principal.name).to_dict()

@@ -27,6 +27,11 @@ BODY_LIMITS = {
     "/login": 8 * 1024,
     "/logout": 4 * 1024,
     "/segmentations/{name}/run": 4 * 1024,
+    # wave 2's bodies (issue 15's contract): each admits the largest body its schema allows, every
+    # character escaped as JSON's 12-byte surrogate pair (tests/server/test_contract_wave2.py computes it)
+    "/api/v1/campaigns": 256 * 1024,
+    "/api/v1/destinations": 2 * 1024 * 1024,
+    "/api/v1/suppressions": 2560 * 1024,
 }
 
 
