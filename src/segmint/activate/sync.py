@@ -41,7 +41,10 @@ from segmint.activate.files import write_files
 from segmint.activate.suppress import excluded
 from segmint.errors import ConfigError
 
-__all__ = ["Sync", "utcnow"]
+__all__ = ["ALERTS", "Sync", "utcnow"]
+
+#: The kind of the messages that carry monitoring alerts (``alerts: true`` destinations, issue 17).
+ALERTS = "alerts"
 
 
 def utcnow() -> dt.datetime:
@@ -173,6 +176,9 @@ class Sync:
     def _body(self, d: Destination, m: Message, items: list[dict[str, Any]]) -> bytes:
         doc = {"type": "segment.changes", "timestamp": self.clock().isoformat() + "Z",
                "data": {"destination": d.name, "message_id": m.message_id, "kind": m.kind, "changes": items}}
+        if m.kind == ALERTS:
+            doc = {"type": "monitor.alerts", "timestamp": doc["timestamp"],
+                   "data": {"destination": d.name, "message_id": m.message_id, "kind": m.kind, "alerts": items}}
         return json.dumps(doc, default=str, separators=(",", ":")).encode("utf-8")
 
     def _record(self, d: Destination, m: Message, outcome: str, code: int | None, latency: float | None,
@@ -229,8 +235,12 @@ class Sync:
         sender = self._sender(d)
         try:
             if d.kind == "files" and d.content == "audience":
-                return self._send_audience_file(d, due, done)
-            rules = self._rules(d, [m.items() for m in due])  # checked now, at send time
+                alerts = [m for m in due if m.kind == ALERTS]  # a file of their own each, before the audience
+                if not all(self._send_one(d, m, sender, done) for m in alerts):
+                    return done
+                rest = [m for m in due if m.kind != ALERTS]
+                return self._send_audience_file(d, rest, done) if rest else done
+            rules = self._rules(d, [m.items() for m in due if m.kind != ALERTS])  # checked now, at send time
             for m in due:
                 if not self._send_one(d, m, sender, done, rules):
                     break
@@ -240,7 +250,8 @@ class Sync:
         return done
 
     def _send_one(self, d: Destination, m: Message, sender, done: dict[str, int], rules=None) -> bool:
-        items, held = self._eligible(d, m.items(), rules)
+        # alerts name segments, never customers: no consent or suppression rule applies to them
+        items, held = (m.items(), 0) if m.kind == ALERTS else self._eligible(d, m.items(), rules)
         done["held_back"] += held
         now = self.clock()
         if d.kind == "webhook":
@@ -266,7 +277,8 @@ class Sync:
         else:
             start = dt.datetime.now()
             try:
-                write_files(self._folder(d), f"changes-{m.message_id}", d.format, _flat(items),
+                write_files(self._folder(d), f"{'alerts' if m.kind == ALERTS else 'changes'}-{m.message_id}", d.format,
+                            _flat(items) if m.kind != ALERTS else [_alert_row(a) for a in items],
                             {"message_id": m.message_id, "destination": d.name, "kind": m.kind,
                              "first_seq": m.first_seq, "last_seq": m.last_seq, "runs": _runs(items)},
                             neutralise=self.config.exports.neutralise_formulas)
@@ -313,6 +325,22 @@ class Sync:
             self._record(d, m, "delivered", None, None, len(kept), held)
         done.update(sent=len(due), delivered_changes=len(kept), held_back=held)
         return done
+
+    # -- monitoring alerts (issue 17) ---------------------------------------------------------------
+    def deliver_alerts(self, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+        """Queue ``alerts`` (as stored by a refresh) for every enabled ``alerts: true`` destination and send
+        what is due; a summary per destination. A failed message is retried by the next ``segmint sync``."""
+        report: dict[str, Any] = {}
+        if not alerts:
+            return report
+        for d in self.registry.all():
+            if not d.alerts or self.registry.state(d.name).disabled_reason:
+                continue
+            items = [_jsonable(a) for a in alerts]
+            with self.store.transaction():
+                self.box.create(d.name, ALERTS, items, self._batch(d), self.clock())
+            report[d.name] = {"queued_alerts": len(items), **self.send_due(d)}
+        return report
 
     # -- the whole run -------------------------------------------------------------------------------
     def run(self, name: str | None = None, full: bool = False) -> dict[str, Any]:
@@ -387,6 +415,11 @@ def _flat(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row.update(c.get("fields") or {})
         out.append(row)
     return out
+
+
+def _alert_row(alert: dict[str, Any]) -> dict[str, Any]:
+    """An alert as a file row: its evidence as JSON text."""
+    return {**alert, "evidence": json.dumps(alert.get("evidence"), default=str, sort_keys=True)}
 
 
 def _runs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
