@@ -121,7 +121,7 @@ def _replay(cuts, loads, check_every: bool) -> list[str]:
     return modes
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(histories())
 def test_incremental_equals_full_recomputation(history):
     cuts, loads = history

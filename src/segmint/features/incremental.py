@@ -21,6 +21,22 @@ same values (counts and sums exactly, floats by the same formulas on the same ex
 Everything not from orders (attributes, events, surveys, scales, topics) and everything
 across customers (RFM scores, the CLV models' fit, category and channel level lists) is
 computed as in a full snapshot.
+
+Examples
+--------
+>>> import tempfile, pandas as pd
+>>> from segmint.workspace import Workspace
+>>> from segmint.features.snapshot import snapshot
+>>> ws = Workspace.init(tempfile.mkdtemp() + "/shop")
+>>> _ = ws.ingest("orders", pd.DataFrame({"order_id": ["A1", "A2"], "customer_id": ["C1", "C2"],
+...     "ordered_at": ["2024-01-05", "2024-02-01"], "amount": ["10", "30"]}))
+>>> snapshot(ws.store, "2024-02-02")["mode"]  # the first: the state made from every order
+'rebuilt'
+>>> _ = ws.ingest("orders", pd.DataFrame({"order_id": ["A3"], "customer_id": ["C1"],
+...     "ordered_at": ["2024-02-10"], "amount": ["5"]}))
+>>> snapshot(ws.store, "2024-03-01")["mode"], state_info(ws.store)["as_of"].date().isoformat()
+('incremental', '2024-03-01')
+>>> ws.close()
 """
 
 from __future__ import annotations
