@@ -62,9 +62,10 @@ o = ws.store.table("orders")
 late = o.filter(o.ordered_at >= ibis.literal({DAY_BEFORE!r}).cast("timestamp"))
 day = late.filter(late.ordered_at < ibis.literal({AS_OF!r}).cast("timestamp"))
 day.drop("_source", "_ingested_at").to_parquet({str(day_file)!r})
+n = day.count().execute()  # before the delete below empties the expression
 with ws.store.transaction():
     ws.store.delete_keys("orders", ["order_id"], late.select("order_id"))
-print(day.count().execute())
+print(n)
 ws.close()
 """
     import subprocess
@@ -101,7 +102,8 @@ def daily_run(ws: Path, scratch: Path, out: Path) -> dict:
     return m
 
 
-def bench(n: int, runs: int, seed: int) -> dict:
+def bench(n: int, runs: int, seed: int, on_round=None) -> dict:
+    """``runs`` rounds of the four sides at ``n`` customers; ``on_round(result so far)`` after each round."""
     data = shop(n, seed)
     full_ws, _ = workspace(n, seed)
     daily_ws, new_orders = daily_workspace(n, seed)
@@ -124,6 +126,8 @@ def bench(n: int, runs: int, seed: int) -> dict:
                 sides[side].append(notebook_run(data, CACHE / f"refresh-notebook-{n}", log))
             print(f"{n:,} run {i + 1} {side}: {sides[side][-1] if sides[side] else 'skipped (no peers venv)'}",
                   flush=True)
+        if on_round is not None:
+            on_round({"customers": n, "new_orders": new_orders, "runs": i + 1, **sides})
     shutil.rmtree(scratch, ignore_errors=True)
     return {"customers": n, "new_orders": new_orders, "runs": runs, **sides}
 
@@ -185,10 +189,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--note", default="", help="a paragraph for the page (e.g. how busy the machine was)")
     args = ap.parse_args(argv)
-    results = [bench(n, args.runs, args.seed) for n in args.customers]
-    (CACHE / "refresh-results.json").write_text(json.dumps(results, indent=1, default=str))
     command = "python benchmarks/bench_refresh.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(write_result("refresh", markdown(results, command, args.note)))
+    results: list[dict] = []
+
+    def write(partial: dict) -> None:
+        # the page after every round: a long benchmark on a busy machine still leaves its figures so far
+        done = [*results, partial]
+        (CACHE / "refresh-results.json").write_text(json.dumps(done, indent=1, default=str))
+        print(write_result("refresh", markdown(done, command, args.note)), flush=True)
+
+    for n in args.customers:
+        results.append(bench(n, args.runs, args.seed, on_round=write))
 
 
 if __name__ == "__main__":
