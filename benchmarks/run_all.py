@@ -17,7 +17,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ORDER = ["e2e", "profile", "ingest", "features", "clv", "clv-accuracy", "kselect", "server", "server-lists",
-         "activation", "measurement", "privacy", "journeys", "regression", "generate"]
+         "activation", "measurement", "privacy", "journeys", "regression", "generate",
+         # monitoring (issue 17)
+         "refresh"]
 COMMANDS = {
     "ingest": ["bench_ingest.py", "--customers", "200000", "--runs", "3"],
     "clv": ["bench_clv.py", "--sizes", "200000", "--repeats", "3"],
@@ -41,6 +43,8 @@ COMMANDS = {
     "privacy": ["bench_privacy.py"],
     # paths, a 3-step funnel and embedding 100,000 answers (issue 23)
     "journeys": ["bench_journeys.py"],
+    # monitoring (issue 17): a refresh after one day of orders vs a full run and the notebook, on e2e's shop
+    "refresh": ["bench_refresh.py", "--customers", "200000", "1000000", "--runs", "3"],
 }
 
 HEADER = """# Benchmarks

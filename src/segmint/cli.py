@@ -134,6 +134,8 @@ def generate(
     shift_from: str = typer.Option("2024-06-01", "--shift-from", help="Date the second period starts (with --shift)."),
     shift_days: int = typer.Option(90, "--shift-days", min=1, help="Days in the second period (with --shift); later "
                                    "rows are left out."),
+    appear: Optional[str] = typer.Option(None, "--appear", help="A persona that appears in the second period "
+                                         "instead (new customers, written to DIR/period2/ with their rows)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate a realistic synthetic shop with planted personas."""
@@ -141,17 +143,20 @@ def generate(
 
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"--format {fmt!r}: use csv or parquet")
-    if shift is not None:
+    if shift is not None and appear is not None:
+        raise ConfigError("--shift and --appear each make the second period; give one of them")
+    if shift is not None or appear is not None:
         from segmint.datasets.shift import check_persona
 
-        check_persona(shift)
+        check_persona(shift or appear, "--shift" if shift else "--appear")
     with console.status(f"Generating {customers:,} customers..."):
         result = write_shop(directory, n_customers=customers, seed=seed, dirty=dirty, format=fmt)
     summary = _generate_summary(directory, result)
-    if shift is not None:
+    if shift is not None or appear is not None:
         from segmint.datasets.shift import write_shifted
 
-        summary["shift"] = write_shifted(directory, shift, shift_from, shift_days, fmt)
+        summary["shift"] = write_shifted(directory, shift or appear, shift_from, shift_days, fmt,
+                                         change="stop" if shift else "appear")
     if as_json:
         console.print_json(summary)
         return
@@ -159,8 +164,9 @@ def generate(
     console.out.print(console.table(f"Shop written to {directory}", ["file", "rows"], rows, {"rows": "right"}))
     if "shift" in summary:
         sh = summary["shift"]
+        what = "stops buying" if sh["change"] == "stop" else "appears"
         console.out.print(f"Second period {sh['split']} to {sh['until']} in {directory}/period2/ ({sh['persona']} "
-                          f"stops buying): " + ", ".join(f"{n} {console.fmt_int(v)}" for n, v in sh["rows"]["period2"].items()))
+                          f"{what}): " + ", ".join(f"{n} {console.fmt_int(v)}" for n, v in sh["rows"]["period2"].items()))
 
 
 def _generate_summary(directory: Path, result: dict) -> dict:

@@ -18,8 +18,8 @@ def features(
                                         "last order."),
     workspace: Optional[Path] = WorkspaceOpt,
     list_: bool = typer.Option(False, "--list", help="Print the feature catalog instead of computing."),
-    full: bool = typer.Option(False, "--full", help="Recompute the snapshot from every stored row (with --export: "
-                              "even when the snapshot is stored)."),
+    full: bool = typer.Option(False, "--full", help="Recompute every feature from every stored row instead of the "
+                              "running state (with --export: even when the snapshot is stored)."),
     export: Optional[Path] = typer.Option(None, "--export", help="Write the snapshot to FILE, one row per "
                                           "customer: CSV or Parquet by the extension (.csv, .parquet)."),
     as_json: bool = JsonOpt,
@@ -41,7 +41,7 @@ def features(
         return
     with open_workspace(workspace) as ws:
         with console.status("Computing features..."):
-            info = ws.snapshot_features(as_of)
+            info = ws.snapshot_features(as_of, full=full)
             info["distributions"] = ws.feature_distributions(info["as_of"])
     if as_json:
         console.print_json(info)
@@ -56,8 +56,9 @@ def _num(v: Any) -> str:
 
 
 def _print_summary(info: dict[str, Any]) -> None:
+    how = {"incremental": ", incremental", "rebuilt": ", running state rebuilt"}.get(info.get("mode"), "")
     console.out.print(f"Features as of {info['as_of']}: {console.fmt_int(info['customers'])} customers, "
-                      f"{len(info['features'])} features ({info['seconds']:.1f} s). Stored in the features table.")
+                      f"{len(info['features'])} features ({info['seconds']:.1f} s{how}). Stored in the features table.")
     rows = [[name, console.fmt_int(d["n"]), _num(d["mean"]), _num(d["min"]), _num(d["p25"]), _num(d["p50"]),
              _num(d["p75"]), _num(d["max"])] for name, d in info["distributions"].items()]
     cols = ["feature", "values", "mean", "min", "25%", "median", "75%", "max"]

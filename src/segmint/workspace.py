@@ -217,11 +217,15 @@ class Workspace:
         return features_frame(self.store, as_of, self.config.features, save=store,
                               plausible=self.config.ingest.plausible_dates)
 
-    def snapshot_features(self, as_of: Any = None) -> dict[str, Any]:
-        """Compute and store the feature snapshot; returns as_of, customers, features, skipped, seconds."""
+    def snapshot_features(self, as_of: Any = None, full: bool = False) -> dict[str, Any]:
+        """Compute and store the feature snapshot; returns as_of, customers, features, skipped, seconds, mode.
+
+        Incremental from the running state where it can be (docs/monitoring.md); ``full`` recomputes every feature.
+        """
         from segmint.features.snapshot import snapshot
 
-        return snapshot(self.store, as_of, self.config.features, plausible=self.config.ingest.plausible_dates)
+        return snapshot(self.store, as_of, self.config.features, plausible=self.config.ingest.plausible_dates,
+                        full=full)
 
     def feature_snapshots(self) -> list[dict[str, Any]]:
         """The stored feature snapshots (as_of, customers)."""
@@ -559,6 +563,8 @@ class Workspace:
                       min_segment_size=self.config.privacy.min_segment_size)
         if purged is not None:
             out["retention"] = purged
+        # alerts delivered through activation destinations (issue 17): those with `alerts: true`
+        out["alerts_delivered"] = self.activation.deliver_alerts(out["alerts"]) if out["alerts"] else {}
         return out
 
     def _report_monitoring(self, name: str, migrations: Any) -> dict[str, Any] | None:

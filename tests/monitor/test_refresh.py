@@ -53,7 +53,7 @@ def test_refresh_records_why_it_refits(tiny):
     tiny.refresh("2024-03-01")
     again = tiny.refresh("2024-03-01", refit=True)
     assert again["segmentations"][0]["refit_reasons"] == ["asked (--refit)"]
-    assert again["snapshot"]["mode"] == "full (replaced)"
+    assert again["snapshot"]["mode"] == "incremental (replaced)"  # from the running state the first one made
     rows = tiny.refreshes()
     assert [r["as_of"] for r in rows] == ["2024-03-01", "2024-03-01"]
     assert rows[0]["segmentations"][0]["refit_reasons"] == ["asked (--refit)"]

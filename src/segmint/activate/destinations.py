@@ -95,6 +95,8 @@ class Destination(BaseModel):
     mode: Literal["mirror", "insert"] = Field("mirror", description="database: keep the table equal to the "
                                                                     "audience, or append every change")
     source: Literal["segmint.yaml", "cli"] = "segmint.yaml"
+    # monitoring (issue 17): the alerts `segmint refresh` raises, as messages of their own
+    alerts: bool = Field(False, description="webhook or files: also receive the alerts raised by segmint refresh")
 
     @field_validator("name")
     @classmethod
@@ -116,6 +118,9 @@ class Destination(BaseModel):
             missing.append("url or url_env")
         if missing:
             raise ConfigError(f"destination {self.name!r} ({self.kind}) needs {', '.join(missing)}")
+        if self.alerts and self.kind == "database":
+            raise ConfigError(f"destination {self.name!r}: a database destination mirrors an audience and cannot "
+                              "take alerts; set alerts: true on a webhook or files destination")
         if self.kind == "webhook":
             self.check_url(allow_http)
         personal = sorted(set(self.fields) & PERSONAL_FIELDS)

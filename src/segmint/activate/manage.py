@@ -46,6 +46,11 @@ class Activation:
         kwargs.setdefault("exclusions", self.exclusions)
         return Sync(self.store, self.config, self.root, **kwargs).run(destination, full=full)
 
+    def deliver_alerts(self, alerts: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        """Send a refresh's alerts to the ``alerts: true`` destinations (issue 17); a summary per destination."""
+        kwargs.setdefault("exclusions", self.exclusions)
+        return Sync(self.store, self.config, self.root, **kwargs).deliver_alerts(alerts)
+
     # -- destinations --------------------------------------------------------------------------------
     def add(self, body: dict[str, Any]) -> tuple[Destination, str | None]:
         """A new destination (kept in the store) and, for a webhook, its new secret (to show once)."""

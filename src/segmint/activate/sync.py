@@ -25,6 +25,7 @@ The clock is a parameter (``clock``): the tests move time on instead of waiting.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import time
 from collections.abc import Callable
@@ -42,10 +43,13 @@ from segmint.activate.files import write_files
 from segmint.activate.suppress import excluded
 from segmint.errors import ConfigError
 
-__all__ = ["Sync", "WRITE_EVERY_S", "utcnow"]
+__all__ = ["ALERTS", "Sync", "WRITE_EVERY_S", "utcnow"]
 
 #: At most this many seconds of accepted messages are written at once (one transaction).
 WRITE_EVERY_S = 1.0
+
+#: The kind of the messages that carry monitoring alerts (``alerts: true`` destinations, issue 17).
+ALERTS = "alerts"
 
 
 def utcnow() -> dt.datetime:
@@ -179,6 +183,9 @@ class Sync:
     def _body(self, d: Destination, m: Message, items: list[dict[str, Any]]) -> bytes:
         doc = {"type": "segment.changes", "timestamp": self.clock().isoformat() + "Z",
                "data": {"destination": d.name, "message_id": m.message_id, "kind": m.kind, "changes": items}}
+        if m.kind == ALERTS:
+            doc = {"type": "monitor.alerts", "timestamp": doc["timestamp"],
+                   "data": {"destination": d.name, "message_id": m.message_id, "kind": m.kind, "alerts": items}}
         return jsontext.dumps(doc)
 
     def _event(self, d: Destination, m: Message, outcome: str, code: int | None, latency: float | None,
@@ -241,9 +248,14 @@ class Sync:
         sender = self._sender(d)
         try:
             if d.kind == "files" and d.content == "audience":
-                return self._send_audience_file(d, due, done)
+                alerts = [m for m in due if m.kind == ALERTS]  # a file of their own each, before the audience
+                if not all(self._send_one(d, m, m.items(), sender, done) for m in alerts):
+                    return done
+                rest = [m for m in due if m.kind != ALERTS]
+                return self._send_audience_file(d, rest, done) if rest else done
             parsed = [m.items() for m in due]  # each payload read once
-            rules = self._rules(d, parsed)  # checked now, at send time
+            # checked now, at send time
+            rules = self._rules(d, [items for m, items in zip(due, parsed) if m.kind != ALERTS])
             for m, items in zip(due, parsed):
                 if not self._send_one(d, m, items, sender, done, rules):
                     break
@@ -280,7 +292,8 @@ class Sync:
 
     def _send_one(self, d: Destination, m: Message, items: list[dict[str, Any]], sender, done: dict[str, int],
                   rules=None) -> bool:
-        items, held = self._eligible(d, items, rules)
+        # alerts name segments, never customers: no consent or suppression rule applies to them
+        items, held = (items, 0) if m.kind == ALERTS else self._eligible(d, items, rules)
         done["held_back"] += held
         now = self.clock()
         if d.kind == "webhook":
@@ -308,7 +321,8 @@ class Sync:
         else:
             start = dt.datetime.now()
             try:
-                write_files(self._folder(d), f"changes-{m.message_id}", d.format, _flat(items),
+                write_files(self._folder(d), f"{'alerts' if m.kind == ALERTS else 'changes'}-{m.message_id}", d.format,
+                            _flat(items) if m.kind != ALERTS else [_alert_row(a) for a in items],
                             {"message_id": m.message_id, "destination": d.name, "kind": m.kind,
                              "first_seq": m.first_seq, "last_seq": m.last_seq, "runs": _runs(items)},
                             neutralise=self.config.exports.neutralise_formulas)
@@ -357,6 +371,22 @@ class Sync:
             self._record(d, m, "delivered", None, None, len(kept), held)
         done.update(sent=len(due), delivered_changes=len(kept), held_back=held)
         return done
+
+    # -- monitoring alerts (issue 17) ---------------------------------------------------------------
+    def deliver_alerts(self, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+        """Queue ``alerts`` (as stored by a refresh) for every enabled ``alerts: true`` destination and send
+        what is due; a summary per destination. A failed message is retried by the next ``segmint sync``."""
+        report: dict[str, Any] = {}
+        if not alerts:
+            return report
+        for d in self.registry.all():
+            if not d.alerts or self.registry.state(d.name).disabled_reason:
+                continue
+            items = [_jsonable(a) for a in alerts]
+            with self.store.transaction():
+                self.box.create(d.name, ALERTS, items, self._batch(d), self.clock())
+            report[d.name] = {"queued_alerts": len(items), **self.send_due(d)}
+        return report
 
     # -- the whole run -------------------------------------------------------------------------------
     def run(self, name: str | None = None, full: bool = False) -> dict[str, Any]:
@@ -418,6 +448,11 @@ def _flat(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row.update(c.get("fields") or {})
         out.append(row)
     return out
+
+
+def _alert_row(alert: dict[str, Any]) -> dict[str, Any]:
+    """An alert as a file row: its evidence as JSON text."""
+    return {**alert, "evidence": json.dumps(alert.get("evidence"), default=str, sort_keys=True)}
 
 
 def _runs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ def export_snapshot(store, path, as_of: Any = None, settings=None, full: bool = 
 
     computed = full or iso(when) not in stored
     if computed:
-        snapshot(store, when, settings, plausible=plausible)
+        snapshot(store, when, settings, plausible=plausible, full=full)
     t = load_features(store, when).drop("as_of").order_by("customer_id")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":

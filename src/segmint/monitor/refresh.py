@@ -2,8 +2,10 @@
 
 One command a scheduler runs daily (docs/monitoring.md). Steps:
 
-1. the feature snapshot at ``as_of`` (default: the day after the last order), recomputed in full
-   from the stored rows (late, corrected and deleted rows are therefore always reflected);
+1. the feature snapshot at ``as_of`` (default: the day after the last order), incremental: the
+   running state of the order families brought forward by the new orders, late and corrected rows
+   rebuilding their customers only (:mod:`segmint.features.incremental`; the result equals a full
+   recomputation);
 2. every segmentation (``monitoring.refresh_segmentations``, default all) assigned with its stored
    model, or refitted: when asked (``--refit``), or when a ``monitoring.model_health`` rule says the
    model degraded (cluster models) or the features drifted; the reasons are recorded;
@@ -129,7 +131,7 @@ def refresh(ctx: SegmentContext, config, as_of: Any = None, refit: bool = False,
     refresh_id = uuid.uuid4().hex[:16]
     stored = alerting.store_alerts(store, raised, refresh_id, iso(when))
     finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    mode = "full (replaced)" if iso(when) in before else "full"
+    mode = snap["mode"] + (" (replaced)" if iso(when) in before else "")
     _record(store, {"refresh_id": refresh_id, "started_at": started, "finished_at": finished, "as_of": iso(when),
                     "snapshot": mode, "segmentations": json.dumps(done, default=str), "alerts": len(stored)})
     return {"refresh_id": refresh_id, "as_of": iso(when),
