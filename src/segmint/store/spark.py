@@ -56,6 +56,9 @@ DEFAULT_CONF = {
     # AQE coalesces small shuffles; 200 partitions for a shop of thousands of rows is mostly scheduling
     "spark.sql.shuffle.partitions": "16",
     "spark.sql.adaptive.enabled": "true",
+    # Ibis hands in-memory tables over as pandas frames: through Arrow they stay in the JVM, without Arrow
+    # every task starts a Python worker to unpickle rows (minutes on a busy machine for a 200-row table)
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 
 _SESSION_LOCK = threading.Lock()
@@ -217,7 +220,11 @@ def backend_class() -> type:
             if obj is None:
                 if schema is None:
                     raise WorkspaceError("a new table needs rows or a schema")
-                return self._session.createDataFrame([], PySparkSchema.from_ibis(ibis.schema(schema)))
+                from pyspark.sql import functions as F
+
+                # Built in the JVM: createDataFrame([]) would start Python workers to read no rows
+                fields = PySparkSchema.from_ibis(ibis.schema(schema)).fields
+                return self._session.range(0).select(*[F.lit(None).cast(f.dataType).alias(f.name) for f in fields])
             table = obj if isinstance(obj, ir.Expr) else ibis.memtable(obj)
             self._run_pre_execute_hooks(table)
             return self._session.sql(self.compile(table))
@@ -366,11 +373,6 @@ class SparkStore(Store):
     @property
     def tokens(self):  # type: ignore[override]
         raise WorkspaceError("API tokens (segmint serve) need the DuckDB backend for now; "
-                             "the Spark backend covers ingest, features, segments and exports (docs/spark.md)")
-
-    @property
-    def audit(self):  # type: ignore[override]
-        raise WorkspaceError("the audit log (segmint serve, activation) needs the DuckDB backend for now; "
                              "the Spark backend covers ingest, features, segments and exports (docs/spark.md)")
 
 
