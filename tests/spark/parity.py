@@ -18,14 +18,16 @@ import pandas as pd
 from segmint.workspace import Workspace
 
 AS_OF = "2024-06-01"
-#: Segmentations every parity run stores: rules over the snapshot (RFM) and value tiers by CLV.
+#: Segmentations every parity run stores: RFM scores and rules over the snapshot (with their reasons).
 SEGMENTS = """segmentations:
   rfm:
     kind: rfm
   value:
-    kind: tiers
-    by: monetary_total
-    labels: [Low, Mid, High, Top]
+    kind: rules
+    segments:
+      - {name: Big, where: "monetary_total >= 100 and frequency >= 3"}
+      - {name: Active, where: "recency_days <= 60"}
+    else: Other
 """
 TABLES = ("customers", "orders", "events")
 

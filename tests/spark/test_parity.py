@@ -26,9 +26,9 @@ AMOUNTS = ["19.99", "0", "0.01", "-5.00", "999999999.99", "NaN", "", "1e3", "oop
 
 
 def awkward_shop() -> dict[str, list[dict]]:
-    """Nulls, NaN, ties, customers without orders, unicode, extreme amounts and edge dates, and enough
-    repeat buyers for the tiers to have four bands."""
-    customers = [{"customer_id": c, "signup_at": "2022-06-01" if i % 3 else "", "region": ["Nord", "Süd", None][i % 3]}
+    """Nulls, NaN, ties, customers without orders, unicode, extreme amounts, bad JSON and edge dates."""
+    customers = [{"customer_id": c, "signup_at": "2022-06-01" if i % 3 else "",
+                  "region": ["Nord", "Süd", None][i % 3], "marketing_consent": "false" if i % 4 == 0 else "true"}
                  for i, c in enumerate(IDS)]
     orders = []
     for i in range(60):
@@ -67,7 +67,8 @@ def shops(draw):
             orders.append({"order_id": f"O{i}-{j}", "customer_id": c, "ordered_at": draw(_time),
                            "amount": draw(_amount), "category": draw(st.sampled_from(["Home", "Toys", ""])),
                            "channel": "web", "promo": draw(st.sampled_from(["true", "false", ""]))})
-    customers = [{"customer_id": c, "signup_at": draw(st.one_of(st.just(""), _day.map(str)))} for c in ids]
+    customers = [{"customer_id": c, "signup_at": draw(st.one_of(st.just(""), _day.map(str))),
+                  "marketing_consent": draw(st.sampled_from(["true", "false", ""]))} for c in ids]
     return {"customers": customers, "orders": orders}
 
 

@@ -121,7 +121,7 @@ def backend_class() -> type:
             self._session.catalog.setCurrentDatabase(self.database)
             known = {t.name for t in self._session.catalog.listTables(self.database) if not t.isTemporary}
             for name in self._fs_list(self.warehouse):
-                if name not in known and _NAME.fullmatch(name):
+                if name not in known and _NAME.fullmatch(name) and not name.startswith("_"):  # _staging: not a table
                     self._register(name)
 
         # -- file system (Hadoop's, so hdfs:// and s3a:// work as a local folder does) ---------------------------
@@ -251,7 +251,15 @@ def _quote(text: str) -> str:
 
 
 def warehouse_uri(workspace: Path, configured: str | None) -> str:
-    """The warehouse as a URI: ``configured`` (a URL, or a folder relative to the workspace), or the default."""
+    """The warehouse as a URI: ``configured`` (a URL, or a folder relative to the workspace), or the default.
+
+    Examples
+    --------
+    >>> warehouse_uri(Path("/shop"), None)
+    'file:///shop/.segmint/spark/warehouse'
+    >>> warehouse_uri(Path("/shop"), "s3a://bucket/segmint/shop")
+    's3a://bucket/segmint/shop'
+    """
     if configured and re.match(r"[a-z][a-z0-9+.-]*://", configured):
         return configured
     folder = Path(configured) if configured else Path(".segmint") / "spark" / "warehouse"
