@@ -201,7 +201,8 @@ def backend_class() -> type:
                 return
             table = self.table(name)
             expr = self._as_expr(obj, table.schema())
-            df = self._frame(expr.select(*table.columns), None)
+            # Cast to the table's types: Parquet files of one table must agree (DuckDB casts an insert itself)
+            df = self._frame(expr.select(*table.columns).cast(table.schema()), None)
             df.write.mode("append").parquet(self._location(name))
             self._session.sql(f"REFRESH TABLE {self.database}.{name}")
 
