@@ -71,14 +71,19 @@ def standalone_master(pyspark, tmp_path_factory):
             procs.append(subprocess.Popen(
                 [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
                  "--webui-port", str(_free_port())], env=env, stdout=out, stderr=subprocess.STDOUT))
-        _wait_for(logs / "master.log", "I have been elected leader", procs[0], 180)
+        _wait_for(logs / "master.log", "I have been elected leader", procs[0], 300)
         with open(logs / "worker.log", "w") as out:
             procs.append(subprocess.Popen(
                 [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--cores", "1", "--memory", "1g",
                  "--webui-port", str(_free_port())], env=env, stdout=out, stderr=subprocess.STDOUT))
-        _wait_for(logs / "worker.log", "Successfully registered with master", procs[1], 180)
+        _wait_for(logs / "worker.log", "Successfully registered with master", procs[1], 300)
         yield url
     finally:
+        from pyspark import SparkContext
+
+        context = SparkContext._active_spark_context
+        if context is not None and context.master == url:
+            context.stop()  # before its executors go: else Spark reports them lost
         for proc in reversed(procs):
             proc.terminate()
             try:

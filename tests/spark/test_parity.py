@@ -72,7 +72,7 @@ def shops(draw):
     return {"customers": customers, "orders": orders}
 
 
-@settings(max_examples=3, deadline=None, derandomize=True,
+@settings(max_examples=2, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
 @given(shop=shops())
 def test_generated_shops_agree(pyspark, tmp_path_factory, shop):

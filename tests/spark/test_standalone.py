@@ -19,9 +19,9 @@ def test_awkward_shop_agrees_on_a_standalone_cluster(standalone_master, tmp_path
     duck = parity.run(tmp_path / "duckdb", data, "duckdb")
     spark = parity.run(tmp_path / "spark", data, "spark", master=standalone_master)
     parity.assert_same(duck, spark)
-    from pyspark.sql import SparkSession
+    from pyspark import SparkContext
 
-    context = SparkSession.getActiveSession().sparkContext
+    context = SparkContext._active_spark_context
     assert context.master == standalone_master
     # the driver and the worker's executor: the work ran in another JVM than this process's
     assert context._jsc.sc().getExecutorMemoryStatus().size() >= 2

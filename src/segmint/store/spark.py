@@ -71,11 +71,12 @@ def spark_session(master: str, conf: dict[str, Any] | None = None):
     Spark holds one SparkContext per process, and a context's master cannot change: a store
     asking for another master stops the running one first.
     """
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     with _SESSION_LOCK:
-        active = SparkSession.getActiveSession()
-        if active is not None and active.sparkContext.master != master:
+        active = SparkContext._active_spark_context
+        if active is not None and active.master != master:
             active.stop()
         builder = SparkSession.builder.master(master).appName("segmint")
         for key, value in {**DEFAULT_CONF, **{k: str(v) for k, v in (conf or {}).items()}, **FIXED_CONF}.items():
