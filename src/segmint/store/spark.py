@@ -48,6 +48,8 @@ FIXED_CONF = {
     # Parquet keeps the instant: a timestamp written in one zone reads back the same in another
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.caseSensitive": "false",
+    # a reason's null values stay in its JSON text, as DuckDB writes them (Spark leaves null fields out)
+    "spark.sql.jsonGenerator.ignoreNullFields": "false",
 }
 #: Defaults the user's ``engine.spark.conf`` may change.
 DEFAULT_CONF = {
