@@ -219,6 +219,26 @@ class IngestConfig(_Strict):
 MEMORY_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*")
 
 
+class SparkConfig(_Strict):
+    """Settings of the Spark backend (``engine.backend: spark``; docs/spark.md)."""
+
+    master: str = Field("local[2]", description="local[N], local[*], spark://HOST:PORT, yarn or k8s://URL")
+    warehouse: str | None = Field(
+        None, description="where the Parquet tables live (a folder, hdfs:// or s3a:// URL); "
+                          "null: .segmint/spark/warehouse in the workspace")
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="extra Spark settings (spark.executor.memory: 4g ...), applied "
+                                          "before segmint's own fixed ones (UTC, ANSI, NaN handling)")
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, v: str) -> str:
+        if not re.fullmatch(r"local(\[(\d+|\*)\])?|yarn|(spark|k8s|mesos)://\S+", v):
+            raise ValueError(f"{v!r} is not a Spark master; write local[2], local[*], spark://HOST:7077, "
+                             "yarn or k8s://https://HOST:PORT")
+        return v
+
+
 class EngineConfig(_Strict):
     """Settings of the embedded DuckDB engine (docs/config.md)."""
 
@@ -228,6 +248,11 @@ class EngineConfig(_Strict):
                     "larger intermediates spill to disk. null: DuckDB's default, 80% of the RAM",
     )
     threads: int | None = Field(None, ge=1, description="DuckDB's worker threads; null: one per core")
+    # --- Spark backend (issue 22): docs/spark.md ---
+    backend: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="the engine that holds the tables and runs the work: duckdb (a file in the "
+                              "workspace) or spark (Parquet tables in a Spark warehouse; docs/spark.md)")
+    spark: SparkConfig = Field(default_factory=lambda: SparkConfig())
 
     @field_validator("memory_limit")
     @classmethod

@@ -107,6 +107,14 @@ class Workspace:
     def store(self) -> Store:
         if self._store is None:
             engine = self.config.engine
+            # --- Spark backend (issue 22): the store's tables in a Spark warehouse (docs/spark.md) ---
+            if engine.backend == "spark":
+                from segmint.store.spark import SparkStore, warehouse_uri
+
+                self._store = SparkStore(self.path / STATE_DIR / "spark", engine.spark.master,
+                                         warehouse_uri(self.path, engine.spark.warehouse), engine.spark.conf,
+                                         read_only=self.read_only)
+                return self._store
             self._store = Store(self.path / STATE_DIR / STORE_FILE, read_only=self.read_only,
                                 memory_limit=engine.memory_limit, threads=engine.threads)
         return self._store

@@ -161,10 +161,23 @@ def distinct_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return codes, np.ascontiguousarray(pairs.real), np.ascontiguousarray(pairs.imag)
 
 
+#: The data key that carries each row's weight (``fit(X, sample_weight=...)``) through ``_prepare``'s row filter.
+WEIGHT = "_weight"
+
+
 def collapse(data: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Collapse identical rows into (unique rows, weights), sorted by the first column."""
+    """Collapse identical rows into (unique rows, weights), sorted by the first column.
+
+    A row's weight is 1, or its ``_weight`` entry: a row standing for that many customers (the
+    counts of identical rows an engine computed, so the customers never leave it).
+    """
+    data = dict(data)
+    weight = data.pop(WEIGHT, None)
     frame = pd.DataFrame(data)
-    counts = frame.groupby(list(data), sort=False).size()
+    if weight is None:
+        counts = frame.groupby(list(data), sort=False).size()
+    else:
+        counts = frame.assign(**{WEIGHT: weight}).groupby(list(data), sort=False)[WEIGHT].sum()
     uniq = counts.index.to_frame(index=False)
     # Ordered by the first column (frequency) so models can slice off the x = 0 rows.
     order = np.argsort(uniq.iloc[:, 0].to_numpy(), kind="stable")
@@ -268,7 +281,7 @@ class CLVModel(ValidatedParams, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model to a frame with columns ``frequency, recency, T`` (see the class).
 
         Parameters
@@ -276,6 +289,9 @@ class CLVModel(ValidatedParams, BaseEstimator):
         X : pandas.DataFrame or array of shape (n_customers, n_columns)
             One row per customer.
         y : ignored
+        sample_weight : array of shape (n_rows,), optional
+            How many customers each row stands for (default 1 each): a fit on the counts of
+            identical rows equals the fit on the customers.
 
         Returns
         -------
@@ -291,7 +307,13 @@ class CLVModel(ValidatedParams, BaseEstimator):
             The data do not identify the model, or the optimiser did not converge.
         """
         name = type(self).__name__
-        data = self._prepare(read_columns(X, self._columns, f"{name}.fit"))
+        data = read_columns(X, self._columns, f"{name}.fit")
+        if sample_weight is not None:
+            weight = np.asarray(sample_weight, dtype=float)
+            if weight.shape != data[self._columns[0]].shape or not (np.isfinite(weight) & (weight > 0)).all():
+                raise DataError(f"{name}.fit: sample_weight must hold one positive count per row of X")
+            data[WEIGHT] = weight
+        data = self._prepare(data)
         uniq, weights = collapse(data)
         wsum = float(weights.sum())
         if wsum < MIN_CUSTOMERS:

@@ -167,6 +167,8 @@ def _stage_many(store, source: str, files: list[Path], fmt: str | None, delimite
         raise DataError(f"{source}: the files are of several formats ({kinds}); one load reads one format. "
                         "Narrow the glob, e.g. 'orders/*.parquet'.")
     kind = next(iter(formats))
+    if not store.native_sql:
+        return _stage_other(store, source, data, kind, delimiter, encoding, derive)
     con = store.con
     name = _temp_name("many")
     paths = [str(f) for f in data]
@@ -204,6 +206,17 @@ def _stage_many(store, source: str, files: list[Path], fmt: str | None, delimite
         con.drop_view(name + "_view", force=True)
 
 
+def _stage_other(store, source: str, files: list[Path], kind: str, delimiter: str | None, encoding: str,
+                 derive: Derive | None) -> Staged:
+    """Stage files on an engine without DuckDB's reader: every column as text, positioned in file order."""
+    if kind == "csv":
+        _check_width(files[0], delimiter, encoding)
+    name = _temp_name(kind)
+    src = store.read_files([str(f) for f in files], kind, delimiter, encoding)
+    first_line = 2 if kind == "csv" and len(files) == 1 else (1 if kind == "jsonl" and len(files) == 1 else None)
+    return _positioned(store, src, name, source, first_line, derive)
+
+
 def _known(path: Path) -> bool:
     try:
         detect_format(path)
@@ -213,6 +226,8 @@ def _known(path: Path) -> bool:
 
 
 def _stage_as(store, path: Path, fmt: str, delimiter: str | None, encoding: str, derive: Derive | None) -> Staged:
+    if not store.native_sql:  # another engine (Spark) reads files with its own reader: segmint.store.spark
+        return _stage_other(store, str(path), [path], fmt, delimiter, encoding, derive)
     if fmt == "csv":
         return _stage_csv(store, path, delimiter, encoding, derive)
     if fmt == "parquet":

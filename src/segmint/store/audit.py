@@ -17,7 +17,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import ibis
+
 from segmint.store import sql
+
+#: The table's columns, for the portable (Ibis) branches taken on engines other than DuckDB.
+SCHEMA = ibis.schema({"event_id": "string", "logged_at": "timestamp", "who": "string", "role": "string",
+                      "action": "string", "target": "string", "rows": "int64", "details": "string"})
 
 if TYPE_CHECKING:  # pragma: no cover
     from segmint.store.engine import Store
@@ -31,11 +37,19 @@ class AuditTable:
 
     def ensure_table(self) -> None:
         """Create the table when missing."""
+        if not self.store.native_sql:
+            if "audit_log" not in self.store.con.list_tables():
+                self.store.con.create_table("audit_log", schema=SCHEMA)
+            return
         self.store._raw.execute(sql.AUDIT_DDL)
 
     def insert(self, event_id: str, logged_at: dt.datetime, who: str, role: str, action: str, target: str,
                rows: int | None, details: str) -> None:
         """Append one event (``details`` is JSON text)."""
+        if not self.store.native_sql:
+            row = dict(zip(SCHEMA.names, [event_id, logged_at, who, role, action, target, rows, details]))
+            self.store.con.insert("audit_log", ibis.memtable([row], schema=SCHEMA))
+            return
         self.store._raw.execute(sql.AUDIT_INSERT, [event_id, logged_at, who, role, action, target, rows, details])
 
     def insert_many(self, rows: list[tuple]) -> None:
@@ -48,6 +62,11 @@ class AuditTable:
 
         Each row: event_id, logged_at, who, role, action, target, rows, details.
         """
+        if not self.store.native_sql:
+            t = self.store.con.table("audit_log")
+            t = t.filter(t.action == action) if action else t
+            rows = t.order_by(t.logged_at.desc()).limit(int(limit)).select(*SCHEMA.names).to_pyarrow().to_pylist()
+            return [tuple(r.values()) for r in rows]
         if action:
             return self.store._raw.execute(sql.AUDIT_LATEST_OF, [action, int(limit)]).fetchall()
         return self.store._raw.execute(sql.AUDIT_LATEST, [int(limit)]).fetchall()
