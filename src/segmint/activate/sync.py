@@ -450,6 +450,20 @@ def _flat(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as JSON-ready values (times as ISO text, NaN as None), without its ``created_at``."""
+    out = {}
+    for k, v in row.items():
+        if k == "created_at":
+            continue
+        if isinstance(v, (dt.datetime, dt.date)):
+            v = v.isoformat()
+        elif isinstance(v, float) and v != v:
+            v = None
+        out[k] = v
+    return out
+
+
 def _alert_row(alert: dict[str, Any]) -> dict[str, Any]:
     """An alert as a file row: its evidence as JSON text."""
     return {**alert, "evidence": json.dumps(alert.get("evidence"), default=str, sort_keys=True)}
