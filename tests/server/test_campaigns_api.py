@@ -37,6 +37,9 @@ def test_an_event_outcome_through_the_api(client, tokens):
     r = client.get("/api/v1/campaigns/clicks/measure?bootstrap=0", headers=bearer(tokens["analyst"]))
     assert r.status_code == 200, r.text
     assert r.json()["outcome"] == "event:email_click" and r.json()["covariate"] == "pre_period"
+    page = client.get("/campaigns/clicks", headers=bearer(tokens["viewer"]))
+    assert page.status_code == 200 and "event:email_click" in page.text
+    assert "CUPED on the same outcome from 2025-03-01 to the start" in page.text
     for outcome in ("email_click", "event:DROP TABLE x", "event_count:"):  # not an outcome: refused at the door
         bad = {**body, "name": "bad", "outcome": outcome}
         assert client.post("/api/v1/campaigns", json=bad, headers=bearer(tokens["admin"])).status_code == 422

@@ -74,8 +74,11 @@ def two_model(X: np.ndarray, y: np.ndarray, treated: np.ndarray, fit_rows: np.nd
                                 "from; uplift modelling needs at least 50 in each group's training half")
             model = HistGradientBoostingRegressor(max_iter=100, max_leaf_nodes=15, min_samples_leaf=40,
                                                   l2_regularization=1.0, random_state=random_state)
-            model.fit(X[rows], y[rows])
-            preds.append(model.predict(X))
+            # a feature missing for every customer of this arm (a segment defined by its absence) breaks the
+            # binning of this scikit-learn; it says nothing to the model anyway, so it is left out of this arm
+            cols = ~np.isnan(X[rows]).all(axis=0)
+            model.fit(X[rows][:, cols], y[rows])
+            preds.append(model.predict(X[:, cols]))
     return preds[0] - preds[1]
 
 
