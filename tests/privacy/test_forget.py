@@ -86,7 +86,7 @@ def test_the_stored_runs_count_without_the_erased_person(shop):
         return r.set_index(["segmentation", "version", "as_of"])[["customers", "rows"]].sort_index()
 
     before = runs()
-    assert len(before) == 2  # two dates of "value"
+    assert len(before) >= 2  # "value" at two dates (and the report's default one)
     receipt = shop.forget([ERASED])
     after = runs()
     assert (after["customers"] == before["customers"] - 1).all()

@@ -48,10 +48,14 @@ def _selection_rates(member: np.ndarray, groups: pd.Series) -> pd.Series:
     """Selection rate (share of each group's customers in the segment) by group, via fairlearn's MetricFrame."""
     from fairlearn.metrics import MetricFrame, selection_rate
 
+    # One weighted row per (group, in the segment or not): the same rates, where MetricFrame on one row per
+    # customer stacks every value in Python (17 CPU s for three attributes of 200,000 customers).
+    cells = pd.DataFrame({"g": groups.to_numpy(), "m": member.astype(int)}).groupby(["g", "m"]).size().reset_index()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fairlearn warns on constant y_true; the rate does not use it
-        mf = MetricFrame(metrics=selection_rate, y_true=np.ones(len(member), dtype=int),
-                         y_pred=member.astype(int), sensitive_features=groups.to_numpy())
+        mf = MetricFrame(metrics=selection_rate, y_true=np.ones(len(cells), dtype=int),
+                         y_pred=cells["m"].to_numpy(), sensitive_features=cells["g"].to_numpy(),
+                         sample_params={"sample_weight": cells[0].to_numpy(dtype=float)})
     return mf.by_group
 
 

@@ -133,8 +133,8 @@ def _ids_table(ids: list[str], column: str = "customer_id") -> ibis.Table:
 def plan(store: Store, ids: list[str], count: bool = True) -> Plan:
     """Find every row of ``ids`` and every text that names them (nothing is changed).
 
-    ``count=False`` leaves the rows per table (and the ids present) to the delete, which counts
-    what it takes (:func:`segmint.store.erase.delete_people`): one join per table instead of two.
+    ``count=False`` leaves the rows per table (and the ids present) to the delete, which counts each
+    table just before deleting from it (:func:`segmint.store.erase.delete_people`): no table is counted twice.
     """
     keyed = customer_tables(store)
     wanted = _ids_table(ids, "_forget_id")
