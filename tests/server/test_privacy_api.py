@@ -87,3 +87,34 @@ def test_segmint_forget_forwarded_to_a_running_server(shop, shop_path, tokens):
         assert cid not in json.dumps(c.get("/api/v1/audit", headers=admin).json())
         assert c.get(f"/api/v1/customers/{cid}", headers=bearer(tokens["analyst"])).status_code in (200, 404)
         assert c.get("/api/v1/segmentations", headers=admin).status_code == 200
+
+
+def test_reads_from_many_threads_while_an_admin_erases_leave_the_store_whole(client, tokens, shop):
+    """The contract run once corrupted the store: a request opened it while DELETE replaced its file."""
+    import threading
+
+    cid = _some_customer(shop)
+    admin, analyst = bearer(tokens["admin"]), bearer(tokens["analyst"])
+    urls = ["/api/v1/segmentations", "/api/v1/segmentations/value/history",
+            "/api/v1/segmentations/value/segments/VIP/members?limit=5", "/api/v1/status"]
+    stop, answers = threading.Event(), []
+
+    def read(url: str) -> None:
+        while not stop.is_set():
+            answers.append((url, client.get(url, headers=analyst).status_code))
+
+    readers = [threading.Thread(target=read, args=(u,)) for u in urls]
+    for t in readers:
+        t.start()
+    try:
+        receipt = client.delete(f"/api/v1/customers/{cid}", headers=admin)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join(60)
+    assert receipt.status_code == 200, receipt.text
+    assert answers and {code for _, code in answers} <= {200, 404}, sorted(set(answers))
+    after = client.get(f"/api/v1/customers/{cid}", headers=analyst)
+    assert after.status_code == 404 or not after.json()["memberships"]
+    for url in urls:  # the store still reads, from every route
+        assert client.get(url, headers=analyst).status_code in (200, 404)

@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 
+from segmint.remote import CONTROL_PATH
 from segmint.segment.service import RunCache
 from segmint.server import errors
 from segmint.server.audit import AuditLog
@@ -137,6 +138,7 @@ def create_app(workspace: Any, settings: Settings | None = None, control_secret:
     # before SecurityHeaders, so that its refusals get the security headers too.
     app.state.routes = route_table(app, settings)
     app.add_middleware(BodyGuard, state=app.state)
+    app.add_middleware(StoreGate, handle=handle)
     app.add_middleware(SecurityHeaders)
     # The look-up's lean path goes around the whole stack Starlette builds (its error and exception
     # middleware and SecurityHeaders cost more than the answer); it adds the security headers itself.
@@ -179,6 +181,30 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class StoreGate:
+    """ASGI middleware: each request holds the store's gate while it runs (server/context.py).
+
+    ``segmint forget`` replaces the store's file; it waits for the requests in flight and keeps new
+    ones waiting until the file is open again, so no request opens the database mid-replacement
+    (which corrupted the store). The CLI's control route is let through: it reads the store only
+    on the job worker, whose own views hold the gate, and it waits for that job (which may be the
+    erasure itself).
+    """
+
+    def __init__(self, app, handle) -> None:
+        self.app, self.handle = app, handle
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope.get("path") == CONTROL_PATH:
+            await self.app(scope, receive, send)
+            return
+        await self.handle.enter_async()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.handle.leave()
 
 
 def _secure_openapi(app: FastAPI) -> None:

@@ -94,7 +94,8 @@ def forget_customer(request: Request, customer_id: str = Path(..., min_length=1,
         with handle.borrowed() as ws:
             return ws.forget([customer_id], dry_run=dry_run, request="api", who=f"api:{p.name}").to_dict()
 
-    return request.app.state.jobs.exclusive(work).result()
+    with handle.unheld():  # the erasure waits for every request but this one, which waits for it
+        return request.app.state.jobs.exclusive(work).result()
 
 
 @router.get("/serving-index", summary="What the serving index holds for the one-customer look-up",
