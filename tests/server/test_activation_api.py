@@ -58,3 +58,16 @@ def test_the_destinations_page_shows_state_and_failures(client, tokens, shop, re
     assert page.status_code == 200
     assert "crm" in page.text and "503" in page.text and "Failures" in page.text
     assert client.get("/destinations", headers=bearer(tokens["viewer"])).status_code == 403
+
+
+def test_a_files_destination_from_the_api_writes_only_inside_the_workspace(client, tokens, tmp_path):
+    """An admin token must not choose where the server's user writes (an absolute path, .., a link out)."""
+    admin = bearer(tokens["admin"])
+    root = client.app.state.workspace.path
+    (root / "out-link").symlink_to(tmp_path, target_is_directory=True)
+    for i, path in enumerate([str(tmp_path), "../elsewhere", "exports/../../elsewhere", "out-link/x"]):
+        body = {"name": f"files{i}", "kind": "files", "path": path, "segmentations": ["value"]}
+        r = client.post("/api/v1/destinations", json=body, headers=admin)
+        assert r.status_code == 422 and "inside the workspace folder" in r.text, (path, r.text)
+    body = {"name": "weekly", "kind": "files", "path": "exports/weekly", "segmentations": ["value"]}
+    assert client.post("/api/v1/destinations", json=body, headers=admin).status_code == 201

@@ -76,15 +76,35 @@ def list_destinations(request: Request) -> list[dict[str, Any]]:
              description="422 for what the schema cannot say: a segmentation that is not defined, a kind's "
                          "missing field (webhook: `url`; files: `path`; database: `table` and `url` or "
                          "`url_env`), a webhook URL that is not https (docs/activation.md), personal data "
-                         "fields without `personal_data`.",
+                         "fields without `personal_data`, a files `path` that is absolute or leads out of the "
+                         "workspace folder.",
              responses={**BODY_RESPONSES, **EXISTS}, **role("admin"))
 def add_destination(body: DestinationIn, request: Request) -> dict[str, Any]:
     ws = _ws(request)
+    if body.path is not None:
+        _inside_workspace(ws, body.path)
     if any(d.name == body.name for d in ws.activation.registry.all()):
         raise ApiError(409, f"a destination named {body.name!r} exists; remove it first or choose another name")
     d, secret = ws.activation.add(body.model_dump(exclude_none=True))
     _audit(request, "destination-add", d.name, None, kind=d.kind, consent=d.consent, personal_data=d.personal_data)
     return {**d.public(), **({"secret": secret} if secret else {})}
+
+
+def _inside_workspace(ws, path: str) -> None:
+    """A files destination added over the API writes inside the workspace folder, nowhere else.
+
+    An admin token is a network credential, not a login on this machine: it must not choose where
+    the server's user writes files (~/.ssh, a web root). segmint.yaml and the CLI, run by that user,
+    may name any folder.
+    """
+    from pathlib import Path
+
+    root = Path(ws.path).resolve()
+    target = (root / path).resolve()  # ".." and links followed, as the sync would
+    if Path(path).is_absolute() or not (target == root or root in target.parents):
+        raise ApiError(422, f"a files destination added through the API writes inside the workspace folder: "
+                            f"give a relative path such as exports/segments, not {path!r} (segmint.yaml or "
+                            "`segmint destination add` on the server's machine may name any folder)")
 
 
 @router.delete("/destinations/{name}", summary="Remove a destination added through the CLI or the API",
