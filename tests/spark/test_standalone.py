@@ -11,7 +11,9 @@ import pytest
 from tests.spark import parity
 from tests.spark.test_parity import awkward_shop
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark, pytest.mark.slow,
+              # PySpark 4.0 passes pandas 3 a deprecated keyword when it converts through Arrow
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
 
 def test_awkward_shop_agrees_on_a_standalone_cluster(standalone_master, tmp_path):
