@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from tests.spark import parity
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark, pytest.mark.slow,
+              # PySpark 4.0 passes pandas 3 a deprecated keyword when it converts through Arrow
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+              # PySpark leaves the local sockets of its Arrow transfers to the garbage collector
+              pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning"),
+              pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket"
+                                         ":pytest.PytestUnraisableExceptionWarning")]
 
 #: Ids that stress ordering and text handling: unicode, a trailing space, digits that look numeric.
 IDS = ["C1", "c1", "Ünï-2", "客户3", "C 4", "0005", "C6", "C7", "C8", "C9", "C10", "C11", "C12"]

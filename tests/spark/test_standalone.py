@@ -11,7 +11,13 @@ import pytest
 from tests.spark import parity
 from tests.spark.test_parity import awkward_shop
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark, pytest.mark.slow,
+              # PySpark 4.0 passes pandas 3 a deprecated keyword when it converts through Arrow
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+              # PySpark leaves the local sockets of its Arrow transfers to the garbage collector
+              pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning"),
+              pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket"
+                                         ":pytest.PytestUnraisableExceptionWarning")]
 
 
 def test_awkward_shop_agrees_on_a_standalone_cluster(standalone_master, tmp_path):

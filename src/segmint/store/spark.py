@@ -30,6 +30,7 @@ import hashlib
 import re
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -309,6 +310,9 @@ class SparkStore(Store):
                                  "Check engine.spark in segmint.yaml, that Java 17 is installed, and that "
                                  "the master is reachable (docs/spark.md)") from None
         self._raw = None
+        # PySpark 4.0's Arrow conversion passes pandas 3 a deprecated keyword (copy=): the warning is PySpark's
+        # to fix, not the user's, and under warnings-as-errors it aborts every toPandas
+        warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module=r"pyspark(\.|$)")
         ibis.pyspark.name  # noqa: B018 - loading Ibis' backend registers ibis.options.pyspark
         ibis.options.pyspark.treat_nan_as_null = False  # NaN stays NaN, as on DuckDB
         if not read_only:
