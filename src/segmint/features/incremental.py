@@ -42,6 +42,8 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import uuid
 from typing import Any
 
 import ibis
@@ -53,7 +55,7 @@ from segmint.features import state as st
 from segmint.features.asof import SECONDS_PER_DAY, Context, day_of
 from segmint.features.mix import MAX_LEVELS, slugs
 
-__all__ = ["usable", "advance", "order_parts", "drop_state", "state_info", "VERSION"]
+__all__ = ["usable", "advance", "order_parts", "from_state", "drop_state", "state_info", "VERSION"]
 
 #: Bumped when the state tables change meaning: an older state is rebuilt.
 VERSION = 1
@@ -85,6 +87,29 @@ def drop_state(store) -> None:
     """Forget the state (the next incremental snapshot rebuilds it)."""
     for name in (st.STATE, st.LEVELS, st.DAYS, st.META):
         store.con.drop_table(name, force=True)
+
+
+#: One advance at a time per store (the server's threads): path -> lock.
+_LOCKS: dict[str, threading.Lock] = {}
+
+
+def from_state(store, ctx: Context) -> tuple[ir.Table, ir.Table | None]:
+    """Advance the state to ``ctx.as_of`` and take the order parts off it (:func:`order_parts`), as one step.
+
+    The parts are copied to temporary tables (listed in ``ctx.temporary``) under a per-store lock, so a
+    thread advancing the state to another date meanwhile cannot change what this snapshot reads.
+    """
+    with _LOCKS.setdefault(str(store.path), threading.Lock()):
+        ctx.memo["state"] = advance(store, ctx.as_of, ctx.settings.windows)
+        parts = []
+        for part in order_parts(store, ctx):
+            if part is None:
+                parts.append(None)
+                continue
+            name = f"_segmint_state_part_{uuid.uuid4().hex[:12]}"
+            ctx.temporary.append(name)
+            parts.append(store.con.create_table(name, part, temp=True))
+    return parts[0], parts[1]
 
 
 def _orders(store, before: dt.datetime | None = None) -> ir.Table:

@@ -67,8 +67,7 @@ def compute_with_context(store, as_of: object = None, settings: FeatureConfig | 
     ctx = make_context(store, as_of, settings, plausible)
     order_parts = None
     if not full and not store.read_only and incremental.usable(store, ctx.as_of):
-        ctx.memo["state"] = incremental.advance(store, ctx.as_of, ctx.settings.windows)
-        order_parts = incremental.order_parts(store, ctx)
+        order_parts = incremental.from_state(store, ctx)
     t, attrs = _aggregates(ctx, order_parts)
     # Materialise the joined aggregates once: the derived columns and the model fit then read a
     # plain table, and Ibis compiles a small expression instead of one deep tree (seconds saved).
