@@ -92,3 +92,14 @@ def test_the_report_has_a_fairness_section(shop):
     path = shop.report("value")
     html = path.read_text(encoding="utf-8")
     assert '<section id="fairness">' in html and "four-fifths" in html and "<h3>gender</h3>" in html
+
+
+def test_one_group_wholly_in_the_segment_is_a_rate_of_one_not_an_error():
+    """A report after two refreshes failed here: every member's attribute missing, one (group, in) cell."""
+    import numpy as np
+    import pandas as pd
+
+    from segmint.privacy.fairness import _selection_rates
+
+    rates = _selection_rates(np.array([True, True]), pd.Series(["(missing)", "(missing)"]))
+    assert rates.to_dict() == {"(missing)": 1.0}
