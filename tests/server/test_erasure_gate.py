@@ -73,3 +73,19 @@ def test_a_job_that_erases_is_not_kept_waiting_by_its_own_view(handle):
         assert handle.rewrite(lambda: 42)[0] == 42
     view = handle.fresh()  # and the gate is open again
     handle.release(view)
+
+
+def test_a_request_that_holds_the_gate_gets_its_view_while_a_rewrite_waits_for_it(handle, monkeypatch):
+    """A request inside StoreGate asks for its view after a rewrite has begun waiting: no deadlock, no busy."""
+    monkeypatch.setattr(context, "REWRITE_WAIT_S", 10.0)
+    handle.enter()  # the request, as StoreGate holds it
+    rewrite = threading.Thread(target=lambda: done.append(handle.rewrite(lambda: "ok")[0]))
+    done: list[str] = []
+    rewrite.start()
+    time.sleep(0.3)  # the rewrite now owns the gate and waits for this request
+    started = time.monotonic()
+    assert handle.local().store.count("orders") == 0
+    assert time.monotonic() - started < 5 and done == []
+    handle.leave()
+    rewrite.join(10)
+    assert done == ["ok"]

@@ -99,8 +99,8 @@ class WorkspaceHandle:
     def local(self):
         """This thread's view of the workspace (created on first use)."""
         view = getattr(self._local, "view", None)
-        if view is None:  # a request's view: the request holds the gate (StoreGate), not the view
-            view = self._new_view()
+        if view is None:  # a request's view: the request holds the gate (StoreGate), so a rewrite waits for it
+            view = self._make_view()  # (waiting at the gate here too would deadlock with that rewrite)
             self._local.view = view
         return view
 
@@ -111,7 +111,7 @@ class WorkspaceHandle:
         """
         self.enter()
         try:
-            view = self._new_view()
+            view = self._make_view()  # the hold keeps any rewrite waiting: no second wait at the gate
         except BaseException:
             self.leave()
             raise
@@ -121,10 +121,7 @@ class WorkspaceHandle:
             self._held_by[me] = self._held_by.get(me, 0) + 1
         return view
 
-    def _new_view(self):
-        with self._gate:  # never open the database while another thread replaces its file
-            while self._closed_to_me():
-                self._gate.wait()
+    def _make_view(self):
         view = copy.copy(self.workspace)
         view._store = self.workspace.store.cursor()
         with self._lock:
