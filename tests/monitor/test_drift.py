@@ -65,3 +65,19 @@ def test_compare_frames_thresholds_and_drift_share():
     strict = compare_frames(ref, cur, ["x", "y"], DriftSettings(drift_share=0.5, numeric="psi"))
     assert strict["dataset_drift"] and strict["features"][0]["statistic"] == "psi"
     assert compare_frames(ref, cur, ["x"], DriftSettings(threshold=5.0))["drifted"] == []
+
+
+@pytest.mark.parametrize("sizes", [(40, 60), (3_000, 9_000), (30_000, 25), (60_000, 45_000)])
+@pytest.mark.parametrize("shift", [0.0, 0.02, 0.3])
+def test_numeric_drift_matches_scipy(sizes, shift):
+    """One sort per side gives SciPy's Wasserstein distance and KS p-value (ties, exact and asymptotic regimes)."""
+    rng = np.random.default_rng(sum(sizes))
+    ref = np.round(rng.gamma(2.0, 3.0, sizes[0]), 1)
+    cur = np.round(rng.gamma(2.0, 3.0, sizes[1]) + shift * 6, 1)
+    got = numeric_drift(ref, cur)
+    assert got["wasserstein"] == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref), rel=1e-9)
+    expected = stats.ks_2samp(ref, cur).pvalue
+    if sizes[0] * sizes[1] / sum(sizes) <= 10_000:  # SciPy's own figure
+        assert got["ks_p_value"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    else:  # large samples: the corrected asymptotic distribution
+        assert got["ks_p_value"] == pytest.approx(expected, rel=0.02, abs=1e-4)
