@@ -56,22 +56,25 @@ def _copies(con, typed: ibis.Table, source: ibis.Table, columns: list[str], name
 def _key_repeats(con, typed: ibis.Table, key: list[str], copies: ibis.Table | None, name: str) -> ibis.Table | None:
     """``_rec`` of clean rows whose key an earlier clean row of the source already used.
 
-    Clean: no column reason and not an exact copy. Keys used more than once are found by one
-    aggregate; the first-come order is settled by a window over those keys' rows only.
+    Clean: no column reason and not an exact copy. Candidates are the rows whose key's hash repeats,
+    found by one aggregate over a single 64-bit column (an aggregate over the key's own columns, four
+    texts for events, ran out of the 1 GB memory bound on a 64M-row file, issue 16); the first-come
+    order is settled by a window over the candidates only, on the key itself (hash collisions are
+    told apart there).
     """
     if not key:
         return None
     clean = typed.filter(checks.passes(typed._reasons)).select("_rec", *key)
     if copies is not None:
         clean = clean.anti_join(copies, "_rec")
-    repeated = clean.group_by(key).aggregate(_n=clean.count()).filter(lambda t: t._n > 1).drop("_n")
-    keys = _small(con, name + "_keys", repeated)
-    if keys is None:
+    hashed = clean.mutate(_kh=ibis.struct({k: clean[k] for k in key}).hash())
+    repeated = hashed.group_by("_kh").aggregate(_n=hashed.count()).filter(lambda t: t._n > 1).select("_kh")
+    rows = _small(con, name + "_cand", hashed.semi_join(repeated, "_kh").select("_rec", *key))
+    if rows is None:
         return None
-    rows = clean.semi_join(keys, [clean[k].identical_to(keys[k]) for k in key])
     rank = ibis.row_number().over(group_by=[rows[k] for k in key], order_by=rows._rec)
     out = _small(con, name, rows.select("_rec", _rank=rank).filter(lambda t: t._rank > 0).select("_rec"))
-    con.drop_table(name + "_keys", force=True)
+    con.drop_table(name + "_cand", force=True)
     return out
 
 
