@@ -9,11 +9,12 @@ the classifier did not train on. So the ranking is the classifier's, and the cal
 score reads as "the expected share of people at this score who are like the seed".
 
 :func:`fit_score` does the work on a numeric matrix (scikit-learn's histogram gradient
-boosting, which takes missing values as they are, trained on every seed member and a
-bounded sample of the rest); :func:`lookalike` reads the feature snapshot (customers) or the
-``prospects`` table (people not yet customers: their customer attributes only), scores
-everyone outside the seed and groups them in percentile bands with the expected precision
-of each (the mean calibrated score there).
+boosting, which takes missing values as they are, trained on bounded random samples of the
+seed and of the rest); :func:`lookalike` does it for a frame of people (or of prospects:
+people not yet customers, their customer attributes only), :func:`score` for a matrix (what
+:func:`run` builds from the feature snapshot in one query), scoring everyone outside the seed
+and grouping them in percentile bands with the expected precision of each (the mean
+calibrated score there).
 
 Examples
 --------
@@ -50,6 +51,8 @@ MAX_TRAIN_UNLABELLED = 100_000
 MAX_TRAIN_SEED = 50_000
 #: Boosting rounds of each model (no early stopping: the cost is the same for every seed).
 ITERATIONS = 50
+#: Their learning rate.
+LEARNING_RATE = 0.2
 _SKIP = {"customer_id", "as_of"}
 
 
@@ -126,8 +129,8 @@ def fit_score(X: np.ndarray, labelled: np.ndarray, random_state: int = 0, holdou
     :data:`MAX_TRAIN_UNLABELLED` others), cross-fitted: the unlabelled sample is split in ``folds``
     and each part is scored by the model that did not train on it. A model scoring the rows it learnt
     as "not seed" would push the hidden positives among them down (it memorises them), which spoils
-    both the ranking and the calibration. Everyone else (the held-out seed included) is scored by the
-    first model, which learnt none of them. ``c`` is the mean ``g`` of the held-out seed members.
+    both the ranking and the calibration. Everyone else (the held-out seed included) gets the mean of
+    the models, none of which learnt them. ``c`` is the mean ``g`` of the held-out seed members.
 
     A feature with no value among a model's training rows is left out of that model.
     """
@@ -149,6 +152,7 @@ def fit_score(X: np.ndarray, labelled: np.ndarray, random_state: int = 0, holdou
     fold = rng.permutation(np.arange(len(train_unl)) % folds)  # folds of equal size
     Q = binned(X, np.concatenate([train_pos, train_unl]))
     g = np.zeros(len(X))
+    oof = np.zeros(len(train_unl))  # the unlabelled sample, each scored by the model that did not learn it
     # One thread: with the samples bounded each fit is small, and OpenMP's waiting threads cost more than
     # they save on a shared machine (70,000 rows, 100 rounds, load 7.6 on 2 cores: 0.9 s CPU on one thread,
     # 3.2 s on two).
@@ -160,8 +164,8 @@ def fit_score(X: np.ndarray, labelled: np.ndarray, random_state: int = 0, holdou
             cols = ~np.isnan(Xk).all(axis=0)  # a feature missing for all of them breaks scikit-learn's binning
             ratio = len(tu) / len(train_pos)
             y = np.concatenate([np.ones(len(train_pos)), np.zeros(len(tu))])
-            model = HistGradientBoostingClassifier(max_iter=ITERATIONS, learning_rate=0.2, max_leaf_nodes=15,
-                                                   min_samples_leaf=40, l2_regularization=1.0,
+            model = HistGradientBoostingClassifier(max_iter=ITERATIONS, learning_rate=LEARNING_RATE,
+                                                   max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
                                                    early_stopping=False, random_state=random_state + k)
             # weighted so that seed and rest count equally (a small seed in a million is otherwise ignored)
             model.fit(Xk if cols.all() else Xk[:, cols], y, sample_weight=np.where(y == 1, ratio, 1.0))
@@ -175,10 +179,9 @@ def fit_score(X: np.ndarray, labelled: np.ndarray, random_state: int = 0, holdou
                 odds = p / np.clip(1 - p, 1e-12, None) / scale
                 return odds / (1 + odds)
 
-            if k == 0:
-                g[:] = prob(None)  # everyone; the rows it trained on are overwritten below
-            out = train_unl[fold == k]
-            g[out] = prob(out)
+            g += prob(None) / folds  # everyone; the unlabelled sample's rows are set below
+            oof[fold == k] = prob(train_unl[fold == k])
+    g[train_unl] = oof
     c = float(np.mean(g[cal]))
     proba = np.clip(g / c, 0.0, 1.0) if c > 0 else g
     return LookalikeFit(g=g, proba=proba, c=c, trained_on={"seed": len(train_pos), "seed_held_out": len(cal),
@@ -257,8 +260,8 @@ def lookalike(people: pd.DataFrame, seed_ids: set | pd.Index, candidates: pd.Dat
     both, names = matrix(pd.concat([people, Xc_frame], ignore_index=True), categorical)
     X, Xc = both[: len(people)], both[len(people):]
     fit = fit_score(np.vstack([X, Xc]), np.concatenate([labelled, np.zeros(len(Xc), bool)]), random_state)
-    return _ranked(candidates["customer_id"].astype(str).to_numpy(), fit.proba[len(people):], Xc, names,
-                   int(labelled.sum()), fit, top, t0)
+    return _ranked(candidates["customer_id"].astype(str).to_numpy(), fit, slice(len(people), None), Xc, names,
+                   int(labelled.sum()), top, t0)
 
 
 def score(X: np.ndarray, names: list[str], ids: np.ndarray, labelled: np.ndarray, top: float = 0.05,
@@ -277,12 +280,14 @@ def score(X: np.ndarray, names: list[str], ids: np.ndarray, labelled: np.ndarray
     t0 = time.perf_counter() if t0 is None else t0
     fit = fit_score(X, labelled, random_state)
     rest = ~labelled
-    return _ranked(ids[rest], fit.proba[rest], X[rest], names, int(labelled.sum()), fit, top, t0)
+    return _ranked(ids[rest], fit, rest, X[rest], names, int(labelled.sum()), top, t0)
 
 
-def _ranked(cand_ids: np.ndarray, cand_score: np.ndarray, Xc: np.ndarray, names: list[str], seed: int,
-            fit: LookalikeFit, top: float, t0: float) -> dict[str, Any]:
-    order = np.argsort(-cand_score, kind="stable")
+def _ranked(cand_ids: np.ndarray, fit: LookalikeFit, rows, Xc: np.ndarray, names: list[str], seed: int,
+            top: float, t0: float) -> dict[str, Any]:
+    cand_score = fit.proba[rows]
+    # ranked by g: the calibrated score is capped at 1, and the ties it makes at the top are not ties for g
+    order = np.argsort(-fit.g[rows], kind="stable")
     n_top = int(np.ceil(len(order) * top))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
