@@ -28,6 +28,41 @@ def test_bands_hold_one_percent_each_with_their_expected_precision():
     assert b[-1]["cumulative_people"] == 100
 
 
+def _planted(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    positive = X[:, 0] > 1.0
+    return X, positive, positive & (rng.random(n) < 0.5)
+
+
+def _top_precision(proba, positive, labelled):
+    top = np.argsort(-proba[~labelled])[: int(0.1 * (~labelled).sum())]
+    return positive[~labelled][top].mean()
+
+
+def test_a_feature_with_no_value_is_left_out_rather_than_crashing():
+    """A column missing for everyone (a business field in a shop of consumers) broke scikit-learn's binning."""
+    X, positive, labelled = _planted()
+    X[:, 1] = np.nan
+    fit = la.fit_score(X, labelled, random_state=0)
+    assert np.isfinite(fit.proba).all() and _top_precision(fit.proba, positive, labelled) > 0.6
+    people = pd.DataFrame({"customer_id": [f"C{i}" for i in range(len(X))], "a": X[:, 0], "empty": np.nan,
+                           "b": X[:, 2]})
+    out = la.lookalike(people, set(people["customer_id"][labelled]), top=0.1)
+    assert out["features"] == 3 and out["drivers"][0]["feature"] == "a"
+    assert "empty" not in {d["feature"] for d in out["drivers"]}
+
+
+def test_training_samples_are_bounded_and_everyone_is_scored(monkeypatch):
+    monkeypatch.setattr(la, "MAX_TRAIN_UNLABELLED", 600)
+    monkeypatch.setattr(la, "MAX_TRAIN_SEED", 100)
+    X, positive, labelled = _planted()
+    fit = la.fit_score(X, labelled, random_state=0)
+    assert fit.trained_on["unlabelled"] == 600 and fit.trained_on["seed"] == 100
+    assert (fit.g > 0).all() and 0 < fit.c <= 1
+    assert _top_precision(fit.proba, positive, labelled) > 0.6  # random: about 0.09
+
+
 @pytest.mark.slow
 def test_hidden_half_of_a_planted_persona_is_recovered(persona_shop):
     ws, shop = persona_shop
