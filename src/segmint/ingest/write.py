@@ -285,11 +285,15 @@ def _update(store: Store, target: Contract, changed: ibis.Table, provided: list[
     con = store.con
     stored = store.table(target.table)
     schema = stored.schema()
-    keep = [c for c in stored.columns if c not in provided]
-    old = stored.select(*[stored[k].name(f"_k_{k}") for k in key], *[stored[c].name(f"_o_{c}") for c in keep])
-    upd = changed.left_join(old, [changed[k].identical_to(old[f"_k_{k}"]) for k in key])
+    lineage = ("_source", "_ingested_at")
+    keep = [c for c in stored.columns if c not in provided and c not in lineage]
+    if keep:
+        old = stored.select(*[stored[k].name(f"_k_{k}") for k in key], *[stored[c].name(f"_o_{c}") for c in keep])
+        upd = changed.left_join(old, [changed[k].identical_to(old[f"_k_{k}"]) for k in key])
+    else:  # the source has every column: nothing to keep, and no second pass over the stored table
+        upd = changed
     upd_rows = upd.select(*[upd[c] if c in provided else upd[f"_o_{c}"].name(c) for c in stored.columns
-                            if c not in ("_source", "_ingested_at")],
+                            if c not in lineage],
                           _source=ibis.literal(source), _ingested_at=ibis.now().cast("timestamp"))
     con.create_table(name, upd_rows, temp=True)
     try:
