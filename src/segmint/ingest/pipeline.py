@@ -213,13 +213,15 @@ def _conversions(src: ibis.Table, columns: list[str], target: Contract, plan: co
     for col in target.columns:
         if col.name not in plan.mapping or plan.mapping[col.name] not in columns:
             continue
+        if col.type == "string":
+            if col.not_null:  # "missing" needs to know there was text; the text itself is cleaned where it is read
+                out[f"{DERIVED}has_{col.name}"] = coerce.has_stored_text(src[plan.mapping[col.name]].cast("string"))
+            continue
         text = _clean(src[plan.mapping[col.name]], col)
-        if col.type != "string":
-            out[f"{DERIVED}t_{col.name}"] = coerce.to_type(text, col, options.parse)
+        out[f"{DERIVED}t_{col.name}"] = coerce.to_type(text, col, options.parse)
         if col.type == "decimal":  # issue 15: more places than decimal(18, 4) keeps go to quarantine
             out[f"{DERIVED}lost_{col.name}"] = coerce.precision_lost(text, col, options.parse)
-        if col.not_null or col.type != "string":  # "missing" and "unparseable" need to know there was text
-            out[f"{DERIVED}has_{col.name}"] = text.notnull()
+        out[f"{DERIVED}has_{col.name}"] = text.notnull()  # "missing" and "unparseable" need to know there was text
     out[f"{DERIVED}h"] = ibis.struct({c: src[c] for c in columns}).hash()
     return out
 
