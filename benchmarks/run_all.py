@@ -19,7 +19,9 @@ ROOT = HERE.parent
 ORDER = ["e2e", "profile", "ingest", "features", "clv", "clv-accuracy", "kselect", "server", "server-lists",
          "activation", "measurement", "privacy", "journeys", "regression", "generate",
          # monitoring (issue 17)
-         "refresh"]
+         "refresh",
+         # the Spark backend (issue 22)
+         "spark"]
 COMMANDS = {
     "ingest": ["bench_ingest.py", "--customers", "200000", "--runs", "3"],
     "clv": ["bench_clv.py", "--sizes", "200000", "--repeats", "3"],
@@ -45,6 +47,9 @@ COMMANDS = {
     "journeys": ["bench_journeys.py"],
     # monitoring (issue 17): a refresh after one day of orders vs a full run and the notebook, on e2e's shop
     "refresh": ["bench_refresh.py", "--customers", "200000", "1000000", "--runs", "3"],
+    # the Spark backend (issue 22): features + segment on DuckDB, Spark local[2] and local[1] (needs PySpark and
+    # Java 17: scripts/install-pyspark.sh); 50,000 customers is what fits about 15 minutes on the 2-core machine
+    "spark": ["bench_spark.py", "--customers", "50000", "--runs", "1"],
 }
 
 HEADER = """# Benchmarks
