@@ -19,7 +19,9 @@ ROOT = HERE.parent
 ORDER = ["e2e", "profile", "ingest", "ingest-scale", "features", "clv", "clv-accuracy", "kselect", "server", "server-lists",
          "activation", "measurement", "privacy", "journeys", "regression", "generate",
          # monitoring (issue 17)
-         "refresh"]
+         "refresh",
+         # the Spark backend (issue 22)
+         "spark"]
 COMMANDS = {
     "ingest": ["bench_ingest.py", "--customers", "200000", "--runs", "3"],
     # peak memory of the 1M shop's 21M orders and 64M events (CSV, 3.7 GB), one day into the 21M-row table (issue 16)
@@ -47,6 +49,10 @@ COMMANDS = {
     "journeys": ["bench_journeys.py"],
     # monitoring (issue 17): a refresh after one day of orders vs a full run and the notebook, on e2e's shop
     "refresh": ["bench_refresh.py", "--customers", "200000", "1000000", "--runs", "3"],
+    # the Spark backend (issue 22): features + segment on DuckDB, Spark local[2] and local[1] (needs PySpark and
+    # Java 17: scripts/install-pyspark.sh); two sizes for the slope, about 10 minutes on the 2-core machine (a 200k
+    # shop's Spark ingest did not finish in 18 minutes: see results/spark.md)
+    "spark": ["bench_spark.py", "--customers", "5000", "50000", "--runs", "1", "--no-events"],
 }
 
 HEADER = """# Benchmarks

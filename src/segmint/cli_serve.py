@@ -63,6 +63,11 @@ def serve(
     # An absolute folder: commands the CLI forwards run in the client's folder (server/routes_cli.py).
     # forward=False: beside a running server this is an error naming it, not a forwarded command.
     ws = open_workspace((workspace or Path(os.environ.get("SEGMINT_WORKSPACE") or ".")).resolve(), forward=False)
+    try:
+        ws.check_servable()  # a Spark workspace is refused before the URL is printed (issue 22)
+    except ConfigError:
+        ws.close()
+        raise
     settings.deliver_every_s = ws.config.activation.worker_every_s  # the delivery worker (docs/activation.md)
     serve_file, info = remote.ServeFile(ws.path), None
     try:

@@ -119,6 +119,24 @@ class Workspace:
                                 memory_limit=engine.memory_limit, threads=engine.threads)
         return self._store
 
+    def check_servable(self) -> None:
+        """Refuse, with the reason and what to use instead, to serve the API from a Spark workspace.
+
+        The server keeps its tokens, sessions, erasure gate and serving index in DuckDB tables
+        (docs/spark.md, "What refuses on Spark").
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> ws = Workspace.init(Path(tempfile.mkdtemp()) / "shop")
+        >>> ws.check_servable()  # a DuckDB workspace: nothing to say
+        >>> ws.close()
+        """
+        if self.config.engine.backend == "spark":
+            from segmint.store.spark import SERVER_NEEDS_DUCKDB
+
+            raise ConfigError(SERVER_NEEDS_DUCKDB)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()

@@ -52,6 +52,12 @@ FIXED_CONF = {
     # a reason's null values stay in its JSON text, as DuckDB writes them (Spark leaves null fields out)
     "spark.sql.jsonGenerator.ignoreNullFields": "false",
 }
+#: Why ``segmint serve`` and its tokens refuse a Spark workspace, and what to use instead (docs/spark.md).
+SERVER_NEEDS_DUCKDB = (
+    "segmint serve needs the DuckDB backend: the API keeps its tokens, the erasure gate and the serving "
+    "index in DuckDB tables with transactions, and this workspace has engine.backend: spark. On Spark use "
+    "the command line (segmint members NAME -o FILE, why, history, diff), or serve a DuckDB workspace "
+    "(docs/spark.md)")
 #: Defaults the user's ``engine.spark.conf`` may change.
 DEFAULT_CONF = {
     "spark.ui.enabled": "false",
@@ -232,9 +238,32 @@ def backend_class() -> type:
                 return self._session.range(0).select(*[F.lit(None).cast(f.dataType).alias(f.name) for f in fields])
             table = obj if isinstance(obj, ir.Expr) else ibis.memtable(obj)
             self._run_pre_execute_hooks(table)
-            return self._session.sql(self.compile(table))
+            df = self._session.sql(self.compile(table))
+            try:
+                wanted = PySparkSchema.from_ibis(table.schema())
+            except Exception:  # noqa: BLE001 - a type Spark has no name for (Ibis' null type): leave it as it is
+                return df
+            return _as_typed(df, wanted)
 
     return SparkBackend
+
+
+def _as_typed(df, schema):
+    """``df`` with each column cast to its type in ``schema`` (the Ibis expression's), where Spark's differs.
+
+    Ibis drops a cast it takes for a no-op and writes an int64 literal as a bare ``1``, which Spark
+    types INT (so does ``row_number() + 1``): written as is, a table declared BIGINT would get INT
+    Parquet files beside its BIGINT ones, and Spark refuses to read such a folder. DuckDB casts an
+    insert to the table's types; here the frame is cast before it is written.
+    """
+    from pyspark.sql import functions as F
+
+    wanted = {f.name: f.dataType for f in schema.fields}
+    if all(wanted.get(f.name, f.dataType) == f.dataType for f in df.schema.fields):
+        return df
+    return df.select(*[F.col(f"`{f.name}`").cast(wanted[f.name]).alias(f.name)
+                       if wanted.get(f.name, f.dataType) != f.dataType else F.col(f"`{f.name}`")
+                       for f in df.schema.fields])
 
 
 def _sniff_delimiter(path: str, encoding: str) -> str:
@@ -388,8 +417,8 @@ class SparkStore(Store):
 
     @property
     def tokens(self):  # type: ignore[override]
-        raise WorkspaceError("API tokens (segmint serve) need the DuckDB backend for now; "
-                             "the Spark backend covers ingest, features, segments and exports (docs/spark.md)")
+        raise WorkspaceError(SERVER_NEEDS_DUCKDB)
 
 
-__all__ = ["SparkStore", "backend_class", "spark_session", "warehouse_uri", "FIXED_CONF", "DEFAULT_CONF"]
+__all__ = ["SparkStore", "backend_class", "spark_session", "warehouse_uri", "FIXED_CONF", "DEFAULT_CONF",
+           "SERVER_NEEDS_DUCKDB"]
