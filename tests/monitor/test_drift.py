@@ -81,3 +81,16 @@ def test_numeric_drift_matches_scipy(sizes, shift):
         assert got["ks_p_value"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
     else:  # large samples: the corrected asymptotic distribution
         assert got["ks_p_value"] == pytest.approx(expected, rel=0.02, abs=1e-4)
+
+
+def test_ks_p_value_falls_back_without_a_warning(monkeypatch):
+    """Where SciPy's exact distribution overflows, the asymptotic one, as SciPy does, but with no warning:
+    a warnings filter is process-wide, so one set around the call could be undone by another thread."""
+    import segmint.monitor.drift as drift
+
+    rng = np.random.default_rng(3)
+    ref, cur = rng.normal(0, 1, 900), rng.normal(0.1, 1, 700)
+    monkeypatch.setattr(drift._scipy_stats_py, "_attempt_exact_2kssamp", lambda n1, n2, g, d, alt: (False, d, np.nan))
+    got = numeric_drift(ref, cur)["ks_p_value"]  # warnings are errors in this suite
+    d = stats.ks_2samp(ref, cur, method="asymp").statistic  # (the exact path is patched to fail)
+    assert got == pytest.approx(stats.kstwo.sf(d, np.round(900 * 700 / 1600)), rel=1e-12)

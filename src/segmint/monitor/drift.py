@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import special, stats
+from scipy.stats import _stats_py as _scipy_stats_py
 from scipy.spatial import distance
 
 __all__ = ["EMPTY_SHARE", "categorical_drift", "compare_frames", "is_numeric", "numeric_drift", "psi"]
@@ -128,12 +130,20 @@ def _ks_p(ref: np.ndarray, cur: np.ndarray, d: float) -> float:
     Stephens' correction, ``K((sqrt(n) + 0.12 + 0.11 / sqrt(n)) d)``, within 1% of SciPy's
     finite-sample figure (which took up to 2 s a feature in its tail, a third of a refresh; issue 17).
     """
-    if max(ref.size, cur.size) <= KS_EXACT_MAX:
-        with warnings.catch_warnings():  # SciPy falls back from the exact distribution to the asymptotic one
-            warnings.filterwarnings("ignore", message="ks_2samp: Exact calculation unsuccessful",
-                                    category=RuntimeWarning)
-            return float(stats.ks_2samp(ref, cur).pvalue)
     en = ref.size * cur.size / (ref.size + cur.size)
+    if max(ref.size, cur.size) <= KS_EXACT_MAX:
+        exact = getattr(_scipy_stats_py, "_attempt_exact_2kssamp", None)
+        if exact is None:  # another SciPy: its public function (which may warn as it falls back)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="ks_2samp: Exact calculation unsuccessful",
+                                        category=RuntimeWarning)
+                return float(stats.ks_2samp(ref, cur).pvalue)
+        # SciPy's own steps, without its warning when the exact distribution overflows: a warnings filter
+        # is process-wide, and another thread restoring its own (pandas does, often) let the warning through
+        success, d, prob = exact(ref.size, cur.size, math.gcd(ref.size, cur.size), d, "two-sided")
+        if success:
+            return float(np.clip(prob, 0, 1))
+        return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1))
     if en <= KS_EXACT_MAX:  # SciPy's own finite-sample distribution, quick at this size
         return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1))
     root = np.sqrt(en)
