@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--formats", nargs="+", default=["CSV", "gzip CSV", "Parquet"])
+    ap.add_argument("--note", default="", help="a paragraph for the page (e.g. how busy the machine was)")
     args = ap.parse_args()
     files = shop_files(args.customers)
     rows = []
@@ -103,9 +104,7 @@ def report(args, rows) -> None:
         "",
         f"Command: `python benchmarks/bench_ingest.py --customers {args.customers} --runs {args.runs}`  ",
         f"Machine: {machine()}  ",
-        "The machine was shared with other jobs while this ran (2 cores; load average 20-30 from other helpers' "
-        "tests and benchmarks): absolute times vary by 2x between runs; compare the two columns of one row, "
-        "measured alternately in the same run.",
+        args.note or "Compare the two columns of one row, measured alternately in the same run.",
         "",
         "segmint: `ws.ingest('orders', path)` into a fresh workspace, every check on (types, required, ranges, "
         "plausible dates, exact duplicates, duplicate keys, unknown customers, comparison with the store, "
