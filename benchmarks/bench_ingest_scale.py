@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_e2e import shop  # noqa: E402
+from bench_ingest import BARE  # noqa: E402 - DuckDB's bare read of a file (path, csv|parquet)
 from common import CACHE, machine, peak_rss_of, write_result  # noqa: E402
 
 #: ``engine.memory_limit``'s default, and the bound on peak memory the issue sets above it.
@@ -43,18 +44,6 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "read": r.rows_read, "acc
                   "new": r.rows_new, "updated": r.rows_updated, "unchanged": r.rows_already_present,
                   "quarantined": r.rows_quarantined}))
 """
-
-BARE = """
-import json, sys, tempfile, time
-import duckdb
-con = duckdb.connect(tempfile.mkdtemp() + "/bare.duckdb")
-con.execute("SET memory_limit = '1GB'")
-t0 = time.perf_counter()
-reader = "read_parquet" if sys.argv[1].endswith(".parquet") else "read_csv"
-con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}(?)", [sys.argv[1]])
-print(json.dumps({"seconds": time.perf_counter() - t0, "rows": con.execute("SELECT count(*) FROM t").fetchone()[0]}))
-"""
-
 
 def files(n: int, seed: int) -> dict[str, Path]:
     """base.parquet, day.parquet and events.csv of the shop (made once)."""
@@ -101,7 +90,7 @@ def main() -> None:
     ws = Path(tempfile.mkdtemp(prefix="ingest-scale-")) / "ws"
     res = {"customers": run(INGEST, str(paths["customers"]), "customers", str(ws)),
            "base": run(INGEST, str(paths["base"]), "orders", str(ws)),
-           "day_bare": run(BARE, str(paths["day"])),
+           "day_bare": run(BARE, str(paths["day"]), "parquet"),
            "day": run(INGEST, str(paths["day"]), "orders", str(ws)),
            "day_again": run(INGEST, str(paths["day"]), "orders", str(ws))}
     if not args.skip_events:
@@ -141,7 +130,7 @@ def page(args, res: dict, sizes: dict) -> str:
     lines += [
         "",
         f"One day into the loaded {res['base']['accepted']:,}-row orders table: the day's file holds "
-        f"{d['read']:,} rows ({d['read'] - CORRECTIONS:,} new orders of the last day and {CORRECTIONS:,} "
+        f"{d['read']:,} rows ({d['new']:,} new orders of the last day and {d['updated']:,} "
         "corrections of earlier orders).",
         "",
         "| step | seconds | new | updated | unchanged | quarantined | peak RSS MB |",

@@ -31,35 +31,22 @@ SEGMENTATIONS = {
 BUILD = """
 import json, os, sys, time, yaml
 os.environ["SEGMINT_SECRET"] = "@SECRET@"
-from segmint.datasets import make_shop
 from segmint.workspace import Workspace
-path, n = sys.argv[1], int(sys.argv[2])
+# the shop: a folder of Parquet files (bench_e2e.py's), or a number of customers for make_shop(seed=7)
+path, shop_arg = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
 ws = Workspace.init(path)
 cfg = ws.path / "segmint.yaml"
 doc = yaml.safe_load(cfg.read_text()); doc["segmentations"] = json.loads(sys.argv[3])
 cfg.write_text(yaml.safe_dump(doc, sort_keys=False)); ws.close(); ws = Workspace.open(path)
-shop = make_shop(n, seed=7)
-for t in ("customers", "orders", "events", "responses"):
-    ws.ingest(t, getattr(shop, t))
-for name in ("value", "rfm"):
-    ws.segment(name)
-ws.close()
-print(json.dumps({"seconds": time.perf_counter() - t0}))
-""".replace("@SECRET@", SECRET)
-
-BUILD_FROM_FILES = """
-import json, os, sys, time, yaml
-os.environ["SEGMINT_SECRET"] = "@SECRET@"
-from segmint.workspace import Workspace
-path, files = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter()
-ws = Workspace.init(path)
-cfg = ws.path / "segmint.yaml"
-doc = yaml.safe_load(cfg.read_text()); doc["segmentations"] = json.loads(sys.argv[3])
-cfg.write_text(yaml.safe_dump(doc, sort_keys=False)); ws.close(); ws = Workspace.open(path)
-for t in ("customers", "orders", "events", "responses"):
-    ws.ingest(t, os.path.join(files, t + ".parquet"))
+if os.path.isdir(shop_arg):
+    sources = {t: os.path.join(shop_arg, t + ".parquet") for t in ("customers", "orders", "events", "responses")}
+else:
+    from segmint.datasets import make_shop
+    shop = make_shop(int(shop_arg), seed=7)
+    sources = {t: getattr(shop, t) for t in ("customers", "orders", "events", "responses")}
+for t, source in sources.items():
+    ws.ingest(t, source)
 for name in ("value", "rfm"):
     ws.segment(name)
 ws.close()
@@ -145,13 +132,12 @@ def main() -> None:
     if not (shop / ".segmint" / "store.duckdb").exists():
         shutil.rmtree(shop, ignore_errors=True)
         shop.parent.mkdir(parents=True, exist_ok=True)
+        source = str(args.customers)
         if args.from_parquet:
             from bench_e2e import shop as parquet_shop
 
-            built = peak_rss_of(BUILD_FROM_FILES, str(shop), str(parquet_shop(args.customers, 0)),
-                                json.dumps(SEGMENTATIONS))
-        else:
-            built = peak_rss_of(BUILD, str(shop), str(args.customers), json.dumps(SEGMENTATIONS))
+            source = str(parquet_shop(args.customers, 0))
+        built = peak_rss_of(BUILD, str(shop), source, json.dumps(SEGMENTATIONS))
         print("built", built, flush=True)
     runs = []
     for _ in range(args.runs):

@@ -29,6 +29,31 @@ def pytest_unconfigure(config):
     shutil.rmtree(_SPARK_HOME, ignore_errors=True)
 
 
+def invoke_cli(capsys, args) -> tuple[int, str, str]:
+    """Run ``segmint ARGS`` in this process (fast): (exit code, stdout, stderr)."""
+    from segmint.cli import _state, main
+
+    _state["debug"] = False
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def segmint_cli(capsys, monkeypatch):
+    """``segmint_cli(*args) -> (exit code, stdout, stderr)``: the CLI in this process, with a fixed
+    pseudonymisation key, a wide terminal and no ``$SEGMINT_WORKSPACE``."""
+    monkeypatch.setenv("SEGMINT_SECRET", "test-secret-key-for-pseudonyms")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("SEGMINT_WORKSPACE", raising=False)
+    return lambda *args: invoke_cli(capsys, args)
+
+
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     """A fresh workspace with a fixed pseudonymisation key."""

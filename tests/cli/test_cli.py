@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.conftest import invoke_cli
+
 
 def run_subprocess(*args: str) -> subprocess.CompletedProcess:
     """The real thing, for exit codes and tracebacks exactly as a shell sees them."""
@@ -27,8 +29,6 @@ class Result:
 @pytest.fixture
 def run(capsys, monkeypatch):
     """Run the CLI in this process (fast), with the exit code main() gives."""
-    from segmint.cli import _state, main
-
     monkeypatch.setenv("SEGMINT_SECRET", "test-secret-key-for-pseudonyms")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("SEGMINT_WORKSPACE", raising=False)
@@ -36,15 +36,7 @@ def run(capsys, monkeypatch):
     def _run(*args: str, env_extra=None) -> Result:
         for k, v in (env_extra or {}).items():
             monkeypatch.setenv(k, v)
-        _state["debug"] = False
-        capsys.readouterr()
-        code = 0
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
+        return Result(*invoke_cli(capsys, args))
 
     return _run
 

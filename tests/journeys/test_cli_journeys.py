@@ -41,25 +41,9 @@ def shop(tmp_path_factory):
 
 
 @pytest.fixture
-def run(capsys, monkeypatch, shop):
-    from segmint.cli import _state, main
-
-    monkeypatch.setenv("SEGMINT_SECRET", "test-secret-key-for-pseudonyms")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.delenv("SEGMINT_WORKSPACE", raising=False)
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        _state["debug"] = False
-        capsys.readouterr()
-        try:
-            main([*args, "-w", str(shop)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
+def run(segmint_cli, shop):
+    """The CLI in this process, on the shop's workspace."""
+    return lambda *args: segmint_cli(*args, "-w", str(shop))
 
 
 def test_funnel_json_per_segment(run):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.conftest import invoke_cli
 from tests.privacy.conftest import ERASED, KEPT
 
 pytestmark = pytest.mark.db
@@ -13,23 +14,9 @@ pytestmark = pytest.mark.db
 
 @pytest.fixture
 def run(capsys, monkeypatch):
-    from segmint.cli import _state, main
-
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("SEGMINT_WORKSPACE", raising=False)
-
-    def _run(*args: str):
-        _state["debug"] = False
-        capsys.readouterr()
-        code = 0
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
+    return lambda *args: invoke_cli(capsys, args)
 
 
 def test_forget_from_a_file_as_json_then_readmit(run, shop_path, tmp_path):

@@ -18,7 +18,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from segmint.cli import _state, main
 from tests.spark import parity
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow,
@@ -30,29 +29,9 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow,
 FIRST, LATER = "2025-06-01", "2025-06-15"
 
 
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """Run ``segmint ARGS`` in this process; (exit code, stdout, stderr)."""
-    monkeypatch.setenv("SEGMINT_SECRET", "test-secret-key-for-pseudonyms")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.delenv("SEGMINT_WORKSPACE", raising=False)
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        _state["debug"] = False
-        capsys.readouterr()
-        try:
-            code = main(list(args)) or 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
-
-
-def _session(cli, root: Path, shop: Path, backend: str) -> dict:
+def _session(segmint_cli, root: Path, shop: Path, backend: str) -> dict:
     """Everything a user sees of one shop on ``backend``, as JSON objects and exported files."""
-    cli("init", str(root))
+    segmint_cli("init", str(root))
     if backend == "spark":
         cfg = root / "segmint.yaml"
         cfg.write_text(cfg.read_text() + "engine:\n  backend: spark\n  spark:\n    master: local[2]\n")
@@ -60,7 +39,7 @@ def _session(cli, root: Path, shop: Path, backend: str) -> dict:
     w = ["-w", str(root)]
 
     def ok(*args: str) -> str:
-        code, out, err = cli(*args, *w)
+        code, out, err = segmint_cli(*args, *w)
         assert code == 0, f"segmint {' '.join(args)} on {backend}: exit {code}\n{err}"
         return out
 
@@ -83,21 +62,21 @@ def _session(cli, root: Path, shop: Path, backend: str) -> dict:
     return seen
 
 
-def test_the_commands_agree_on_both_engines(pyspark, cli, tmp_path):
-    code, _, err = cli("generate", str(tmp_path / "shop"), "--customers", "40")
+def test_the_commands_agree_on_both_engines(pyspark, segmint_cli, tmp_path):
+    code, _, err = segmint_cli("generate", str(tmp_path / "shop"), "--customers", "40")
     assert code == 0, err
-    duck = _session(cli, tmp_path / "duckdb", tmp_path / "shop", "duckdb")
-    spark = _session(cli, tmp_path / "spark", tmp_path / "shop", "spark")
+    duck = _session(segmint_cli, tmp_path / "duckdb", tmp_path / "shop", "duckdb")
+    spark = _session(segmint_cli, tmp_path / "spark", tmp_path / "shop", "spark")
     assert duck["history rfm"] and duck["members Big"]
     for what in duck:
         assert parity._close(duck[what], spark[what]), f"{what}: {duck[what]!r} on DuckDB, {spark[what]!r} on Spark"
 
 
-def test_serve_refuses_a_spark_workspace_and_says_what_to_use(pyspark, cli, tmp_path):
-    cli("init", str(tmp_path / "ws"))
+def test_serve_refuses_a_spark_workspace_and_says_what_to_use(pyspark, segmint_cli, tmp_path):
+    segmint_cli("init", str(tmp_path / "ws"))
     cfg = tmp_path / "ws" / "segmint.yaml"
     cfg.write_text(cfg.read_text() + "engine:\n  backend: spark\n  spark:\n    master: local[2]\n")
-    code, out, err = cli("serve", "-w", str(tmp_path / "ws"), "--no-serve")
+    code, out, err = segmint_cli("serve", "-w", str(tmp_path / "ws"), "--no-serve")
     assert code == 1 and "Dashboard" not in out
     assert "needs the DuckDB backend" in err and "segmint members NAME -o FILE" in err
 

@@ -162,6 +162,8 @@ def clean_text(value: ibis.StringValue) -> ibis.StringValue:
 #: "Home" category, ends C strings early in the tools a segment is exported to, and ESC sequences
 #: repaint a terminal that prints the value.
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+#: A character that cleaning keeps: neither a space (trimmed) nor one of :data:`CONTROL_CHARACTERS`.
+_STORED_TEXT = "[^ " + CONTROL_CHARACTERS[1:]
 
 
 def has_stored_text(value: ibis.StringValue) -> ibis.BooleanValue:
@@ -176,7 +178,7 @@ def has_stored_text(value: ibis.StringValue) -> ibis.BooleanValue:
     >>> t.select(h=has_stored_text(t.v), c=clean_stored_text(t.v).notnull()).to_pandas().values.tolist()
     [[True, True], [False, False], [False, False], [True, True], [False, False]]
     """
-    return value.re_search(r"[^ \x00-\x08\x0b\x0c\x0e-\x1f\x7f]").fill_null(False)
+    return value.re_search(_STORED_TEXT).fill_null(False)
 
 
 def clean_stored_text(value: ibis.StringValue) -> ibis.StringValue:
