@@ -99,7 +99,7 @@ def pandas_paths(events, orders):
 
 
 def bench_engine(n: int, runs: int) -> dict:
-    from segmint.journeys.paths import sessionise, top_paths
+    from segmint.journeys.paths import mark_sessions, top_paths
     from segmint.journeys.steps import step_stream
 
     ws = workspace(n)
@@ -111,7 +111,7 @@ def bench_engine(n: int, runs: int) -> dict:
     for _ in range(runs):
         f = timed(out, "segmint_funnel", lambda: ws.funnel(STEPS, within="14d"))
         p = timed(out, "segmint_paths",
-                  lambda: top_paths(sessionise(step_stream(events, orders), 1800), start="web_visit", length=5))
+                  lambda: top_paths(mark_sessions(step_stream(events, orders), 1800), start="web_visit", length=5))
     out["segmint_funnel_counts"] = [r["customers"] for r in f["overall"]]
     out["segmint_top_path"] = p["paths"][0]
     ev = events.select("customer_id", "occurred_at", "event").to_pandas()

@@ -816,14 +816,14 @@ class Workspace:
         See :mod:`segmint.journeys.paths` (sessions, cleaning, paths from ``start`` / to ``end``) and
         :mod:`segmint.journeys.segment_paths` (A -> B -> C over the stored runs, time in each).
         """
-        from segmint.journeys.paths import paths_by_segment, sessionise, top_paths
+        from segmint.journeys.paths import mark_sessions, paths_by_segment, top_paths
         from segmint.journeys.segment_paths import segment_journeys
         from segmint.journeys.steps import check_steps, step_stream
 
         cfg = self.config.journeys
         members = self.members(name, segment)
-        sessions = sessionise(step_stream(*self._step_tables(), cfg.groups), cfg.session_gap_minutes * 60,
-                              cfg.collapse_repeats)
+        sessions = mark_sessions(step_stream(*self._step_tables(), cfg.groups), cfg.session_gap_minutes * 60,
+                                 cfg.collapse_repeats)
         if segment is not None:
             paths = {segment: top_paths(sessions, start, end, length, top, members, segment)}
         else:  # every segment in one pass

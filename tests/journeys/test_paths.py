@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
 from segmint.config import Config
 from segmint.errors import ConfigError
-from segmint.journeys.paths import sessionise, top_paths
+from segmint.journeys.paths import mark_sessions, sessionise, top_paths
 from segmint.journeys.segment_paths import segment_journeys
 from segmint.journeys.steps import step_stream
 
@@ -140,3 +141,58 @@ def test_paths_by_segment_equal_one_segment_at_a_time():
     together = paths_by_segment(s, members, start="web_visit", length=3, top=2)
     for seg in "xyz":
         assert together[seg] == top_paths(s, start="web_visit", length=3, top=2, members=members, segment=seg), seg
+
+
+def _reference_paths(frame, gap, start, end, length):
+    """The paths by their definition, customer by customer in Python: (path -> (sessions, customers)), customers."""
+    counts: dict[tuple, list] = {}
+    people = set()
+    for cid, g in frame.sort_values(["customer_id", "m", "event"]).groupby("customer_id"):
+        sessions, prev_m, prev_step = [], None, None
+        for m, step in zip(g.m, g.event):
+            if prev_m is None or (m - prev_m) * 60 > gap:
+                sessions.append([step])
+            elif step != prev_step:
+                sessions[-1].append(step)
+            prev_m, prev_step = m, step
+        for steps in sessions:
+            path = None
+            if start is not None and start in steps:
+                i = steps.index(start)
+                if end is None:
+                    path = steps[i:i + length]
+                else:
+                    after = [j for j in range(i + 1, len(steps)) if steps[j] == end]
+                    if after and after[0] - i < length:
+                        path = steps[i:after[0] + 1]
+            elif start is None and end is not None and end in steps:
+                j = steps.index(end)
+                path = steps[max(0, j - length + 1):j + 1]
+            elif start is None and end is None:
+                path = steps[:length]
+            if path:
+                entry = counts.setdefault(tuple(path), [0, set()])
+                entry[0] += 1
+                entry[1].add(cid)
+                people.add(cid)
+    return {p: (n, len(c)) for p, (n, c) in counts.items()}, len(people)
+
+
+@pytest.mark.parametrize("start,end,length", [("a", None, 5), (None, "b", 3), ("a", "c", 4), (None, None, 2),
+                                              ("b", "a", 5)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_paths_equal_their_definition_on_random_streams(start, end, length, seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(70):
+        minute = 0
+        for _ in range(int(rng.integers(1, 25))):
+            minute += int(rng.choice([0, 1, 5, 20, 29, 31, 90]))  # ties, repeats and gaps around 30 minutes
+            rows.append((f"k{c}", minute, "abcd"[rng.integers(0, 4)]))
+    frame = pd.DataFrame(rows, columns=["customer_id", "m", "event"]).drop_duplicates()
+    expected, people = _reference_paths(frame, 1800, start, end, length)
+    got = top_paths(mark_sessions(stream(list(frame.itertuples(index=False, name=None))), 1800),
+                    start=start, end=end, length=length, top=10_000)
+    assert {tuple(p["steps"]): (p["sessions"], p["customers"]) for p in got["paths"]} == expected
+    assert got["customers"] == people and got["sessions"] == sum(n for n, _ in expected.values())
+    assert len(expected) > 3  # several distinct paths: the comparison has teeth

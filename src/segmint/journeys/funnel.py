@@ -11,12 +11,15 @@ and ``order`` for a purchase). A customer *enters* the funnel with any event of 
 ``any``
     in any order, all within one window of ``within`` seconds.
 
-How it runs: window functions over each customer's stream, one pass per step, never a Python
-loop over customers or a self-join. For ``ordered``, each step-``k`` event carries the latest
+How it runs: in the engine, never a Python loop over customers or a self-join. For ``ordered``,
+each step-``k`` event carries the latest
 step-1 time (*anchor*) of a valid chain before it: the running maximum, over the rows before it,
 of the anchors of valid step-``k-1`` events; the event is valid when ``t - anchor <= within``.
 Taking the latest anchor is optimal: any chain ``s1 < s2 < ... < sk`` has, at each step, a
-valid predecessor whose anchor is at least ``s1``. ``strict`` does the same with ``lag`` (the
+valid predecessor whose anchor is at least ``s1``. On DuckDB that is one as-of join per step (each
+step's events to the latest valid event of the step before: anchors only grow along a customer's
+stream, so the latest carries the largest); elsewhere (Spark: Ibis has no as-of join there) a window
+pass per step over the customer's stream computes the same. ``strict`` does the same with ``lag`` (the
 previous event only); ``any`` looks back ``within`` seconds from every event with a range window
 and counts which steps it holds.
 
@@ -85,6 +88,8 @@ def customer_levels(stream: ir.Table, steps: Sequence[str], within: float, order
         s = s.filter(s.idx.notnull())
     if order == "any":
         return _any_levels(s, n, W)
+    if order == "ordered" and _has_asof_join(stream):
+        return _ordered_levels(s, n, W)
     s = s.mutate(anchor=ibis.ifelse(s.idx == 1, s.t, ibis.null("float64")), gap=ibis.null("float64"))
     if order == "ordered":
         w = ibis.window(group_by=s.customer_id, order_by=[s.t, s.idx], rows=(None, -1))
@@ -103,6 +108,41 @@ def customer_levels(stream: ir.Table, steps: Sequence[str], within: float, order
         s = s.mutate(anchor=ibis.ifelse(s.idx == k, ibis.ifelse(ok, s._pa, ibis.null("float64")), s.anchor),
                      gap=ibis.ifelse(ok, s.t - s._pt, s.gap)).drop("_pa", "_pt")
     valid = s.filter(s.anchor.notnull())
+    aggs: dict[str, Any] = {"level": valid.idx.max()}
+    for k in range(2, n + 1):
+        aggs[f"gap_{k}"] = valid.gap.argmin(valid.t, where=valid.idx == k)
+    return valid.group_by("customer_id").aggregate(**aggs)
+
+
+def _has_asof_join(table: ir.Table) -> bool:
+    """Whether the table's engine runs Ibis' as-of joins (DuckDB does; Ibis has none for Spark)."""
+    try:
+        return table._find_backend(use_default=True).name == "duckdb"
+    except Exception:  # noqa: BLE001 - no backend to ask: use the window functions, which every engine has
+        return False
+
+
+def _ordered_levels(s: ir.Table, n: int, W: float) -> ir.Table:
+    """``ordered`` levels with one as-of join per step instead of a window pass over the whole stream.
+
+    Step ``k``'s events are joined to the latest valid step-``k-1`` event at or before them (same
+    customer): its anchor is the latest one any valid chain offers, because anchors never decrease
+    along a customer's valid events (each is a running maximum), so the latest valid predecessor
+    carries the largest. Each join sorts only two steps' events, not every step's; the result is
+    the window version's (tested against it).
+    """
+    t = s.t
+    prev = s.filter(s.idx == 1).select("customer_id", "t", anchor=t, gap=ibis.null("float64"), idx=ibis.literal(1))
+    parts = [prev]
+    for k in range(2, n + 1):
+        cur = s.filter(s.idx == k).select("customer_id", "t")
+        j = cur.asof_join(prev, on=cur.t >= prev.t, predicates=cur.customer_id == prev.customer_id)
+        step = j.select(customer_id=cur.customer_id, t=cur.t, anchor=prev.anchor, gap=cur.t - prev.t,
+                        idx=ibis.literal(k))
+        step = step.filter(step.anchor.notnull() & ((step.t - step.anchor) <= W))
+        parts.append(step)
+        prev = step
+    valid = ibis.union(*parts, distinct=False)
     aggs: dict[str, Any] = {"level": valid.idx.max()}
     for k in range(2, n + 1):
         aggs[f"gap_{k}"] = valid.gap.argmin(valid.t, where=valid.idx == k)

@@ -10,9 +10,10 @@ first renames events by ``journeys.groups`` (regular expressions) and, with
 * with both: from the first ``start`` to the first ``end`` after it, when at most ``length`` steps apart;
 * with neither: the session's first ``length`` steps.
 
-Sessions without the chosen step have no path. Everything runs in the engine with window
-functions (``lag`` for the gaps, a running sum for the session number, ``row_number`` for the
-position); only the counts per path come back.
+Sessions without the chosen step have no path. Everything runs in the engine with two window
+passes over each customer's stream (``lag`` for the gaps and repeats; then ``lead``/``lag`` for the
+steps of a path and running maxima to find each session's first ``start``); only the counts per
+path come back.
 
 Examples
 --------
@@ -37,46 +38,104 @@ import ibis.expr.types as ir
 
 from segmint.errors import ConfigError
 
-__all__ = ["sessionise", "top_paths", "paths_by_segment", "MAX_LENGTH"]
+__all__ = ["mark_sessions", "sessionise", "top_paths", "paths_by_segment", "MAX_LENGTH"]
 
 MAX_LENGTH = 5
 
 
-def sessionise(stream: ir.Table, gap_seconds: float, collapse_repeats: bool = True) -> ir.Table:
-    """Add ``session`` (1, 2... per customer) and ``pos`` (0, 1... within it) to a step stream.
+def mark_sessions(stream: ir.Table, gap_seconds: float, collapse_repeats: bool = True) -> ir.Table:
+    """The step stream with ``new`` (1 on the first step of each session, else 0): one window pass.
 
-    With ``collapse_repeats`` a step equal to the previous one of the same session is dropped.
+    With ``collapse_repeats`` a step equal to the previous one of the same session is dropped. The
+    session starts are found on the whole stream first, so dropping a repeat never splits a session.
+    This is what :func:`top_paths` needs; :func:`sessionise` adds session numbers and positions.
     """
     w = ibis.window(group_by=stream.customer_id, order_by=[stream.t, stream.step])
     s = stream.mutate(_prev_t=stream.t.lag().over(w), _prev_step=stream.step.lag().over(w))
     new = s._prev_t.isnull() | ((s.t - s._prev_t) > float(gap_seconds))
-    s = s.mutate(_new=new.cast("int64"))
-    cw = ibis.cumulative_window(group_by=s.customer_id, order_by=[s.t, s.step])
-    s = s.mutate(session=s._new.sum().over(cw))
+    s = s.mutate(new=new.cast("int8"))
     if collapse_repeats:
-        s = s.filter((s._new == 1) | (s.step != s._prev_step))
+        s = s.filter((s.new == 1) | (s.step != s._prev_step))
+    return s.drop("_prev_t", "_prev_step")
+
+
+def sessionise(stream: ir.Table, gap_seconds: float, collapse_repeats: bool = True) -> ir.Table:
+    """Add ``new``, ``session`` (1, 2... per customer) and ``pos`` (0, 1... within it) to a step stream.
+
+    With ``collapse_repeats`` a step equal to the previous one of the same session is dropped.
+    (:func:`top_paths` needs only :func:`mark_sessions`' ``new``, which costs one sort instead of three.)
+    """
+    s = mark_sessions(stream, gap_seconds, collapse_repeats)
+    cw = ibis.cumulative_window(group_by=s.customer_id, order_by=[s.t, s.step])
+    s = s.mutate(session=s.new.cast("int64").sum().over(cw))
     pw = ibis.window(group_by=[s.customer_id, s.session], order_by=[s.t, s.step])
-    s = s.mutate(pos=ibis.row_number().over(pw))
-    return s.drop("_prev_t", "_prev_step", "_new")
+    return s.mutate(pos=ibis.row_number().over(pw))
 
 
-def _window_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> ir.Table:
-    """The rows of each session's path with ``rel`` (0..length-1), aligned at the start (or the end)."""
-    part = ibis.window(group_by=[s.customer_id, s.session])
-    if start is not None:
-        s = s.mutate(_p0=ibis.ifelse(s.step == start, s.pos, ibis.null("int64")).min().over(part))
-        s = s.filter(s._p0.notnull() & (s.pos >= s._p0))
-    if end is not None:
-        s = s.mutate(_p1=ibis.ifelse(s.step == end, s.pos, ibis.null("int64")).min().over(part))
-        s = s.filter(s._p1.notnull() & (s.pos <= s._p1))
+def _path_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> ir.Table:
+    """One row per session with a path: ``customer_id``, ``s0``..``s{length-1}`` (the steps) and ``_first``.
+
+    One window pass over :func:`mark_sessions`' rows (one sort per customer's stream): the path's
+    *anchor* row is the session's first ``start`` (or first ``end``, or its first step), and the other
+    steps are the ``lead`` (or ``lag``) rows before the next session start. A row is its session's
+    first ``start`` when the previous ``start`` of the customer (a running maximum of its time) came
+    before the session began (a running maximum of the session starts' times): no session numbers
+    are needed. ``_first`` is 1 on each customer's first path (it counts the customers).
+    With both ``start`` and ``end`` the path runs from the first ``start`` to the first ``end`` after
+    it, when that is at most ``length`` steps from it. With neither, a path is a session's first steps.
+    End-aligned paths put the ``end`` at ``s{length-1}`` (the Sankey's last column).
+    """
+    w = ibis.window(group_by=s.customer_id, order_by=[s.t, s.step])
+    upto = ibis.window(group_by=s.customer_id, order_by=[s.t, s.step], rows=(None, 0))
+    before = ibis.window(group_by=s.customer_id, order_by=[s.t, s.step], rows=(None, -1))
+    keys = [f"s{i}" for i in range(length)]
+    anchor_step = start if start is not None else end
+    cols: dict[str, Any] = {}
+    if anchor_step is None:
+        cols["_rank"] = ibis.row_number().over(w)
+    else:
+        cols["_session_t"] = ibis.ifelse(s.new == 1, s.t, ibis.null("float64")).max().over(upto)
+        cols["_prev_t"] = ibis.ifelse(s.step == anchor_step, s.t, ibis.null("float64")).max().over(before)
+    backward = start is None and end is not None
+    for j in range(1, length):
+        if backward:  # the row j back is in the session when neither it's followed by a session start
+            cols[f"_l{j}"] = s.step.lag(j).over(w)
+            cols[f"_n{j}"] = s.new if j == 1 else s.new.lag(j - 1).over(w)
+        else:  # the row j ahead is in the session when neither it nor a row before it starts one
+            cols[f"_l{j}"] = s.step.lead(j).over(w)
+            cols[f"_n{j}"] = s.new.lead(j).over(w)
+    r = s.mutate(**cols)  # every window in one projection: the engine sorts each customer's stream once
+    if anchor_step is None:
+        r = r.filter(r.new == 1).mutate(_first=(r._rank == 0).cast("int64"))
+    else:
+        is_first = (r.step == anchor_step) & (r._prev_t.isnull() | (r._prev_t < r._session_t))
+        r = r.filter(is_first).mutate(_first=r._prev_t.isnull().cast("int64"))
+    alive: list[ir.BooleanValue] = []
+    ok = ibis.literal(True)
+    for j in range(1, length):
+        ok = ok & (r[f"_n{j}"].fill_null(1) == 0) & r[f"_l{j}"].notnull()
+        alive.append(ok)
     if start is not None and end is not None:
-        s = s.filter((s._p1 - s._p0) < length)
-    if start is not None:
-        return s.mutate(rel=s.pos - s._p0).filter(lambda r: r.rel < length)
-    if end is not None:
-        s = s.mutate(rel=(length - 1) - (s._p1 - s.pos))
-        return s.filter(s.rel >= 0)
-    return s.mutate(rel=s.pos).filter(lambda r: r.rel < length)
+        if start == end:
+            return r.select("customer_id", s0=r.step, **{k: ibis.null("string") for k in keys[1:]},
+                            _first=r._first)
+        hits = [alive[j - 1] & (r[f"_l{j}"] == end) for j in range(1, length)]
+        found = ibis.literal(False)
+        out: dict[str, Any] = {"s0": r.step}
+        for j in range(1, length):
+            out[keys[j]] = ibis.ifelse(alive[j - 1] & ~found, r[f"_l{j}"], ibis.null("string"))
+            found = found | hits[j - 1]
+        r = r.filter(found).select("customer_id", "t", **out)
+        # the customer's first session with a path: the anchor rows that found no end are gone
+        first = ibis.row_number().over(ibis.window(group_by=r.customer_id, order_by=r.t)) == 0
+        return r.select("customer_id", *keys, _first=first.cast("int64"))
+    steps = {keys[j]: ibis.ifelse(alive[j - 1], r[f"_l{j}"], ibis.null("string")) for j in range(1, length)}
+    if backward:  # the end last, the steps before it to its left
+        steps = {keys[length - 1 - j]: v for j, v in zip(range(1, length), steps.values())}
+        steps[keys[length - 1]] = r.step
+    else:
+        steps["s0"] = r.step
+    return r.select("customer_id", **{k: steps[k] for k in keys}, _first=r._first)
 
 
 def top_paths(sessions: ir.Table, start: str | None = None, end: str | None = None, length: int = MAX_LENGTH,
@@ -86,7 +145,7 @@ def top_paths(sessions: ir.Table, start: str | None = None, end: str | None = No
     Parameters
     ----------
     sessions : ibis.Table
-        :func:`sessionise`'s output.
+        :func:`mark_sessions`' output (or :func:`sessionise`'s, which holds the same ``new`` column).
     start, end : str, optional
         Paths from the first ``start`` / to the first ``end`` of each session.
     length : int
@@ -102,39 +161,40 @@ def top_paths(sessions: ir.Table, start: str | None = None, end: str | None = No
         ``sessions`` (with a path), ``customers``, ``paths`` (``steps``, ``sessions``, ``customers``,
         ``share`` of the sessions) and ``sankey`` (``nodes``: ``"i. step"``; ``links``: source, target, value).
     """
-    if not 2 <= int(length) <= MAX_LENGTH:
-        raise ConfigError(f"a path has 2 to {MAX_LENGTH} steps, got --length {length}")
-    if top < 1:
-        raise ConfigError(f"--top must be at least 1, got {top}")
-    s = sessions
+    _check(length, top)
+    m = None
     if members is not None:
         m = members if segment is None else members.filter(members.segment == segment)
-        s = s.join(m.select("customer_id"), "customer_id")
-    return _grouped(s.mutate(segment=ibis.literal("")), start, end, int(length), int(top)).get("", dict(_EMPTY))
+        m = m.select("customer_id", segment=ibis.literal(""))
+    return _grouped(sessions, m, start, end, int(length), int(top)).get("", dict(_EMPTY))
 
 
 _EMPTY = {"sessions": 0, "customers": 0, "paths": [], "sankey": {"nodes": [], "links": []}}
 
 
-def _grouped(s: ir.Table, start: str | None, end: str | None, length: int, top: int) -> dict[str, dict[str, Any]]:
-    """Per ``segment`` of ``s``: the top paths, totals and Sankey links, from one query.
+def _check(length: int, top: int) -> None:
+    if not 2 <= int(length) <= MAX_LENGTH:
+        raise ConfigError(f"a path has 2 to {MAX_LENGTH} steps, got --length {length}")
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, got {top}")
+
+
+def _grouped(s: ir.Table, members: ir.Table | None, start: str | None, end: str | None, length: int,
+             top: int) -> dict[str, dict[str, Any]]:
+    """Per ``segment`` of ``members`` (or one segment ``""``): the top paths, totals and Sankey links, one query.
 
     The engine counts the distinct paths per segment (as many rows as distinct paths, not customers); the top
-    ones, the session totals and the links between positions are summed from those counts here. The distinct
-    customers with a path come from the same query: each customer's first session (by number) is flagged, and
-    every customer has exactly one, so the flags summed over a segment's paths count its customers (a second
-    query over the sessions would run the whole pipeline again).
+    ones, the session totals and the links between positions are summed from those counts here. The paths
+    are found before the members are joined (a join of the path rows, not of every event).
     """
-    rows = _window_rows(s, start, end, length)
+    rows = _path_rows(s.select("customer_id", "t", "step", "new"), start, end, length)
+    if members is None:
+        rows = rows.mutate(segment=ibis.literal(""))
+    else:
+        rows = rows.join(members.select("customer_id", "segment"), "customer_id")
     keys = [f"s{i}" for i in range(length)]
-    per_session = rows.group_by(["segment", "customer_id", "session"]).aggregate(
-        **{k: rows.step.max(where=rows.rel == i) for i, k in enumerate(keys)})
-    first = ibis.row_number().over(ibis.window(group_by=[per_session.segment, per_session.customer_id],
-                                               order_by=per_session.session)) == 0
-    per_session = per_session.mutate(_first=first.cast("int64"))
-    counted = (per_session.group_by(["segment", *keys])
-               .aggregate(sessions=per_session.count(), customers=per_session.customer_id.nunique(),
-                          firsts=per_session._first.sum())
+    counted = (rows.group_by(["segment", *keys])
+               .aggregate(sessions=rows.count(), customers=rows.customer_id.nunique(), firsts=rows._first.sum())
                .to_pyarrow().to_pylist())
     people: dict[str, int] = {}
     by_segment: dict[str, list[dict]] = {}
@@ -176,18 +236,14 @@ def _links(found: list[dict], keys: list[str]) -> dict[str, Any]:
 
 def paths_by_segment(sessions: ir.Table, members: ir.Table, start: str | None = None, end: str | None = None,
                      length: int = MAX_LENGTH, top: int = 10) -> dict[str, dict[str, Any]]:
-    """:func:`top_paths` for every segment of ``members`` at once (three queries, not three per segment).
+    """:func:`top_paths` for every segment of ``members`` at once (two queries, not two per segment).
 
     Returns
     -------
     dict
         Segment -> what :func:`top_paths` returns for it.
     """
-    if not 2 <= int(length) <= MAX_LENGTH:
-        raise ConfigError(f"a path has 2 to {MAX_LENGTH} steps, got --length {length}")
-    if top < 1:
-        raise ConfigError(f"--top must be at least 1, got {top}")
-    s = sessions.join(members.select("customer_id", "segment"), "customer_id")
-    found = _grouped(s, start, end, int(length), int(top))
+    _check(length, top)
+    found = _grouped(sessions, members, start, end, int(length), int(top))
     segments = sorted(r["segment"] for r in members.select("segment").distinct().to_pyarrow().to_pylist())
     return {seg: found.get(seg, dict(_EMPTY)) for seg in segments}
