@@ -148,16 +148,26 @@ def test_ordered_as_of_joins_equal_the_window_passes(seed, monkeypatch):
         rows += [(f"k{c}", int(h), "abcdx"[rng.integers(0, 5)]) for h in hours]
     frame = pd.DataFrame(rows, columns=["customer_id", "h", "event"])
     frame["occurred_at"] = T0 + pd.to_timedelta(frame.h, unit="h")
-    events = ibis.memtable(frame[["customer_id", "occurred_at", "event"]])
+    is_order = frame.event == "d"  # the last step is an order: funnel() reads it from the orders table
+    orders = ibis.memtable(frame[is_order].assign(ordered_at=frame.occurred_at, returned=False)
+                           [["customer_id", "ordered_at", "returned"]])
+    events = ibis.memtable(frame[~is_order][["customer_id", "occurred_at", "event"]])
+    groups = {"b": "^[bx]$"}  # cleaning rules apply to each step's own filter too
 
     def levels():
-        got = customer_levels(step_stream(events, None), ["a", "b", "c", "d"], 60 * 3600, "ordered")
+        got = customer_levels(step_stream(events, orders, groups), ["a", "b", "c", "order"], 60 * 3600, "ordered")
         return got.to_pyarrow().to_pandas().sort_values("customer_id").reset_index(drop=True)
 
+    def summary():
+        return funnel(events, orders, ["a", "b", "c", "order"], 60 * 3600, groups=groups,
+                      members=ibis.memtable(pd.DataFrame({"customer_id": [f"k{c}" for c in range(80)],
+                                                          "segment": ["s", "t"] * 40})))
+
     assert fmod._has_asof_join(events)
-    joined = levels()
+    joined, joined_summary = levels(), summary()
     monkeypatch.setattr(fmod, "_has_asof_join", lambda table: False)
-    windowed = levels()
+    windowed, windowed_summary = levels(), summary()
+    assert joined_summary == windowed_summary
     reached = joined["level"].value_counts()
     assert all(reached.get(k, 0) >= 5 for k in (1, 2, 3, 4))  # every level reached by several: the test has teeth
     pd.testing.assert_frame_equal(joined, windowed, check_dtype=False)

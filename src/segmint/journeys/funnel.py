@@ -50,7 +50,7 @@ import ibis.expr.types as ir
 
 from segmint.errors import ConfigError
 from segmint.intervals import wilson  # re-exported: one implementation for every layer
-from segmint.journeys.steps import step_stream
+from segmint.journeys.steps import step_rows, step_stream
 
 __all__ = ["funnel", "customer_levels", "wilson", "ORDERS", "MAX_STEPS"]
 
@@ -89,7 +89,7 @@ def customer_levels(stream: ir.Table, steps: Sequence[str], within: float, order
     if order == "any":
         return _any_levels(s, n, W)
     if order == "ordered" and _has_asof_join(stream):
-        return _ordered_levels(s, n, W)
+        return _ordered_levels([s.filter(s.idx == k).select("customer_id", "t") for k in range(1, n + 1)], W)
     s = s.mutate(anchor=ibis.ifelse(s.idx == 1, s.t, ibis.null("float64")), gap=ibis.null("float64"))
     if order == "ordered":
         w = ibis.window(group_by=s.customer_id, order_by=[s.t, s.idx], rows=(None, -1))
@@ -122,8 +122,8 @@ def _has_asof_join(table: ir.Table) -> bool:
         return False
 
 
-def _ordered_levels(s: ir.Table, n: int, W: float) -> ir.Table:
-    """``ordered`` levels with one as-of join per step instead of a window pass over the whole stream.
+def _ordered_levels(rows: Sequence[ir.Table], W: float) -> ir.Table:
+    """``ordered`` levels from each step's rows (``customer_id``, ``t``): an as-of join per step.
 
     Step ``k``'s events are joined to the latest valid step-``k-1`` event at or before them (same
     customer): its anchor is the latest one any valid chain offers, because anchors never decrease
@@ -131,11 +131,10 @@ def _ordered_levels(s: ir.Table, n: int, W: float) -> ir.Table:
     carries the largest. Each join sorts only two steps' events, not every step's; the result is
     the window version's (tested against it).
     """
-    t = s.t
-    prev = s.filter(s.idx == 1).select("customer_id", "t", anchor=t, gap=ibis.null("float64"), idx=ibis.literal(1))
+    first = rows[0]
+    prev = first.select("customer_id", "t", anchor=first.t, gap=ibis.null("float64"), idx=ibis.literal(1))
     parts = [prev]
-    for k in range(2, n + 1):
-        cur = s.filter(s.idx == k).select("customer_id", "t")
+    for k, cur in enumerate(rows[1:], start=2):
         j = cur.asof_join(prev, on=cur.t >= prev.t, predicates=cur.customer_id == prev.customer_id)
         step = j.select(customer_id=cur.customer_id, t=cur.t, anchor=prev.anchor, gap=cur.t - prev.t,
                         idx=ibis.literal(k))
@@ -144,7 +143,7 @@ def _ordered_levels(s: ir.Table, n: int, W: float) -> ir.Table:
         prev = step
     valid = ibis.union(*parts, distinct=False)
     aggs: dict[str, Any] = {"level": valid.idx.max()}
-    for k in range(2, n + 1):
+    for k in range(2, len(rows) + 1):
         aggs[f"gap_{k}"] = valid.gap.argmin(valid.t, where=valid.idx == k)
     return valid.group_by("customer_id").aggregate(**aggs)
 
@@ -214,7 +213,11 @@ def funnel(events: ir.Table | None, orders: ir.Table | None, steps: Sequence[str
         ``drop_off``, ``median_hours_from_previous``) and ``segments`` (segment -> the same rows).
     """
     steps = _check(steps, order, within)
-    levels = customer_levels(step_stream(events, orders, groups, as_of), steps, within, order)
+    if order == "ordered" and _has_asof_join(events if events is not None else orders):
+        # each step read from the tables with its own filter: no stream of every step is ever held
+        levels = _ordered_levels([step_rows(events, orders, s, groups, as_of) for s in steps], float(within))
+    else:
+        levels = customer_levels(step_stream(events, orders, groups, as_of), steps, within, order)
     result: dict[str, Any] = {"steps": steps, "order": order, "within_seconds": float(within),
                               "overall": _summarise(levels, steps, None), "segments": {}}
     if members is not None:

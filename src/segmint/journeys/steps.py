@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 
 from segmint.errors import ConfigError, DataError, UnknownNameError, did_you_mean
 
-__all__ = ["ORDER_STEP", "parse_window", "step_stream", "clean_steps", "check_steps"]
+__all__ = ["ORDER_STEP", "parse_window", "step_stream", "step_rows", "clean_steps", "check_steps"]
 
 #: The step name of an order (a purchase, not a return).
 ORDER_STEP = "order"
@@ -86,6 +86,32 @@ def step_stream(events: ir.Table | None, orders: ir.Table | None, groups: Mappin
                         "(`segmint ingest events FILE`, `segmint ingest orders FILE`)")
     stream = parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
     return stream.mutate(t=stream.at.epoch_seconds().cast("float64"))
+
+
+def step_rows(events: ir.Table | None, orders: ir.Table | None, step: str, groups: Mapping[str, str] | None = None,
+              as_of: dt.datetime | None = None) -> ir.Table:
+    """The rows of one step of :func:`step_stream` (``customer_id``, ``t``), filtered in each table's own scan.
+
+    The same rows as ``step_stream(...).filter(step == ...)``, built so that the engine reads each
+    table once per step and never holds the whole stream: a stream filtered several ways would be
+    one common expression, which the engine materialises.
+    """
+    parts = []
+    if events is not None:
+        e = events
+        if as_of is not None:
+            e = e.filter(e.occurred_at < ibis.literal(as_of, type="timestamp"))
+        e = e.filter(clean_steps(e.event, groups or {}) == step)
+        parts.append(e.select(customer_id=e.customer_id, t=e.occurred_at.epoch_seconds().cast("float64")))
+    if orders is not None and step == ORDER_STEP:
+        o = orders.filter(~orders.returned.fill_null(False))
+        if as_of is not None:
+            o = o.filter(o.ordered_at < ibis.literal(as_of, type="timestamp"))
+        parts.append(o.select(customer_id=o.customer_id, t=o.ordered_at.epoch_seconds().cast("float64")))
+    if not parts:
+        raise DataError("no events and no orders are stored; ingest them first "
+                        "(`segmint ingest events FILE`, `segmint ingest orders FILE`)")
+    return parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
 
 
 def check_steps(events: ir.Table | None, steps: Sequence[str | None], groups: Mapping[str, str] | None = None) -> None:
