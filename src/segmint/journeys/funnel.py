@@ -218,6 +218,8 @@ def funnel(events: ir.Table | None, orders: ir.Table | None, steps: Sequence[str
         levels = _ordered_levels([step_rows(events, orders, s, groups, as_of) for s in steps], float(within))
     else:
         levels = customer_levels(step_stream(events, orders, groups, as_of), steps, within, order)
+    if members is not None:  # read twice (overall, per segment): computed once, kept as a temporary table
+        levels = levels.cache()
     result: dict[str, Any] = {"steps": steps, "order": order, "within_seconds": float(within),
                               "overall": _summarise(levels, steps, None), "segments": {}}
     if members is not None:
