@@ -98,7 +98,7 @@ def _path_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> 
         cols["_prev_t"] = ibis.ifelse(s.step == anchor_step, s.t, ibis.null("float64")).max().over(before)
     backward = start is None and end is not None
     for j in range(1, length):
-        if backward:  # the row j back is in the session when neither it's followed by a session start
+        if backward:  # the row j back is in the session when no row after it, up to this one, starts one
             cols[f"_l{j}"] = s.step.lag(j).over(w)
             cols[f"_n{j}"] = s.new if j == 1 else s.new.lag(j - 1).over(w)
         else:  # the row j ahead is in the session when neither it nor a row before it starts one
