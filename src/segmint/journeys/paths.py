@@ -78,15 +78,14 @@ def _path_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> 
     One window pass over :func:`mark_sessions`' rows (one sort per customer's stream): the path's
     *anchor* row is the session's first ``start`` (or first ``end``, or its first step), and the other
     steps are the ``lead`` (or ``lag``) rows before the next session start. A row is its session's
-    first ``start`` when the previous ``start`` of the customer (a running maximum of its time) came
-    before the session began (a running maximum of the session starts' times): no session numbers
-    are needed. ``_first`` is 1 on each customer's first path (it counts the customers).
+    first ``start`` when it begins the session or the latest session start or ``start`` before it
+    (one running maximum) was a session start: no session numbers are needed. ``_first`` is 1 on each
+    customer's first path (it counts the customers).
     With both ``start`` and ``end`` the path runs from the first ``start`` to the first ``end`` after
     it, when that is at most ``length`` steps from it. With neither, a path is a session's first steps.
     End-aligned paths put the ``end`` at ``s{length-1}`` (the Sankey's last column).
     """
     w = ibis.window(group_by=s.customer_id, order_by=[s.t, s.step])
-    upto = ibis.window(group_by=s.customer_id, order_by=[s.t, s.step], rows=(None, 0))
     before = ibis.window(group_by=s.customer_id, order_by=[s.t, s.step], rows=(None, -1))
     keys = [f"s{i}" for i in range(length)]
     anchor_step = start if start is not None else end
@@ -94,8 +93,12 @@ def _path_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> 
     if anchor_step is None:
         cols["_rank"] = ibis.row_number().over(w)
     else:
-        cols["_session_t"] = ibis.ifelse(s.new == 1, s.t, ibis.null("float64")).max().over(upto)
-        cols["_prev_t"] = ibis.ifelse(s.step == anchor_step, s.t, ibis.null("float64")).max().over(before)
+        # the latest session start or anchor-step row before this one, as 2 x its second (+1 for an anchor):
+        # one running maximum says which came last (a session start's second is never an earlier row's, as
+        # sessions are split by gaps of a minute or more, so at equal seconds the anchor came after it)
+        is_anchor = s.step == anchor_step
+        key = s.t.floor().cast("int64") * 2 + is_anchor.cast("int64")
+        cols["_latest"] = ibis.ifelse((s.new == 1) | is_anchor, key, ibis.null("int64")).max().over(before)
     backward = start is None and end is not None
     for j in range(1, length):
         if backward:  # the row j back is in the session when no row after it, up to this one, starts one
@@ -108,8 +111,11 @@ def _path_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> 
     if anchor_step is None:
         r = r.filter(r.new == 1).mutate(_first=(r._rank == 0).cast("int64"))
     else:
-        is_first = (r.step == anchor_step) & (r._prev_t.isnull() | (r._prev_t < r._session_t))
-        r = r.filter(is_first).mutate(_first=r._prev_t.isnull().cast("int64"))
+        is_first = (r.step == anchor_step) & ((r.new == 1) | r._latest.isnull() | (r._latest % 2 == 0))
+        r = r.filter(is_first)
+        # each customer's earliest path begins their paths: it counts the customers
+        earliest = r.t.min().over(ibis.window(group_by=r.customer_id))
+        r = r.mutate(_first=(r.t == earliest).cast("int64"))
     alive: list[ir.BooleanValue] = []
     ok = ibis.literal(True)
     for j in range(1, length):
