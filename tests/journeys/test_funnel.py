@@ -159,9 +159,9 @@ def test_ordered_as_of_joins_equal_the_window_passes(seed, monkeypatch):
         return got.to_pyarrow().to_pandas().sort_values("customer_id").reset_index(drop=True)
 
     def summary():
-        return funnel(events, orders, ["a", "b", "c", "order"], 60 * 3600, groups=groups,
-                      members=ibis.memtable(pd.DataFrame({"customer_id": [f"k{c}" for c in range(80)],
-                                                          "segment": ["s", "t"] * 40})))
+        members = ibis.memtable(pd.DataFrame({"customer_id": [f"k{c}" for c in range(80)], "segment": ["s", "t"] * 40}))
+        return [funnel(events, orders, ["a", "b", "c", "order"], 60 * 3600, groups=groups, members=members,
+                       as_of=as_of) for as_of in (None, (T0 + pd.Timedelta(hours=120)).to_pydatetime())]
 
     assert fmod._has_asof_join(events)
     joined, joined_summary = levels(), summary()
