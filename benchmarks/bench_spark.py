@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, median, peak_rss_of, write_result  # noqa: E402
+from common import CACHE, machine, median, peak_rss_of, write_result  # noqa: E402
 
 AS_OF = "2025-06-01"
 SEED = 0  # bench_e2e's shops: the same cached Parquet files
@@ -83,25 +83,33 @@ os.environ["SEGMINT_SECRET"] = "benchmark-secret-key-0123456789"
 from segmint.workspace import Workspace
 path, master, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 load = os.getloadavg()[0]
-t0 = time.perf_counter()
-ws = Workspace.open(path)
-if master != "duckdb":
-    ws.config.engine.spark.master = master
-    ws.config.engine.spark.conf = {**ws.config.engine.spark.conf, **conf}
-store = ws.store
-if master.startswith("spark://"):  # the executors too, as local mode has its own from the start
-    sc = store.con._session.sparkContext
-    want = int(conf["spark.cores.max"])
-    while sc._jsc.sc().getExecutorMemoryStatus().size() - 1 < want:
-        time.sleep(0.2)
-start = time.perf_counter() - t0
-t1 = time.perf_counter()
-info = ws.snapshot_features(as_of="@AS_OF@", full=True)
-features = time.perf_counter() - t1
-t2 = time.perf_counter()
-ws.segment("rfm", as_of="@AS_OF@")
-segment = time.perf_counter() - t2
-ws.close()
+try:
+    t0 = time.perf_counter()
+    ws = Workspace.open(path)
+    if master != "duckdb":
+        ws.config.engine.spark.master = master
+        ws.config.engine.spark.conf = {**ws.config.engine.spark.conf, **conf}
+    store = ws.store
+    if master.startswith("spark://"):  # the executors too, as local mode has its own from the start
+        sc = store.con._session.sparkContext
+        while sc._jsc.sc().getExecutorMemoryStatus().size() - 1 < int(conf["spark.cores.max"]):
+            time.sleep(0.2)
+    start = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    info = ws.snapshot_features(as_of="@AS_OF@", full=True)
+    features = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    ws.segment("rfm", as_of="@AS_OF@")
+    segment = time.perf_counter() - t2
+    ws.close()
+except Exception as exc:  # a failed configuration is reported on the page, and the others still run
+    import traceback
+    traceback.print_exc()
+    text = str(exc).strip()
+    first = next((l.strip() for l in text.splitlines() if "Exception:" in l or "Error:" in l),
+                 text.splitlines()[0] if text else type(exc).__name__)
+    print(json.dumps({"error": first[:300], "load_before": load, "load_after": os.getloadavg()[0]}))
+    sys.exit(0)
 print(json.dumps({"start_s": start, "features_s": features, "segment_s": segment, "rows": info["customers"],
                   "load_before": load, "load_after": os.getloadavg()[0]}))
 """.replace("@AS_OF@", AS_OF)
@@ -179,7 +187,10 @@ def shop_files(n: int) -> Path:
 
 def measure(n: int, runs: int, tables: list[str], root: Path, clusters: dict[str, Cluster],
             frames: bool) -> dict:
-    """Build the shop of ``n`` customers on both engines, then time every configuration ``runs`` times."""
+    """Build the shop of ``n`` customers on both engines, then time every configuration ``runs`` times.
+
+    ``clusters`` may be empty (``--clusters-up-to`` below ``n``): DuckDB and ``local[2]`` only.
+    """
     source = "frames" if frames else str(shop_files(n))
     built = {}
     for backend in ("duckdb", "spark"):
@@ -196,6 +207,11 @@ def measure(n: int, runs: int, tables: list[str], root: Path, clusters: dict[str
             print(n, label, samples[label][-1], flush=True)
     rows = {}
     for label, runs_of in samples.items():
+        failed = [r["error"] for r in runs_of if "error" in r]
+        if failed:
+            rows[label] = {"error": failed[0], "load": (min(r["load_before"] for r in runs_of),
+                                                        max(r["load_after"] for r in runs_of))}
+            continue
         rows[label] = {k: median([r[k] for r in runs_of]) for k in ("start_s", "features_s", "segment_s")}
         rows[label]["rows"] = runs_of[0]["rows"]
         rows[label]["load"] = (min(r["load_before"] for r in runs_of), max(r["load_after"] for r in runs_of))
@@ -208,11 +224,13 @@ def _total(r: dict) -> float:
     return r["features_s"] + r["segment_s"]
 
 
-def page(args, results: dict[int, dict], loads: tuple[float, float], done: bool) -> str:
+def page(args, results: dict[int, dict], loads: tuple[float, float], done: bool,
+         reused: list[int]) -> str:
     tables = "customers and orders" if args.no_events else "customers, orders and events"
     cmd = " ".join(["python benchmarks/bench_spark.py", "--customers", *map(str, args.customers),
                     "--runs", str(args.runs)] + (["--no-events"] if args.no_events else [])
-                   + (["--from-frames"] if args.from_frames else []))
+                   + (["--from-frames"] if args.from_frames else [])
+                   + (["--clusters-up-to", str(args.clusters_up_to)] if args.clusters_up_to else []))
     source = ("`make_shop`'s DataFrames" if args.from_frames else
               "the generator's Parquet files (`write_shop`, as bench_e2e.py)")
     lines = [
@@ -232,26 +250,39 @@ def page(args, results: dict[int, dict], loads: tuple[float, float], done: bool)
         rows = res["rows"]
         duck = _total(rows["DuckDB"])
         for label, r in rows.items():
+            if "error" in r:
+                lines.append(f"| {n:,} | {label} | | | | failed: {r['error'].replace('|', '/')} | | "
+                             f"{r['load'][0]:.1f}-{r['load'][1]:.1f} |")
+                continue
             lines.append(f"| {n:,} | {label} | {r['start_s']:.1f} | {r['features_s']:.1f} | {r['segment_s']:.1f} | "
                          f"{_total(r):.1f} | {_total(r) / duck:.1f}x | {r['load'][0]:.1f}-{r['load'][1]:.1f} |")
     lines.append("")
     for n, res in results.items():
         rows, built = res["rows"], res["built"]
-        one, two = (_total(rows[k]) for k in ("Spark standalone, 1 worker", "Spark standalone, 2 workers"))
+        workers = ("Spark standalone, 1 worker", "Spark standalone, 2 workers")
+        one, two = (_total(rows[k]) if "features_s" in rows.get(k, {}) else None for k in workers)
         sizes = ", ".join(f"{v:,} {t}" for t, v in built["duckdb"]["rows"].items())
         ingest = "; ".join(
             f"{name} {b['ingest_s']:.0f} s (" + ", ".join(f"{t} {s:.0f} s" for t, s in b["table_s"].items())
             + f"; load {b['load_before']:.1f}-{b['load_after']:.1f})"
             for name, b in (("DuckDB", built["duckdb"]), ("Spark local[2]", built["spark"])))
         lines.append(f"- {n:,} customers ({sizes}; {rows['DuckDB']['rows']:,} in the snapshot): Spark local[2] "
-                     f"takes {_total(rows['Spark local[2]']) / _total(rows['DuckDB']):.1f}x DuckDB's time; the "
-                     f"cluster with 2 workers takes {two / one:.2f}x its time with 1. Ingest (not in the table): "
-                     f"{ingest}.")
-    lines += ["", f"Machine: {machine()}. Load average (1 min) {loads[0]:.1f} when the benchmark began and "
-              f"{loads[1]:.1f} " + ("when it ended" if done else "when this page was written (the run went on)")
-              + ": the machine is shared with other jobs, so the ratios are more trustworthy than the times.", ""]
-    if os.environ.get("BENCH_SPARK_NOTE"):
-        lines += [os.environ["BENCH_SPARK_NOTE"], ""]
+                     + (f"takes {_total(rows['Spark local[2]']) / _total(rows['DuckDB']):.1f}x DuckDB's time; "
+                        if "features_s" in rows["Spark local[2]"] else "failed; ")
+                     + (f"the cluster with 2 workers takes {two / one:.2f}x its time with 1" if one and two else
+                        "no 1- versus 2-worker ratio at this size")
+                     + f". Ingest (not in the table): {ingest}.")
+    if reused:
+        lines += ["", "The figures of " + " and ".join(f"{n:,}" for n in reused) + " customers come from earlier "
+                  "runs of this script (`--reuse`: each size's figures are kept in benchmarks/.cache when it is "
+                  "measured); their load averages are in the table."]
+    loaded = (f"Load average (1 min) {loads[0]:.1f} when the benchmark began and {loads[1]:.1f} "
+              + ("when it ended" if done else "when this page was written (the run went on)")
+              if len(reused) < len(results) else "Load averages (1 min) are in the table")
+    lines += ["", f"Machine: {machine()}. {loaded}: the machine is shared with other jobs, so the ratios are "
+              "more trustworthy than the times.", ""]
+    if args.note:
+        lines += [args.note, ""]
     return "\n".join(lines)
 
 
@@ -263,20 +294,40 @@ def main() -> None:
                         help="Ingest customers and orders only (the Spark ingest of 64 events a customer is slow)")
     parser.add_argument("--from-frames", action="store_true",
                         help="Build from make_shop's DataFrames in memory instead of the cached Parquet files")
+    parser.add_argument("--clusters-up-to", type=int, default=None, metavar="N",
+                        help="Run the standalone clusters only for sizes up to N customers (default: every size)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Take a size measured before with the same options from benchmarks/.cache (each "
+                             "size's figures are kept there) instead of measuring it again")
+    parser.add_argument("--note", default="", help="A sentence for the page (what else ran on the machine)")
     args = parser.parse_args()
     tables = ["customers", "orders"] + ([] if args.no_events else ["events"])
     root = Path(tempfile.mkdtemp(prefix="bench-spark-"))
     begun = os.getloadavg()[0]
     clusters: dict[str, Cluster] = {}
     results: dict[int, dict] = {}
+    reused: list[int] = []
     try:
-        for workers in (1, 2):
-            (root / f"cluster{workers}").mkdir()
-            clusters[f"Spark standalone, {workers} worker" + ("s" if workers > 1 else "")] = \
-                Cluster(workers, root / f"cluster{workers}")
         for n in args.customers:
-            results[n] = measure(n, args.runs, tables, root, clusters, args.from_frames)
-            path = write_result("spark", page(args, results, (begun, os.getloadavg()[0]), n == args.customers[-1]))
+            kept = CACHE / f"spark-results-{n}-{'-'.join(tables)}-runs{args.runs}{'-frames' * args.from_frames}.json"
+            if args.reuse and kept.exists():
+                results[n] = json.loads(kept.read_text())
+                reused.append(n)
+                print(n, "reused", kept, flush=True)
+            else:
+                if (args.clusters_up_to is None or n <= args.clusters_up_to) and not clusters:
+                    logs = CACHE / "spark-clusters"  # kept after the run: the executors' logs say why one failed
+                    shutil.rmtree(logs, ignore_errors=True)
+                    for workers in (1, 2):  # started once, for every size that runs them
+                        (logs / f"cluster{workers}").mkdir(parents=True)
+                        clusters[f"Spark standalone, {workers} worker" + ("s" if workers > 1 else "")] = \
+                            Cluster(workers, logs / f"cluster{workers}")
+                wanted = clusters if args.clusters_up_to is None or n <= args.clusters_up_to else {}
+                results[n] = measure(n, args.runs, tables, root, wanted, args.from_frames)
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_text(json.dumps(results[n]))
+            path = write_result("spark", page(args, results, (begun, os.getloadavg()[0]), n == args.customers[-1],
+                                              reused))
     finally:
         for cluster in clusters.values():
             cluster.stop()
