@@ -59,6 +59,13 @@ def _session(segmint_cli, root: Path, shop: Path, backend: str) -> dict:
     seen["diff versions"] = json.loads(ok("diff", "value", "--from-version", "1", "--to-version", "1", "--json"))
     ok("members", "value", "Big", "-o", str(root / "big.parquet"))
     seen["members Big"] = pd.read_parquet(root / "big.parquet").to_dict("records")
+    for ext in ("csv", "parquet"):  # one file each (Spark's own writer made a folder), the same column types
+        ok("features", "--as-of", LATER, "--export", str(root / f"snapshot.{ext}"))
+    snap = pd.read_parquet(root / "snapshot.parquet")
+    seen["features --export"] = {"files": [(root / f"snapshot.{e}").is_file() for e in ("csv", "parquet")],
+                                 "types": {c: str(t) for c, t in snap.dtypes.items()},
+                                 "rows": snap.to_dict("records"),
+                                 "csv header": (root / "snapshot.csv").read_text(encoding="utf-8").splitlines()[0]}
     return seen
 
 

@@ -62,3 +62,24 @@ def test_quarantined_rows_name_their_place_in_the_file(small_splits, tmp_path):
     assert (report.rows_accepted, report.rows_quarantined) == (ROWS - len(bad), len(bad))
     lines = small_splits.con.table("quarantine").select("line").to_pyarrow().column("line").to_pylist()
     assert sorted(lines) == sorted(i + 1 for i in bad)  # a Parquet source's first row is line 1
+
+
+def test_ids_written_as_floats_lose_the_float_on_both_engines(small_splits, tmp_path):
+    """Spreadsheet exports write ids as "17850.0": both engines store "17850" (Spark once stored "1" for all)."""
+    from segmint.ingest.pipeline import IngestOptions, ingest
+    from segmint.store.engine import Store
+
+    ids = ["17850.0", "12346.00", "007.0", "A7.0", "1.5", "C42"]
+    csv = tmp_path / "customers.csv"
+    csv.write_text("customer_id\n" + "\n".join(ids) + "\n")
+    expected = ["17850", "12346", "007", "A7.0", "1.5", "C42"]
+    duck = Store(tmp_path / "duck.duckdb")
+    duck.ensure_schema()
+    try:
+        for store in (duck, small_splits):
+            report = ingest(store, "customers", csv, IngestOptions(detect_pii=False))
+            assert report.rows_accepted == len(ids), report
+            got = store.table("customers").select("customer_id").to_pyarrow().column("customer_id").to_pylist()
+            assert sorted(got) == sorted(expected), type(store).__name__
+    finally:
+        duck.close()

@@ -230,8 +230,10 @@ def _clean(value: ibis.Value, col) -> ibis.StringValue:
     # text stored as text loses its control characters (issue 15: "Ho\x00me" is "Home")
     text = (coerce.clean_stored_text if col.type == "string" else coerce.clean_text)(value.cast("string"))
     if col.tag == "identity" and col.type == "string":
-        # ids exported from spreadsheets arrive as floats ("17850.0")
-        text = ibis.ifelse(text.endswith(".0"), text.re_replace(r"^(\d+)\.0+$", r"\1"), text)
+        # ids exported from spreadsheets arrive as floats ("17850.0"); an extract, not a replacement with a
+        # backreference: Spark's (Java's) replacement reads "\1" as a literal 1, turning every such id into "1"
+        whole = r"^(\d+)\.0+$"
+        text = ibis.ifelse(text.endswith("0") & text.re_search(whole), text.re_extract(whole, 1), text)
     return text
 
 

@@ -9,6 +9,7 @@ from segmint.errors import ConfigError
 from segmint.features.asof import default_as_of, parse_as_of
 from segmint.features.snapshot import list_snapshots, load_features, snapshot
 from segmint.segment.context import iso
+from segmint.segment.export import write_members
 
 __all__ = ["FORMATS", "export_snapshot"]
 
@@ -31,10 +32,8 @@ def export_snapshot(store, path, as_of: Any = None, settings=None, full: bool = 
     if computed:
         snapshot(store, when, settings, plausible=plausible, full=full)
     t = load_features(store, when).drop("as_of").order_by("customer_id")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        t.to_csv(path)
-    else:
-        t.to_parquet(path)
-    return {"path": str(path), "format": fmt, "as_of": iso(when), "customers": int(t.count().to_pyarrow().as_py()),
+    # one writer for every engine (streamed Arrow batches): the same file from DuckDB and Spark, and CSV
+    # text cells a spreadsheet would run as formulas neutralised, as in member exports
+    rows = write_members(t, path)
+    return {"path": str(path), "format": fmt, "as_of": iso(when), "customers": rows,
             "features": len(t.columns) - 1, "computed": computed}

@@ -50,6 +50,19 @@ def _json_default(value):
     return str(value)
 
 
+def _naive_utc(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Timestamps as the store keeps them, UTC without a zone: DuckDB hands them out so, Spark as UTC-zoned.
+
+    Without this the same export would read back as zoned times from one engine and plain ones from
+    the other.
+    """
+    if not any(pa.types.is_timestamp(f.type) and f.type.tz for f in batch.schema):
+        return batch
+    columns = [c.cast(pa.timestamp(c.type.unit)) if pa.types.is_timestamp(c.type) and c.type.tz else c
+               for c in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
 def write_members(table, path: str | Path, raw_csv: bool = False) -> int:
     """Write an Ibis table (or a pyarrow Table) to ``path``; return the number of rows written.
 
@@ -64,6 +77,8 @@ def write_members(table, path: str | Path, raw_csv: bool = False) -> int:
         reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
     else:  # an Ibis table: stream batches out of the engine
         reader = table.to_pyarrow_batches()
+    first = _naive_utc(pa.RecordBatch.from_pylist([], schema=reader.schema))
+    reader = pa.RecordBatchReader.from_batches(first.schema, (_naive_utc(b) for b in reader))
     rows = 0
     if fmt == "parquet":
         with pq.ParquetWriter(path, reader.schema) as writer:
