@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmint.errors import ConfigError
+from segmint.errors import ConfigError, DataError
 from segmint.journeys.funnel import customer_levels, funnel, wilson
 from segmint.journeys.steps import step_stream
 
@@ -171,3 +171,12 @@ def test_ordered_as_of_joins_equal_the_window_passes(seed, monkeypatch):
     reached = joined["level"].value_counts()
     assert all(reached.get(k, 0) >= 5 for k in (1, 2, 3, 4))  # every level reached by several: the test has teeth
     pd.testing.assert_frame_equal(joined, windowed, check_dtype=False)
+
+
+def test_a_step_no_stored_table_can_hold_reaches_nobody():
+    """Orders but no events: an event step finds no rows (the workspace then names the unknown step)."""
+    _, orders = tables()
+    f = funnel(None, orders, ["web_visit", "order"], 14 * DAY)
+    assert [r["customers"] for r in f["overall"]] == [0, 0]
+    with pytest.raises(DataError, match="no events and no orders"):
+        funnel(None, None, ["web_visit", "order"], 14 * DAY)

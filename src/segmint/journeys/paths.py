@@ -80,7 +80,7 @@ def _path_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> 
     steps are the ``lead`` (or ``lag``) rows before the next session start. A row is its session's
     first ``start`` when it begins the session or the latest session start or ``start`` before it
     (one running maximum) was a session start: no session numbers are needed. ``_first`` is 1 on each
-    customer's first path (it counts the customers).
+    customer's earliest path (it counts the customers).
     With both ``start`` and ``end`` the path runs from the first ``start`` to the first ``end`` after
     it, when that is at most ``length`` steps from it. With neither, a path is a session's first steps.
     End-aligned paths put the ``end`` at ``s{length-1}`` (the Sankey's last column).
@@ -90,9 +90,7 @@ def _path_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> 
     keys = [f"s{i}" for i in range(length)]
     anchor_step = start if start is not None else end
     cols: dict[str, Any] = {}
-    if anchor_step is None:
-        cols["_rank"] = ibis.row_number().over(w)
-    else:
+    if anchor_step is not None:
         # the latest session start or anchor-step row before this one, as 2 x its second (+1 for an anchor):
         # one running maximum says which came last (a session start's second is never an earlier row's, as
         # sessions are split by gaps of a minute or more, so at equal seconds the anchor came after it)
@@ -109,13 +107,9 @@ def _path_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> 
             cols[f"_n{j}"] = s.new.lead(j).over(w)
     r = s.mutate(**cols)  # every window in one projection: the engine sorts each customer's stream once
     if anchor_step is None:
-        r = r.filter(r.new == 1).mutate(_first=(r._rank == 0).cast("int64"))
+        r = r.filter(r.new == 1)
     else:
-        is_first = (r.step == anchor_step) & ((r.new == 1) | r._latest.isnull() | (r._latest % 2 == 0))
-        r = r.filter(is_first)
-        # each customer's earliest path begins their paths: it counts the customers
-        earliest = r.t.min().over(ibis.window(group_by=r.customer_id))
-        r = r.mutate(_first=(r.t == earliest).cast("int64"))
+        r = r.filter((r.step == anchor_step) & ((r.new == 1) | r._latest.isnull() | (r._latest % 2 == 0)))
     alive: list[ir.BooleanValue] = []
     ok = ibis.literal(True)
     for j in range(1, length):
@@ -123,25 +117,30 @@ def _path_rows(s: ir.Table, start: str | None, end: str | None, length: int) -> 
         alive.append(ok)
     if start is not None and end is not None:
         if start == end:
-            return r.select("customer_id", s0=r.step, **{k: ibis.null("string") for k in keys[1:]},
-                            _first=r._first)
+            return _firsts(r.select("customer_id", "t", s0=r.step, **{k: ibis.null("string") for k in keys[1:]}))
         hits = [alive[j - 1] & (r[f"_l{j}"] == end) for j in range(1, length)]
         found = ibis.literal(False)
         out: dict[str, Any] = {"s0": r.step}
         for j in range(1, length):
             out[keys[j]] = ibis.ifelse(alive[j - 1] & ~found, r[f"_l{j}"], ibis.null("string"))
             found = found | hits[j - 1]
-        r = r.filter(found).select("customer_id", "t", **out)
-        # the customer's first session with a path: the anchor rows that found no end are gone
-        first = ibis.row_number().over(ibis.window(group_by=r.customer_id, order_by=r.t)) == 0
-        return r.select("customer_id", *keys, _first=first.cast("int64"))
+        return _firsts(r.filter(found).select("customer_id", "t", **out))
     steps = {keys[j]: ibis.ifelse(alive[j - 1], r[f"_l{j}"], ibis.null("string")) for j in range(1, length)}
     if backward:  # the end last, the steps before it to its left
         steps = {keys[length - 1 - j]: v for j, v in zip(range(1, length), steps.values())}
         steps[keys[length - 1]] = r.step
     else:
         steps["s0"] = r.step
-    return r.select("customer_id", **{k: steps[k] for k in keys}, _first=r._first)
+    return _firsts(r.select("customer_id", "t", **{k: steps[k] for k in keys}))
+
+
+def _firsts(paths: ir.Table) -> ir.Table:
+    """``_first``: 1 on each customer's earliest path (they count the customers), ``t`` dropped.
+
+    A customer's paths begin at distinct times (each in its own session), so the earliest is one row.
+    """
+    earliest = paths.t.min().over(ibis.window(group_by=paths.customer_id))
+    return paths.mutate(_first=(paths.t == earliest).cast("int64")).drop("t")
 
 
 def top_paths(sessions: ir.Table, start: str | None = None, end: str | None = None, length: int = MAX_LENGTH,

@@ -68,23 +68,7 @@ def step_stream(events: ir.Table | None, orders: ir.Table | None, groups: Mappin
     DataError
         Neither table holds a row.
     """
-    parts = []
-    if events is not None:
-        e = events
-        if as_of is not None:
-            e = e.filter(e.occurred_at < ibis.literal(as_of, type="timestamp"))
-        parts.append(e.select(customer_id=e.customer_id, at=e.occurred_at,
-                              step=clean_steps(e.event, groups or {})))
-    if orders is not None:
-        o = orders.filter(~orders.returned.fill_null(False))
-        if as_of is not None:
-            o = o.filter(o.ordered_at < ibis.literal(as_of, type="timestamp"))
-        parts.append(o.select(customer_id=o.customer_id, at=o.ordered_at,
-                              step=ibis.literal(ORDER_STEP)))
-    if not parts:
-        raise DataError("no events and no orders are stored; ingest them first "
-                        "(`segmint ingest events FILE`, `segmint ingest orders FILE`)")
-    stream = parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
+    stream = _steps(events, orders, groups, as_of)
     return stream.mutate(t=stream.at.epoch_seconds().cast("float64"))
 
 
@@ -96,21 +80,36 @@ def step_rows(events: ir.Table | None, orders: ir.Table | None, step: str, group
     table once per step and never holds the whole stream: a stream filtered several ways would be
     one common expression, which the engine materialises.
     """
-    parts = []
-    if events is not None:
-        e = events
-        if as_of is not None:
-            e = e.filter(e.occurred_at < ibis.literal(as_of, type="timestamp"))
-        e = e.filter(clean_steps(e.event, groups or {}) == step)
-        parts.append(e.select(customer_id=e.customer_id, t=e.occurred_at.epoch_seconds().cast("float64")))
-    if orders is not None and step == ORDER_STEP:
-        o = orders.filter(~orders.returned.fill_null(False))
-        if as_of is not None:
-            o = o.filter(o.ordered_at < ibis.literal(as_of, type="timestamp"))
-        parts.append(o.select(customer_id=o.customer_id, t=o.ordered_at.epoch_seconds().cast("float64")))
-    if not parts:
+    rows = _steps(events, orders, groups, as_of, step)
+    return rows.select("customer_id", t=rows.at.epoch_seconds().cast("float64"))
+
+
+def _steps(events: ir.Table | None, orders: ir.Table | None, groups: Mapping[str, str] | None,
+           as_of: dt.datetime | None, only: str | None = None) -> ir.Table:
+    """``customer_id``, ``at``, ``step`` of both tables (of step ``only``), each table with one filter.
+
+    One filter per table, not one per condition: several steps' rows read from the same tables then share
+    nothing but the tables themselves (a shared filtered table would be materialised once for all).
+    """
+    if events is None and orders is None:
         raise DataError("no events and no orders are stored; ingest them first "
                         "(`segmint ingest events FILE`, `segmint ingest orders FILE`)")
+    parts = []
+    if events is not None:
+        keep = [] if as_of is None else [events.occurred_at < ibis.literal(as_of, type="timestamp")]
+        if only is not None:
+            keep.append(clean_steps(events.event, groups or {}) == only)
+        e = events.filter(*keep) if keep else events
+        parts.append(e.select(customer_id=e.customer_id, at=e.occurred_at, step=clean_steps(e.event, groups or {})))
+    if orders is not None and only in (None, ORDER_STEP):
+        keep = [~orders.returned.fill_null(False)]
+        if as_of is not None:
+            keep.append(orders.ordered_at < ibis.literal(as_of, type="timestamp"))
+        o = orders.filter(*keep)
+        parts.append(o.select(customer_id=o.customer_id, at=o.ordered_at, step=ibis.literal(ORDER_STEP)))
+    if not parts:  # a step only events can hold, and no events: none of its rows
+        o = orders.filter(ibis.literal(False))
+        parts.append(o.select(customer_id=o.customer_id, at=o.ordered_at, step=ibis.literal(ORDER_STEP)))
     return parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
 
 
