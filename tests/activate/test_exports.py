@@ -170,3 +170,11 @@ def test_cli_diff_output_is_safe_csv_too(shop, tmp_path, capsys):
     rows = _rows(out)
     assert rows and "'=HYPERLINK(\"http://x\")" in {r["customer_id"] for r in rows}
     assert all(not v.startswith(("=", "@")) for r in rows for v in r.values() if v)
+
+
+def test_an_export_onto_a_folder_says_so(tmp_path):
+    from segmint.errors import ConfigError
+
+    (tmp_path / "out.csv").mkdir()
+    with pytest.raises(ConfigError, match="is a folder"):
+        write_members(pa.table({"customer_id": ["C1"]}), tmp_path / "out.csv")

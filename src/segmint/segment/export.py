@@ -72,6 +72,8 @@ def write_members(table, path: str | Path, raw_csv: bool = False) -> int:
     """
     path = Path(path)
     fmt = format_of(path)
+    if path.is_dir():
+        raise ConfigError(f"{str(path)!r} is a folder; write to a file name that ends with " + ", ".join(FORMATS))
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(table, pa.Table):
         reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
