@@ -97,9 +97,22 @@ def test_the_report_has_a_fairness_section(shop):
 def test_one_group_wholly_in_the_segment_is_a_rate_of_one_not_an_error():
     """A report after two refreshes failed here: every member's attribute missing, one (group, in) cell."""
     import numpy as np
-    import pandas as pd
 
     from segmint.privacy.fairness import _selection_rates
 
-    rates = _selection_rates(np.array([True, True]), pd.Series(["(missing)", "(missing)"]))
+    rates = _selection_rates(np.array([True, True]), np.array([0, 0]), ["(missing)"])
     assert rates.to_dict() == {"(missing)": 1.0}
+
+
+@pytest.mark.parametrize("n_segments", [1, 3, 12, 64, 70])
+def test_row_patterns_match_numpy_unique_in_order(n_segments):
+    """The packed keys give np.unique(axis=0)'s patterns in its order (the bootstrap's draws depend on it)."""
+    from segmint.privacy.fairness import _patterns
+
+    rng = np.random.default_rng(n_segments)
+    matrix = rng.random((2_000, n_segments)) < 0.3
+    matrix[:50] = matrix[50:100]  # repeated rows
+    want, want_inverse = np.unique(matrix, axis=0, return_inverse=True)
+    got, got_inverse = _patterns(matrix)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_inverse, want_inverse.ravel())
