@@ -277,20 +277,10 @@ def migration(before: ir.Table, after: ir.Table, exclusive: bool = True) -> dict
         ``customer_id``, ``segment``, ``change`` ("entered"/"left") for audiences;
         ``customers``, ``moved_count``, ``moved_share``.
     """
-    keys = ["customer_id", "segment"]
-    stayed = before.semi_join(after, keys).group_by("segment").aggregate(stayed=lambda t: t.count())
-    entered = after.anti_join(before, keys).group_by("segment").aggregate(entered=lambda t: t.count())
-    left = before.anti_join(after, keys).group_by("segment").aggregate(left=lambda t: t.count())
-    n_before = before.group_by("segment").aggregate(before=lambda t: t.count())
-    n_after = after.group_by("segment").aggregate(after=lambda t: t.count())
-    changes = None
-    for part in (n_before, n_after, stayed, entered, left):
-        df = part.to_pyarrow().to_pandas()
-        changes = df if changes is None else changes.merge(df, on="segment", how="outer")
-    changes = changes.fillna(0).sort_values("segment").reset_index(drop=True)
-    for col in ("before", "after", "stayed", "entered", "left"):
-        changes[col] = changes[col].astype("int64")
     if exclusive:
+        # One outer join answers everything: with one segment per customer, "stayed in s" is a pair (s, s),
+        # "entered s" a pair (other, s), "left s" a pair (s, other); the per-segment figures are sums over
+        # the matrix (five more joins over both runs took 0.6 s a comparison at 900,000 customers).
         b = before.rename(from_segment="segment")
         a = after.rename(to_segment="segment")
         joined = b.outer_join(a, b.customer_id == a.customer_id)
@@ -300,10 +290,22 @@ def migration(before: ir.Table, after: ir.Table, exclusive: bool = True) -> dict
         matrix = (counts.pivot(index="from_segment", columns="to_segment", values="n").fillna(0).astype("int64")
                   if len(counts) else pd.DataFrame(dtype="int64"))
         matrix.index.name, matrix.columns.name = "from", "to"
+        changes = _changes_of_pairs(counts)
         moved = pairs.filter(pairs.from_segment != pairs.to_segment).order_by("customer_id")
         customers = int(counts["n"].sum()) if len(counts) else 0
         moved_count = int(counts.loc[counts.from_segment != counts.to_segment, "n"].sum()) if len(counts) else 0
     else:
+        keys = ["customer_id", "segment"]
+        stayed = before.semi_join(after, keys).group_by("segment").aggregate(stayed=lambda t: t.count())
+        entered = after.anti_join(before, keys).group_by("segment").aggregate(entered=lambda t: t.count())
+        left = before.anti_join(after, keys).group_by("segment").aggregate(left=lambda t: t.count())
+        n_before = before.group_by("segment").aggregate(before=lambda t: t.count())
+        n_after = after.group_by("segment").aggregate(after=lambda t: t.count())
+        changes = None
+        for part in (n_before, n_after, stayed, entered, left):
+            df = part.to_pyarrow().to_pandas()
+            changes = df if changes is None else changes.merge(df, on="segment", how="outer")
+        changes = _tidy_changes(changes)
         matrix = None
         ins = after.anti_join(before, keys).mutate(change=ibis.literal("entered"))
         outs = before.anti_join(after, keys).mutate(change=ibis.literal("left"))
@@ -313,6 +315,30 @@ def migration(before: ir.Table, after: ir.Table, exclusive: bool = True) -> dict
         moved_count = int(moved.select("customer_id").distinct().count().to_pyarrow().as_py())
     return {"matrix": matrix, "changes": changes, "moved": moved, "customers": customers,
             "moved_count": moved_count, "moved_share": moved_count / customers if customers else 0.0}
+
+
+CHANGE_COLUMNS = ["segment", "before", "after", "stayed", "entered", "left"]
+
+
+def _tidy_changes(changes: pd.DataFrame) -> pd.DataFrame:
+    changes = changes.fillna(0).sort_values("segment").reset_index(drop=True)
+    for col in CHANGE_COLUMNS[1:]:
+        changes[col] = changes[col].astype("int64")
+    return changes[CHANGE_COLUMNS]
+
+
+def _changes_of_pairs(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per-segment before/after/stayed/entered/left of an exclusive migration, from its (from, to) counts."""
+    frm, to, n = counts["from_segment"], counts["to_segment"], counts["n"]
+    same = frm == to
+    parts = [n[frm != ABSENT].groupby(frm[frm != ABSENT]).sum().rename("before"),
+             n[to != ABSENT].groupby(to[to != ABSENT]).sum().rename("after"),
+             n[same].groupby(frm[same]).sum().rename("stayed"),
+             n[~same & (to != ABSENT)].groupby(to[~same & (to != ABSENT)]).sum().rename("entered"),
+             n[~same & (frm != ABSENT)].groupby(frm[~same & (frm != ABSENT)]).sum().rename("left")]
+    frame = pd.concat(parts, axis=1)
+    frame.index.name = "segment"
+    return _tidy_changes(frame.reset_index())
 
 
 def require_run(table: ir.Table, what: str) -> ir.Table:
