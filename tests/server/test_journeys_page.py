@@ -49,3 +49,33 @@ def test_bad_input_is_refused_and_a_token_is_needed(client, tokens):
     assert r.status_code == 422 and "at most 100 characters" in r.text
     assert client.get("/segmentations/nope/journeys", headers=bearer(tokens["viewer"])).status_code == 404
     assert client.get("/segmentations/value/journeys").status_code in (303, 401)
+
+
+def test_paths_are_computed_once_until_the_events_change(client, tokens, shop, monkeypatch):
+    """A page of paths takes half a minute at a million customers: a second view reads the first's result,
+    and a new ingest of events (or other parameters) computes it again."""
+    import pandas as pd
+
+    from segmint.workspace import Workspace
+
+    calls = []
+    original = Workspace.journeys
+
+    def counted(self, *args, **kwargs):
+        calls.append((args, kwargs))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Workspace, "journeys", counted)
+    get = lambda **p: client.get("/segmentations/value/journeys", params=p, headers=bearer(tokens["viewer"]))  # noqa: E731
+    first = get(length=3)
+    assert first.status_code == 200 and len(calls) == 1
+    assert get(length=3).text == first.text and len(calls) == 1
+    get(length=4)
+    assert len(calls) == 2
+    someone = shop.members("value").to_pyarrow().to_pylist()[0]["customer_id"]
+    events = shop.store.table("events").to_pyarrow().to_pandas()
+    new = pd.DataFrame({"customer_id": [someone], "event": ["web_visit"],
+                        "occurred_at": [events["occurred_at"].max() + pd.Timedelta(days=1)]})
+    shop.ingest("events", new)
+    get(length=3)
+    assert len(calls) == 3

@@ -198,7 +198,7 @@ def journeys_page(name: str, request: Request, segment: str | None = None, lengt
     if not 1 <= top <= 50:
         raise ConfigError(f"top: 1 to 50 paths, got {top}")
     start, end = _step_param(request, "from"), _step_param(request, "to")  # "from" cannot name a parameter
-    result = data.jsonable(ws.journeys(name, segment or None, start=start, end=end, length=length, top=top))
+    result = data.journeys(ws, name, segment or None, start, end, length, top)
     labels = set(result["paths"]) | {t["segment"] for t in result["segment_journeys"]["time_in_segment"]}
     names = data.display_names(ws, name, sorted(labels))
     # one card per segment: its display name, the Sankey's nodes and links, and the top paths

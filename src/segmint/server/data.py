@@ -243,8 +243,9 @@ _MEMO: dict[tuple, Any] = {}
 _MEMO_LOCK = threading.Lock()
 
 
-def _memo(ws, what: str, name: str, build):
-    state = json.dumps(segmentation(ws, name), sort_keys=True, default=str)
+def _memo(ws, what: str, name: str, build, depends: Any = None):
+    """``build()``, kept until the segmentation runs again (or ``depends``, JSON-able, changes)."""
+    state = json.dumps([segmentation(ws, name), depends], sort_keys=True, default=str)
     key = (str(ws.path), what, name, state)
     with _MEMO_LOCK:
         if key in _MEMO:
@@ -255,6 +256,24 @@ def _memo(ws, what: str, name: str, build):
             _MEMO.clear()
         _MEMO[key] = value
     return value
+
+
+def journeys(ws, name: str, segment: str | None, start: str | None, end: str | None, length: int,
+             top: int) -> dict[str, Any]:
+    """:meth:`Workspace.journeys` as JSON, kept until the segmentation runs, events or orders change (an
+    ingest, an erasure, a retention purge) or the ``journeys:`` settings do: at a million customers a
+    page of paths takes half a minute to compute, and the dashboard asks again on every view."""
+    return _memo(ws, "journeys", name,
+                 lambda: jsonable(ws.journeys(name, segment, start=start, end=end, length=length, top=top)),
+                 depends=[segment, start, end, length, top, ws.config.journeys.model_dump(), _step_data_state(ws)])
+
+
+def _step_data_state(ws) -> list[Any]:
+    """What journeys read besides the runs: rows of events and orders, and the last ingest (metadata reads)."""
+    state: list[Any] = [ws.store.count(t) for t in ("events", "orders")]
+    loads = ws.store.table("ingest_runs")
+    state.append(loads.aggregate(n=loads.count(), last=loads.finished_at.max()).to_pyarrow().to_pylist())
+    return state
 
 
 def segment_card(ws, name: str, segment: str) -> dict[str, Any]:
@@ -408,6 +427,6 @@ def stream_rows(table: ir.Table, fmt: str, counter: list[int], batch_rows: int =
         yield sink.getvalue().to_pybytes()
 
 
-__all__ = ["customer", "display_names", "history", "jsonable", "members_page", "members_table", "migration", "personas",
+__all__ = ["customer", "display_names", "history", "jsonable", "journeys", "members_page", "members_table", "migration", "personas",
            "preview", "profile", "scorecard", "segment_card", "segmentation", "segmentations", "stream_rows",
            "with_names"]
