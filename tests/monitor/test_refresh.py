@@ -152,3 +152,42 @@ def test_report_has_an_over_time_section_after_two_refreshes(tiny):
     tiny.refresh("2024-04-01")
     text = tiny.report("spend", as_of="2024-04-01").read_text()
     assert 'id="monitoring"' in text and "From 2024-03-01 to 2024-04-01" in text and "fig-shares" in text
+
+
+def test_past_figures_are_computed_once_and_again_when_their_runs_or_orders_change(tiny, monkeypatch):
+    """Transitions and KPIs of past runs are kept in monitor_figures: a second `monitor` reads them back
+    (the same figures), a late order or a re-run computes the affected ones again."""
+    from segmint.monitor import figures
+
+    tiny.refresh("2024-03-01")
+    _second_period(tiny)
+    tiny.refresh("2024-04-01")
+    first = tiny.monitor("spend")
+    calls = {"transitions": 0, "kpis": 0}
+    real_t, real_k = figures.transitions, figures._run_kpis
+
+    def count_t(*a, **k):
+        calls["transitions"] += 1
+        return real_t(*a, **k)
+
+    def count_k(*a, **k):
+        calls["kpis"] += 1
+        return real_k(*a, **k)
+
+    monkeypatch.setattr(figures, "transitions", count_t)
+    monkeypatch.setattr(figures, "_run_kpis", count_k)
+    again = tiny.monitor("spend")
+    assert calls == {"transitions": 0, "kpis": 0}
+    assert again["transitions"] == first["transitions"] and again["kpis"] == first["kpis"]
+    # a late order inside the second period: the KPIs are read again from the orders (both runs' rows)
+    tiny.ingest("orders", orders([("5", "A", "2024-03-15", 30.0)]))
+    late = tiny.monitor("spend")
+    assert calls == {"transitions": 0, "kpis": 2}
+    k = {(r["as_of"], r["segment"]): r["revenue"] for r in late["kpis"]}
+    assert k[("2024-04-01", "big")] == 50.0
+    # the second run stored again: its pair's transitions are computed again, the first run's KPIs are not
+    tiny.segment("spend", "2024-04-01")
+    tiny.monitor("spend")
+    assert calls == {"transitions": 1, "kpis": 3}
+    kept = tiny.store.table("monitor_figures").to_pyarrow().to_pandas()
+    assert set(kept.figure) == {"transitions", "kpis"} and not kept.value.str.contains('"A"').any()

@@ -20,6 +20,7 @@ import pandas as pd
 from segmint.errors import DataError
 from segmint.features.snapshot import load_features
 from segmint.intervals import wilson  # re-exported: one implementation for every layer
+from segmint.monitor import memo
 from segmint.monitor.drift import compare_frames
 from segmint.segment import kinds
 from segmint.segment import membership as ms
@@ -30,7 +31,9 @@ __all__ = ["drift", "kpis", "runs", "sizes", "transitions", "wilson"]
 
 
 def runs(ctx: SegmentContext, name: str) -> list[dict[str, Any]]:
-    """The runs of ``name`` to monitor, oldest first: ``as_of`` (datetime), ``version``, ``customers``.
+    """The runs of ``name`` to monitor, oldest first: ``as_of`` (datetime), ``version``, ``customers``,
+    ``rows`` and ``stored_at`` (ISO text or None; with the counts, what :func:`segmint.monitor.memo.run_key`
+    tells a run by).
 
     One per as_of: the latest version stored there.
     """
@@ -42,7 +45,9 @@ def runs(ctx: SegmentContext, name: str) -> list[dict[str, Any]]:
     frame = frame.assign(as_of=pd.to_datetime(frame["as_of"])).sort_values(["as_of", "version"])
     last = frame.groupby("as_of", as_index=False).last()
     return [{"as_of": pd.Timestamp(r.as_of).to_pydatetime(), "version": int(r.version),
-             "customers": int(r.customers)} for r in last.itertuples()]
+             "customers": int(r.customers), "rows": int(r.rows),
+             "stored_at": None if pd.isna(r.stored_at) else pd.Timestamp(r.stored_at).isoformat()}
+            for r in last.itertuples()]
 
 
 def _members(ctx: SegmentContext, name: str, run: dict[str, Any]) -> ir.Table:
@@ -81,6 +86,15 @@ def transitions(ctx: SegmentContext, name: str, before: dict[str, Any], after: d
     return {"from_as_of": iso(before["as_of"]), "to_as_of": iso(after["as_of"]), "from_version": before["version"],
             "to_version": after["version"], "customers": mig["customers"], "moved": mig["moved_count"],
             "moved_share": mig["moved_share"], "matrix": matrix, "segments": changes}
+
+
+def transitions_over(ctx: SegmentContext, name: str, shown: list[dict[str, Any]], exclusive: bool) -> list[dict]:
+    """:func:`transitions` between each pair of consecutive runs, each pair computed once and kept
+    (:mod:`segmint.monitor.memo`): a segmentation refreshed daily would otherwise join every pair again."""
+    pairs = list(zip(shown, shown[1:]))
+    keys = [f"{memo.run_key(a)}>{memo.run_key(b)}|{exclusive}" for a, b in pairs]
+    return memo.remember_many(ctx.store, name, "transitions", keys,
+                              lambda i: transitions(ctx, name, pairs[i][0], pairs[i][1], exclusive))
 
 
 # ------------------------------------------------------------------------------------ drift
@@ -170,39 +184,52 @@ def kpis(ctx: SegmentContext, name: str, every: list[dict[str, Any]], window_day
     the members at the run: ``repeat_rate_90d`` (share with two or more orders in the 90 days before),
     ``predicted_clv``, ``p_alive``, ``consent_share``, ``email_open_rate``, ``email_click_rate``
     (response rates from the events).
+
+    Each run's rows are computed once and kept (:mod:`segmint.monitor.memo`) under the two runs, the
+    orders and the feature settings they read.
     """
+    snap_cols = set(ctx.store.table("features").columns) if "features" in ctx.store.tables() else set()
+    state = memo.data_state(ctx.store, [window_days, sorted(snap_cols), ctx.features.model_dump()])
+    keys = [f"{memo.run_key(every[i - 1] if i else run)}>{memo.run_key(run)}|{state}" for i, run in enumerate(every)]
+    per_run = memo.remember_many(ctx.store, name, "kpis", keys,
+                                 lambda i: _run_kpis(ctx, name, every, i, window_days, snap_cols))
+    return [row for rows in per_run for row in rows]
+
+
+def _run_kpis(ctx: SegmentContext, name: str, every: list[dict[str, Any]], i: int, window_days: int,
+              snap_cols: set[str]) -> list[dict[str, Any]]:
+    """The KPI rows of ``every[i]`` (see :func:`kpis`)."""
     o = ctx.store.table("orders")
     o = o.filter(~o.returned.fill_null(False))
-    snap_cols = set(ctx.store.table("features").columns) if "features" in ctx.store.tables() else set()
+    run = every[i]
+    end = run["as_of"]
+    start_run = every[i - 1] if i else run
+    start = start_run["as_of"] if i else end - dt.timedelta(days=window_days)
+    at_end = _members(ctx, name, run)
+    at_start = _members(ctx, name, start_run)
+    period = o.filter((o.ordered_at >= ibis.literal(start, type="timestamp"))
+                      & (o.ordered_at < ibis.literal(end, type="timestamp")))
+    # the segment the customer was in: at the start run, else (new customers) at this run
+    first = at_start.select(ID, "segment")
+    newcomers = at_end.anti_join(first, ID).select(ID, "segment")
+    home = first.union(newcomers)
+    j = period.inner_join(home, period[ID] == home[ID])
+    activity = j.group_by("segment").aggregate(orders=j.count(), buyers=j[ID].nunique(),
+                                               revenue=j.amount.cast("float64").sum())
+    act = activity.to_pyarrow().to_pandas().set_index("segment")
+    state = _state_kpis(ctx, at_end, end, snap_cols)
+    members = at_end.group_by("segment").aggregate(customers=at_end.count()).to_pyarrow().to_pandas()
     out = []
-    for i, run in enumerate(every):
-        end = run["as_of"]
-        start_run = every[i - 1] if i else run
-        start = start_run["as_of"] if i else end - dt.timedelta(days=window_days)
-        at_end = _members(ctx, name, run)
-        at_start = _members(ctx, name, start_run)
-        period = o.filter((o.ordered_at >= ibis.literal(start, type="timestamp"))
-                          & (o.ordered_at < ibis.literal(end, type="timestamp")))
-        # the segment the customer was in: at the start run, else (new customers) at this run
-        first = at_start.select(ID, "segment")
-        newcomers = at_end.anti_join(first, ID).select(ID, "segment")
-        home = first.union(newcomers)
-        j = period.inner_join(home, period[ID] == home[ID])
-        activity = j.group_by("segment").aggregate(orders=j.count(), buyers=j[ID].nunique(),
-                                                   revenue=j.amount.cast("float64").sum())
-        act = activity.to_pyarrow().to_pandas().set_index("segment")
-        state = _state_kpis(ctx, at_end, end, snap_cols)
-        members = at_end.group_by("segment").aggregate(customers=at_end.count()).to_pyarrow().to_pandas()
-        for r in members.sort_values("segment").itertuples():
-            seg = r.segment
-            n_orders = int(act["orders"].get(seg, 0)) if len(act) else 0
-            revenue = float(act["revenue"].get(seg, 0.0)) if len(act) else 0.0
-            row = {"as_of": iso(end), "period_start": iso(start), "segment": seg, "customers": int(r.customers),
-                   "orders": n_orders, "buyers": int(act["buyers"].get(seg, 0)) if len(act) else 0,
-                   "revenue": revenue, "aov": revenue / n_orders if n_orders else None,
-                   "revenue_per_customer": revenue / r.customers if r.customers else None}
-            row.update(state.get(seg, {}))
-            out.append(row)
+    for r in members.sort_values("segment").itertuples():
+        seg = r.segment
+        n_orders = int(act["orders"].get(seg, 0)) if len(act) else 0
+        revenue = float(act["revenue"].get(seg, 0.0)) if len(act) else 0.0
+        row = {"as_of": iso(end), "period_start": iso(start), "segment": seg, "customers": int(r.customers),
+               "orders": n_orders, "buyers": int(act["buyers"].get(seg, 0)) if len(act) else 0,
+               "revenue": revenue, "aov": revenue / n_orders if n_orders else None,
+               "revenue_per_customer": revenue / r.customers if r.customers else None}
+        row.update(state.get(seg, {}))
+        out.append(row)
     return out
 
 

@@ -60,7 +60,7 @@ def monitor(ctx: SegmentContext, settings, name: str, *, reference: str | None =
         "name": name, "kind": defn.kind, "exclusive": exclusive,
         "runs": [{"as_of": iso(r["as_of"]), "version": r["version"], "customers": r["customers"]} for r in shown],
         "sizes": figures.sizes(ctx, name, shown),
-        "transitions": [figures.transitions(ctx, name, a, b, exclusive) for a, b in zip(shown, shown[1:])],
+        "transitions": figures.transitions_over(ctx, name, shown, exclusive),
         "drift_settings": drift_settings.model_dump(),
         "drift": None, "drift_series": [], "kpis": figures.kpis(ctx, name, shown, settings.kpi_window_days),
         "model_health": None,

@@ -102,12 +102,12 @@ def versions(store, name: str) -> list[dict[str, Any]]:
 
 
 def runs(store, name: str) -> pd.DataFrame:
-    """Runs of a segmentation: ``version``, ``as_of``, ``customers``, ``rows``; oldest first."""
+    """Runs of a segmentation: ``version``, ``as_of``, ``customers``, ``rows``, ``stored_at``; oldest first."""
     if MEMBERSHIPS not in store.con.list_tables():
-        return pd.DataFrame(columns=["version", "as_of", "customers", "rows"])
+        return pd.DataFrame(columns=["version", "as_of", "customers", "rows", "stored_at"])
     ensure_tables(store)
     r = store.con.table(RUNS)
-    out = r.filter(r.segmentation == name).select("version", "as_of", "customers", "rows")
+    out = r.filter(r.segmentation == name).select("version", "as_of", "customers", "rows", "stored_at")
     return out.order_by(["as_of", "version"]).to_pyarrow().to_pandas()
 
 
