@@ -77,3 +77,26 @@ def test_reingest_doubles_nothing(retail):
     assert second.rows_new == 0 and second.rows_already_present == first.rows_accepted
     assert second.quarantine_already_recorded == second.rows_quarantined
     assert int(ws.store.table("quarantine").count().to_pyarrow().as_py()) == first.rows_quarantined
+
+
+def test_customers_added_from_the_lines_join_the_base_at_their_first_line(tmp_path, monkeypatch):
+    """No signup date in a line-item file: the first line is when a customer became one. With a null
+    signup_at, customers first seen in December were "No purchases" members of every earlier month."""
+    import pandas as pd
+
+    from segmint.workspace import Workspace
+
+    monkeypatch.setenv("SEGMINT_SECRET", "test-secret-key-for-pseudonyms")
+    ws = Workspace.init(tmp_path / "lines")
+    lines = pd.DataFrame({"InvoiceNo": ["1", "2", "C3", "4"], "StockCode": ["A", "A", "A", "B"],
+                          "Description": ["x"] * 4, "Quantity": ["2", "1", "-1", "3"],
+                          "InvoiceDate": ["2011-01-05 10:00", "2011-03-01 09:00", "2011-02-01 08:00",
+                                          "2011-06-01 12:00"],
+                          "UnitPrice": ["1.5", "2.0", "2.0", "1.0"], "CustomerID": ["17850", "17850", "13047", "12583"],
+                          "Country": ["United Kingdom", "United Kingdom", "France", "Germany"]})
+    ws.ingest("orders", lines, preset="online-retail")
+    c = ws.store.table("customers").to_pyarrow().to_pandas().set_index("customer_id")
+    assert c.loc["17850", "signup_at"] == pd.Timestamp("2011-01-05 10:00")
+    assert c.loc["13047", "signup_at"] == pd.Timestamp("2011-02-01 08:00")  # a return is a first line too
+    f = ws.features("2011-04-01")
+    assert sorted(f.customer_id) == ["13047", "17850"]  # 12583's first line is in June

@@ -191,3 +191,17 @@ def test_past_figures_are_computed_once_and_again_when_their_runs_or_orders_chan
     assert calls == {"transitions": 1, "kpis": 3}
     kept = tiny.store.table("monitor_figures").to_pyarrow().to_pandas()
     assert set(kept.figure) == {"transitions", "kpis"} and not kept.value.str.contains('"A"').any()
+
+
+def test_refresh_at_a_date_before_any_customer_says_why_not_that_no_snapshot_is_stored(tiny, tmp_path):
+    """A refresh (or `segment`) at a date with nobody in the base used to answer "no feature snapshot is stored
+    yet; compute one with `segmint features`", which the user had just done; it says there are no customers."""
+    from segmint.workspace import Workspace
+
+    from .conftest import BIG_SMALL
+
+    empty = configure(Workspace.init(tmp_path / "empty"), BIG_SMALL)
+    with pytest.raises(DataError, match=r"no customers as of 2024-03-01: .*the orders table is empty"):
+        empty.refresh("2024-03-01")
+    with pytest.raises(DataError, match=r"no customers as of 2023-01-01: .*the first order is on 2024-01-10"):
+        tiny.segment("spend", "2023-01-01")

@@ -7,7 +7,9 @@ returns (``returned = true``, negative amount), never dropped. Lines that fail a
 check are quarantined with their reasons; their order is built from its clean lines.
 
 Optionally, attributes of the customer on the line (``customer_attributes``, e.g.
-Online Retail's Country) add the customers the store does not know yet.
+Online Retail's Country) add the customers the store does not know yet, with the time of
+their first line in the file as ``signup_at`` (the source knows no other: they are in the
+customer base from then on, not at every earlier date).
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ def _orders(lines: ibis.Table) -> ibis.Table:
 def _add_customers(store, lines: ibis.Table, options, source: str, report: IngestReport) -> int:
     """Insert customers seen on lines that the store does not have yet (attributes from the lines)."""
     attrs = {a: lines[f"_attr_{a}"].max() for a in options.customer_attributes}
+    # No signup date is known: the customer is a customer from the first line the file shows them on. With a
+    # null signup_at they were in the base at every date, before their first order too (a "No purchases"
+    # share that melted away month by month in the monitoring of the real Online Retail file).
+    attrs["signup_at"] = lines.ordered_at.min()
     people = lines.group_by("customer_id").aggregate(**attrs)
     stored = store.table("customers")
     new = people.anti_join(stored, people.customer_id == stored.customer_id)
@@ -105,7 +111,7 @@ def _add_customers(store, lines: ibis.Table, options, source: str, report: Inges
             stored = store.table("customers")
             schema = stored.schema()
         fill = {c: ibis.null(schema[c]) for c in stored.columns
-                if c not in ("customer_id", *options.customer_attributes, "_source", "_ingested_at")}
+                if c not in ("customer_id", "signup_at", *options.customer_attributes, "_source", "_ingested_at")}
         rows = new.mutate(**fill, _source=ibis.literal(source), _ingested_at=ibis.now().cast("timestamp"))
         store.con.insert("customers", rows.select(stored.columns).cast(schema))
     return n

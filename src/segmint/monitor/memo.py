@@ -82,7 +82,7 @@ def remember_many(store, segmentation: str, figure: str, keys: Sequence[str],
         value = build(i)
         found[key] = new[key] = value
         out.append(value)
-    if new and t is not None:
+    if new and t is not None and not getattr(store, "read_only", False):
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         rows = [{"segmentation": segmentation, "figure": figure, "key": k, "computed_at": now,
                  "value": json.dumps(v, sort_keys=True, default=str)} for k, v in new.items()]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import ibis.expr.types as ir
 import pandas as pd
 
-from segmint.errors import ConfigError, SnapshotMissing, UnknownNameError, did_you_mean
+from segmint.errors import ConfigError, DataError, SnapshotMissing, UnknownNameError, did_you_mean
 from segmint.segment import kinds
 from segmint.segment.definitions import Definition
 from segmint.segment.model_cache import ModelDocs
@@ -104,8 +104,21 @@ def features_at(ctx: SegmentContext, as_of: object = None) -> tuple[ir.Table, dt
         # or stored it twice.
         with _SNAPSHOT_LOCK:
             if iso(when) not in {s["as_of"] for s in list_snapshots(ctx.store)}:
-                snapshot(ctx.store, when, ctx.features, plausible=ctx.plausible)
+                made = snapshot(ctx.store, when, ctx.features, plausible=ctx.plausible)
+                if not made["customers"]:
+                    raise DataError(_no_customers(ctx, when))
     return load_features(ctx.store, when), when
+
+
+def _no_customers(ctx: SegmentContext, when: dt.datetime) -> str:
+    """Why a snapshot at ``when`` has nobody in it, and what to do (instead of "no snapshot is stored")."""
+    o = ctx.store.table("orders")
+    first = o.ordered_at.min().to_pyarrow().as_py()
+    held = ("the orders table is empty" if first is None
+            else f"the first order is on {first.date().isoformat()}")
+    return (f"no customers as of {iso(when)}: no order before that date and no customer signed up by then "
+            f"({held}), so there is nothing to segment; ingest orders or customers first (`segmint ingest "
+            "orders FILE`), or choose a later --as-of")
 
 
 def require_snapshot(ctx: SegmentContext, as_of: object = None) -> dt.datetime:
