@@ -191,6 +191,11 @@ def test_past_figures_are_computed_once_and_again_when_their_runs_or_orders_chan
     assert calls == {"transitions": 1, "kpis": 3}
     kept = tiny.store.table("monitor_figures").to_pyarrow().to_pandas()
     assert set(kept.figure) == {"transitions", "kpis"} and not kept.value.str.contains('"A"').any()
+    # an erasure takes the figures computed with the erased customer's rows away too
+    tiny.forget(["B"])
+    assert tiny.store.count("monitor_figures") == 0
+    after = tiny.monitor("spend")
+    assert {r["as_of"]: r["customers"] for r in after["kpis"] if r["segment"] == "big"}["2024-04-01"] == 1
 
 
 def test_refresh_at_a_date_before_any_customer_says_why_not_that_no_snapshot_is_stored(tiny, tmp_path):

@@ -20,7 +20,7 @@ import pandas as pd
 from segmint.errors import DataError
 from segmint.features.snapshot import load_features
 from segmint.intervals import wilson  # re-exported: one implementation for every layer
-from segmint.monitor import memo
+from segmint.store import kept_figures
 from segmint.monitor.drift import compare_frames
 from segmint.segment import kinds
 from segmint.segment import membership as ms
@@ -32,8 +32,8 @@ __all__ = ["drift", "kpis", "runs", "sizes", "transitions", "wilson"]
 
 def runs(ctx: SegmentContext, name: str) -> list[dict[str, Any]]:
     """The runs of ``name`` to monitor, oldest first: ``as_of`` (datetime), ``version``, ``customers``,
-    ``rows`` and ``stored_at`` (ISO text or None; with the counts, what :func:`segmint.monitor.memo.run_key`
-    tells a run by).
+    ``rows`` and ``stored_at`` (ISO text or None; with the counts, what
+    :func:`segmint.store.kept_figures.run_key` tells a run by).
 
     One per as_of: the latest version stored there.
     """
@@ -90,10 +90,10 @@ def transitions(ctx: SegmentContext, name: str, before: dict[str, Any], after: d
 
 def transitions_over(ctx: SegmentContext, name: str, shown: list[dict[str, Any]], exclusive: bool) -> list[dict]:
     """:func:`transitions` between each pair of consecutive runs, each pair computed once and kept
-    (:mod:`segmint.monitor.memo`): a segmentation refreshed daily would otherwise join every pair again."""
+    (:mod:`segmint.store.kept_figures`): a segmentation refreshed daily would otherwise join every pair again."""
     pairs = list(zip(shown, shown[1:]))
-    keys = [f"{memo.run_key(a)}>{memo.run_key(b)}|{exclusive}" for a, b in pairs]
-    return memo.remember_many(ctx.store, name, "transitions", keys,
+    keys = [f"{kept_figures.run_key(a)}>{kept_figures.run_key(b)}|{exclusive}" for a, b in pairs]
+    return kept_figures.remember_many(ctx.store, name, "transitions", keys,
                               lambda i: transitions(ctx, name, pairs[i][0], pairs[i][1], exclusive))
 
 
@@ -185,13 +185,14 @@ def kpis(ctx: SegmentContext, name: str, every: list[dict[str, Any]], window_day
     ``predicted_clv``, ``p_alive``, ``consent_share``, ``email_open_rate``, ``email_click_rate``
     (response rates from the events).
 
-    Each run's rows are computed once and kept (:mod:`segmint.monitor.memo`) under the two runs, the
+    Each run's rows are computed once and kept (:mod:`segmint.store.kept_figures`) under the two runs, the
     orders and the feature settings they read.
     """
     snap_cols = set(ctx.store.table("features").columns) if "features" in ctx.store.tables() else set()
-    state = memo.data_state(ctx.store, [window_days, sorted(snap_cols), ctx.features.model_dump()])
-    keys = [f"{memo.run_key(every[i - 1] if i else run)}>{memo.run_key(run)}|{state}" for i, run in enumerate(every)]
-    per_run = memo.remember_many(ctx.store, name, "kpis", keys,
+    state = kept_figures.data_state(ctx.store, [window_days, sorted(snap_cols), ctx.features.model_dump()])
+    keys = [f"{kept_figures.run_key(every[i - 1] if i else run)}>{kept_figures.run_key(run)}|{state}"
+            for i, run in enumerate(every)]
+    per_run = kept_figures.remember_many(ctx.store, name, "kpis", keys,
                                  lambda i: _run_kpis(ctx, name, every, i, window_days, snap_cols))
     return [row for rows in per_run for row in rows]
 

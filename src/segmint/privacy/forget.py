@@ -38,6 +38,7 @@ import pyarrow as pa
 from segmint.errors import ConfigError
 from segmint.ingest.pii import PREFIXES
 from segmint.privacy import ledger
+from segmint.store import kept_figures
 from segmint.store.erase import customer_tables, delete_people, text_tables
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -248,6 +249,7 @@ def erase(store: Store, ids: Iterable[Any], *, request: str = "", who: str = "cl
         p.tables, p.present = delete_people(store, keyed, ids)
         if "memberships" in p.tables:  # the runs' stored counts say what they hold now
             store.runs.recount()
+        kept_figures.clear(store)  # monitoring figures computed with them go too
         receipt.tables, receipt.found = dict(p.tables), len(p.present)
         receipt.not_found = len(ids) - receipt.found
         for name, found in p.mention_rows.items():

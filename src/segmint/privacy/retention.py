@@ -31,6 +31,7 @@ import ibis
 
 from segmint.errors import ConfigError, did_you_mean
 from segmint.privacy import ledger
+from segmint.store import kept_figures
 
 if TYPE_CHECKING:  # pragma: no cover
     from segmint.store import Store
@@ -87,6 +88,7 @@ def purge(store: Store, rules: Mapping[str, Any], *, now: dt.datetime | None = N
                     store.delete_before(table, v["column"], v["_before"])
             if "memberships" in purged:  # the runs' stored sizes say what they hold now
                 store.runs.recount()
+            kept_figures.clear(store)  # monitoring figures computed with the purged rows go too
             ledger.record(store, request_id=request_id, action="retention", request="retention", who=who,
                           hashes=[], tables=purged,
                           details={t: {k: v[k] for k in ("column", "months", "before")} for t, v in p.items()})

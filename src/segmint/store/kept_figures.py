@@ -14,8 +14,10 @@ of the two runs is stored again or the data under it changes, so they are kept i
   the count and time of the last ingest, and the feature settings.
 
 A key that no longer matches is never read again; its row stays (one small row per run and figure;
-the table is a cache that nothing but this module reads, and dropping it loses nothing). The values
-are aggregates per segment (counts, sums, shares), never a customer's row.
+the table is a cache that nothing but this module reads, and dropping it loses nothing), except that an
+erasure or a retention purge clears the table (:func:`clear`): the figures computed with the rows they
+took away go with them. The values are aggregates per segment (counts, sums, shares), never a
+customer's row.
 
 Examples
 --------
@@ -33,7 +35,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
-__all__ = ["TABLE", "data_state", "remember_many", "run_key"]
+__all__ = ["TABLE", "clear", "data_state", "remember_many", "run_key"]
 
 TABLE = "monitor_figures"
 SCHEMA = pa.schema([("segmentation", pa.string()), ("figure", pa.string()), ("key", pa.string()),
@@ -90,3 +92,14 @@ def remember_many(store, segmentation: str, figure: str, keys: Sequence[str],
     # JSON both ways: a value computed now is the same object a later read gives (tuples become lists)
     return [json.loads(json.dumps(v, sort_keys=True, default=str)) for v in out]
 
+
+#: Every figure this module keeps (what :func:`clear` deletes).
+FIGURES = ("transitions", "kpis")
+
+
+def clear(store) -> None:
+    """Drop every kept figure (inside the caller's transaction): an erasure or a retention purge took rows
+    away, and figures computed with them go too; they are computed again when next asked for."""
+    if TABLE in store.con.list_tables():
+        for figure in FIGURES:
+            store.delete_rows(TABLE, figure=figure)
