@@ -69,8 +69,9 @@ class Staged:
         return int(self.table(con).count().to_pyarrow().as_py())
 
 
-#: ``derive(src, columns, source)``: columns to compute while staging, from the text columns ``columns`` of ``src``
-Derive = Callable[[ibis.Table, list, str], dict]
+#: ``derive(src, columns, source)``: ``src`` with the columns to compute while staging (from its source columns
+#: ``columns``) added
+Derive = Callable[[ibis.Table, list, str], ibis.Table]
 
 
 def detect_format(path: Path) -> str:
@@ -323,8 +324,8 @@ def _positioned(store, src: ibis.Table, name: str, source: str, first_line: int 
         store.con.create_table(text, src, temp=True)
         src = store.con.table(text)
     try:
-        derived = derive(src, columns, source) if derive is not None else {}
-        view = store.create_positioned(name, src.mutate(**derived) if derived else src)
+        rows = derive(src, columns, source) if derive is not None else src
+        view = store.create_positioned(name, rows)
     finally:
         if text is not None:
             store.con.drop_table(text, force=True)
@@ -421,7 +422,7 @@ def _stage_jsonl(store, path: Path, derive: Derive | None = None) -> Staged:
     staged = text.select(_rec=text._rec, _json_ok=obj_ok, _raw_line=text._line, **cols)
     good = staged.filter(staged._json_ok).drop("_json_ok", "_raw_line")
     if keys and derive is not None:
-        good = good.mutate(**derive(good, keys, str(path)))
+        good = derive(good, keys, str(path))
     con.create_table(name, good, temp=True)
     bad = staged.filter(~staged._json_ok & (staged._raw_line.strip().length() > 0))
     rejects = [Reject(int(r) + 1, "malformed_json", raw or "") for r, raw in

@@ -64,10 +64,12 @@ def _key_repeats(con, typed: ibis.Table, key: list[str], copies: ibis.Table | No
     """
     if not key:
         return None
-    clean = typed.filter(checks.passes(typed._reasons)).select("_rec", *key)
+    kh = ["_kh"] if "_kh" in typed.columns else []
+    clean = typed.filter(checks.passes(typed._reasons)).select("_rec", *key, *kh)
     if copies is not None:
         clean = clean.anti_join(copies, "_rec")
-    hashed = clean.mutate(_kh=ibis.struct({k: clean[k] for k in key}).hash())
+    # ``_kh``: the key's hash, computed while staging (the pipeline's typed table); else computed here
+    hashed = clean if kh else clean.mutate(_kh=ibis.struct({k: clean[k] for k in key}).hash())
     repeated = hashed.group_by("_kh").aggregate(_n=hashed.count()).filter(lambda t: t._n > 1).select("_kh")
     rows = _small(con, name + "_cand", hashed.semi_join(repeated, "_kh").select("_rec", *key))
     if rows is None:
