@@ -294,8 +294,10 @@ def to_type(text: ibis.StringValue, column: Column, opts: ParseOptions, first: i
             num = ibis.ifelse(thousands, num.re_replace(",", ""), num)
         if kind == "integer":
             as_float = ibis.ifelse(direct.notnull(), direct, num.try_cast("float64"))
-            whole = (as_float == as_float.round(0)) & (as_float.abs() < 9.2e18)
-            return ibis.ifelse(whole, as_float.cast("int64"), ibis.null("int64"))
+            # "% 1", not round(0): Ibis casts round(x, 0) to int64, which fails the load beyond 9.2e18
+            whole = (as_float % 1.0 == 0) & (as_float.abs() < 9.2e18)
+            # try_cast: the engine may compute the cast for values the condition excludes (9.3e18 failed the load)
+            return ibis.ifelse(whole, as_float.try_cast("int64"), ibis.null("int64"))
         value = ibis.ifelse(direct.notnull(), direct, num.try_cast(target))
         if kind == "float":
             # "NaN" and "inf" parse as floats but are not values (decimals refuse them already)

@@ -392,12 +392,34 @@ def _stage_parquet(store, path: Path, derive: Derive | None = None) -> Staged:
         src = store.con.read_parquet(str(path))
     except Exception as exc:
         raise DataError(f"{path}: cannot read it as Parquet: {str(exc).splitlines()[0]}") from None
-    return _stage_expr(store, src, str(path), derive)
+    return _stage_expr(store, src, str(path), derive, keep_typed=True)
 
 
-def _stage_expr(store, src: ibis.Table, source: str, derive: Derive | None = None) -> Staged:
+def kept_typed(dtype) -> bool:
+    """Whether a typed source column (Parquet) is staged with its own type rather than as text.
+
+    Booleans, integers, floating-point numbers, decimals and timestamps without a zone in
+    microseconds: the types whose values the ingest reads directly (``pipeline._conversions``),
+    with the text route for the values it does not. Other types (dates, zoned or nanosecond
+    timestamps, lists, structs...) are staged as their text, as every column once was.
+    """
+    if dtype.is_boolean() or dtype.is_integer() or dtype.is_floating() or dtype.is_decimal():
+        return True
+    return dtype.is_timestamp() and dtype.timezone is None and dtype.scale in (None, 6)
+
+
+def _stage_expr(store, src: ibis.Table, source: str, derive: Derive | None = None,
+                keep_typed: bool = False) -> Staged:
+    """Stage ``src`` as text; with ``keep_typed``, columns of :func:`kept_typed` types keep their type.
+
+    A Parquet file's numbers and times were cast to text and parsed back, which cost more than
+    reading the file (issue 16). Whatever reads a staged column as text casts it (the engine's
+    cast, the one that staging applied), so the quarantine's raw record, the personal-data
+    scan and the exact-duplicate comparison see the same text either way.
+    """
     name = _temp_name("src")
-    text = src.select(**{c: src[c].cast("string") for c in src.columns})
+    text = src.select(**{c: src[c] if keep_typed and kept_typed(src[c].type()) else src[c].cast("string")
+                         for c in src.columns})
     return _positioned(store, text, name, source, None, derive)
 
 

@@ -47,7 +47,8 @@ def _copies(con, typed: ibis.Table, source: ibis.Table, columns: list[str], name
     if cand is None:
         return None
     rows = source.semi_join(cand, "_rec")
-    rank = ibis.row_number().over(group_by=[rows[c] for c in columns], order_by=rows._rec)
+    # compared as text: a Parquet file's typed columns (-0.0 and 0.0 are equal numbers, not equal text)
+    rank = ibis.row_number().over(group_by=[rows[c].cast("string") for c in columns], order_by=rows._rec)
     out = _small(con, name, rows.select("_rec", _rank=rank).filter(lambda t: t._rank > 0).select("_rec"))
     con.drop_table(name + "_cand", force=True)
     return out
@@ -144,7 +145,7 @@ def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, rep
     con.create_table(name + "_bad", bad_rows, temp=True)
     bad = con.table(name + "_bad")
     src = staged.table(con).semi_join(bad, "_rec")
-    raw = ibis.struct({c: src[c] for c in staged.columns}).cast("json").cast("string")
+    raw = ibis.struct({c: src[c].cast("string") for c in staged.columns}).cast("json").cast("string")
     bad = bad.join(src.select(_rec=src._rec, _raw=raw), "_rec")
     bad = _with_line_numbers(bad, staged)
     # an erased person's row is counted, never kept: its raw record would bring their data back
