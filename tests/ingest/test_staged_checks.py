@@ -265,3 +265,15 @@ def test_a_whole_number_beyond_int64_is_quarantined_not_a_failed_load(ws, tmp_pa
     r = ws.ingest("orders", path)
     assert r.quarantine_reasons == {"unparseable_quantity": 1}
     assert r.rows_accepted == 1
+
+
+def test_a_line_over_the_readers_own_bound_is_read_again_with_segmints(ws, tmp_path):
+    # The CSV is read with the reader's 2 MiB line bound first (a 16 MiB bound made it decompress a gzip file
+    # tens of MB deep to sniff it); a 3 MiB line deep in the file, which that reader sets aside, is read again.
+    path = tmp_path / "long.csv.gz"
+    rows = "".join(f"O{i},C1,2024-01-01,c,{i}\n" for i in range(30_000))
+    text = "order_id,customer_id,ordered_at,category,amount\n" + rows + "OX,C1,2024-01-01," + "y" * (3 << 20) + ",5\n"
+    path.write_bytes(gzip.compress(text.encode()))
+    r = ws.ingest("orders", path)
+    assert (r.rows_read, r.rows_accepted, r.rows_quarantined) == (30_001, 30_001, 0)
+    assert ws.store.count("quarantine") == 0
