@@ -204,7 +204,7 @@ def needs_cleaning(values: list[ibis.StringValue]) -> ibis.BooleanValue:
     Examples
     --------
     >>> import ibis
-    >>> t = ibis.memtable({"a": ["x", " x", "x", None], "b": ["y", "y", "y\x00", None]})
+    >>> t = ibis.memtable({"a": ["x", " x", "x", None], "b": ["y", "y", "y\\x00", None]})
     >>> t.select(n=needs_cleaning([t.a, t.b])).to_pandas().n.tolist()
     [False, True, True, False]
     """
