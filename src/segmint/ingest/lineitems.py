@@ -37,6 +37,8 @@ def finish(store, typed: ibis.Table, staged, plan, options, report: IngestReport
         checks.reason(typed.unit_price <= 0, "non_positive_price"),
     ]
     typed = typed.mutate(_reasons=checks.combine(typed._reasons, extra), _return=is_return)
+    if "_kh" in typed.columns:  # the hash of the order's key: lines are checked on their own key (_LineKey)
+        typed = typed.drop("_kh")
     # order_items rows are unique per source line; the order key check is per line too
     # With customer attributes on the lines, customers are created from them: no reference check.
     line_key = _LineKeyOwnCustomers if options.customer_attributes else _LineKey

@@ -57,6 +57,10 @@ def find(t: ibis.Table, columns: list[str], *, by_value: bool = True) -> dict[st
     n = int(t.count().to_pyarrow().as_py())
     # Fewer rows for wide sources: about 200,000 values are looked at in all (a fraction of a second).
     size = max(200, min(pii_detect.SAMPLE_ROWS, _SAMPLE_VALUES // max(1, len(columns))))
+    schema = t.schema()
+    typed = [c for c in columns if not schema[c].is_string()]
+    if typed:  # a Parquet file's numbers and times are staged typed: looked at as the text they were staged as
+        t = t.mutate(**{c: t[c].cast("string") for c in typed})
     sample = _spread_sample(t, n, size).select(columns)  # no select in the engine: cheap for wide sources
     found = pii_detect.detect(sample)
     # A sample can miss the one note in thousands that mentions an address, so free-text columns (where
@@ -165,7 +169,7 @@ def apply(con, t: ibis.Table, decisions: Mapping[str, Decision], key: bytes | No
     if not hashed:
         return t.drop(*actions)
     pseudo = pii.Pseudonymiser(key, default_country_code=default_country_code)
-    arrow = t.select("_rec", *hashed).to_pyarrow()
+    arrow = t.select("_rec", *[t[c].cast("string").name(c) for c in hashed]).to_pyarrow()
     replaced = {"_rec": arrow.column("_rec")}
     for c in hashed:
         finding = actions[c].finding

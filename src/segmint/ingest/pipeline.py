@@ -25,7 +25,7 @@ import ibis
 import pyarrow as pa
 
 from segmint.config import PlausibleDates
-from segmint.contracts import CONTRACTS, Contract, contract
+from segmint.contracts import CONTRACTS, ENGINE_TYPES, Contract, contract
 from segmint.errors import DataError
 from segmint.ingest import checks, coerce, lineitems, stage
 from segmint.ingest.report import IngestReport
@@ -87,8 +87,9 @@ def _ingest(store: Store, table: str, source, options: IngestOptions, key: bytes
     target = CONTRACTS["order_items"] if options.line_items else CONTRACTS[table]
     planned: dict[str, coerce.ColumnPlan] = {}
 
-    def derive(src: ibis.Table, columns: list[str], source: str) -> dict[str, ibis.Value]:
-        """Plan the columns (errors before any row is read), then the conversions staged with the text."""
+    def derive(src: ibis.Table, columns: list[str], source: str) -> ibis.Table:
+        """Plan the columns (errors before any row is read), then ``src`` with the conversions and checks staged
+        with the text."""
         if "plan" not in planned:
             planned["plan"] = _plan(table, target, columns, options, source)
         return _conversions(src, columns, target, planned["plan"], options)
@@ -102,7 +103,7 @@ def _ingest(store: Store, table: str, source, options: IngestOptions, key: bytes
         report.ignored_columns = list(plan.ignored)
         report.attribute_columns = list(plan.extras.values())
         if table == "responses":
-            _mask_free_text(con, staged, plan, report)
+            _mask_free_text(con, staged, plan, report, derive)
         step("personal data", staged.rows(con))
         _pseudonymise(store, staged, plan, options, key, report, derive)
         typed = _typed(con, staged, target, plan, options)
@@ -145,16 +146,18 @@ def _stage(store: Store, source, options: IngestOptions, source_name: str | None
     return staged
 
 
-def _mask_free_text(con, staged: stage.Staged, plan: coerce.ColumnPlan, report: IngestReport) -> None:
+def _mask_free_text(con, staged: stage.Staged, plan: coerce.ColumnPlan, report: IngestReport, derive) -> None:
     """Mask e-mails, phone numbers and names inside survey answers (free text) before anything else sees them."""
     from segmint.text.mask import mask_expr
 
     column = plan.mapping.get("answer")
     if column is None or column not in staged.columns:
         return
-    t = staged.table(con)
+    t = staged.table(con).select("_rec", *staged.columns)
     name = staged.name + "_masked"
-    con.create_table(name, t.mutate(**{column: mask_expr(t[column].cast("string"))}), temp=True)
+    # the conversions and checks staged with the text are computed again from the masked text
+    con.create_table(name, derive(t.mutate(**{column: mask_expr(t[column].cast("string"))}), staged.columns,
+                                  staged.source), temp=True)
     stage.drop_staged(con, staged)  # the unmasked text goes as soon as its masked copy exists
     staged.name = name
     staged.temporaries = [name]
@@ -185,7 +188,7 @@ def _pseudonymise(store: Store, staged: stage.Staged, plan: coerce.ColumnPlan, o
     name = staged.name + "_pii"
     dropped = {c for c, d in decisions.items() if d.action == "drop"}
     columns = [c for c in staged.columns if c not in dropped]
-    con.create_table(name, new.mutate(**derive(new, columns, staged.source)), temp=True)
+    con.create_table(name, derive(new, columns, staged.source), temp=True)
     stage.drop_staged(con, staged)  # the raw text goes as soon as its pseudonymised copy exists
     staged.name = name
     staged.temporaries = [name]
@@ -197,39 +200,190 @@ def _pseudonymise(store: Store, staged: stage.Staged, plan: coerce.ColumnPlan, o
     staged.had_pii = True
 
 
-#: Prefix of the columns computed while staging (conversions, "there was text", the row hash).
+#: Prefix of the columns computed while staging (conversions, cleaned text, reasons, the row hash).
 DERIVED = "_seg_"
 
 
 def _conversions(src: ibis.Table, columns: list[str], target: Contract, plan: coerce.ColumnPlan,
-                 options: IngestOptions) -> dict[str, ibis.Value]:
-    """The conversions that are worth storing, computed in the same pass that stages the text.
+                 options: IngestOptions) -> ibis.Table:
+    """``src`` with everything the checks and the write read, computed in the pass that stages it.
 
-    Typed values of non-text columns (``_seg_t_<col>``), whether a column had text
-    (``_seg_has_<col>``) and a hash of the whole source row (``_seg_h``, for exact duplicates).
-    Text columns are cleaned (trimmed) where they are read: cheaper than storing them twice.
+    Stored: the cleaned value of each text column (``_seg_c_<col>``), the typed value of each
+    other column (``_seg_t_<col>``), whether it had text (``_seg_has_<col>``), decimals' lost
+    precision (``_seg_lost_<col>``), a hash of the whole source row (``_seg_h``, for exact
+    duplicates), each row's reasons (``_seg_reasons``, "" when it passes) and a hash of its key
+    (``_seg_kh``). Every later pass (duplicates, keys, the write, the quarantine) reads these
+    columns, where each of them used to recompute cleaning, conversions and checks (issue 16).
+
+    Computed in levels, subqueries that ``view()`` keeps apart: whether the row needs cleaning at
+    all (one search, :func:`coerce.needs_cleaning`), then the cleaned text, then the first step of
+    each conversion (:func:`coerce.first_step`), then the values, then the reasons. Merged into one
+    expression, each use of a step inside a conditional would compute it again.
     """
-    out: dict[str, ibis.Value] = {}
-    for col in target.columns:
-        if col.name not in plan.mapping or plan.mapping[col.name] not in columns:
-            continue
+    converted = _converted(target, plan, columns)
+    # typed source columns (Parquet's) read directly where their values allow it (_typed_value)
+    direct = {col.name for col in converted if _typed_value(src[plan.mapping[col.name]], col, options.parse)}
+    row, unclean = f"{DERIVED}row", f"{DERIVED}unclean"
+    # the source row's text values joined by line feeds: searched once for anything cleaning would change, and
+    # hashed with the typed ones for exact duplicates (a row whose hash repeats is compared with the others
+    # column by column, so values that join alike, such as a null and an empty text, are told apart there)
+    texts = [c for c in columns if src[c].type().is_string()]
+    typed = [c for c in columns if c not in texts]
+    t = src.mutate(**{row: ibis.literal("\n").join([src[c] for c in texts]) if texts else ibis.literal("")}).view()
+    mapped = [t[plan.mapping[col.name]] for col in converted if col.name not in direct]
+    whole = ibis.struct({row: t[row], **{c: t[c] for c in typed}}) if typed else t[row]
+    t = t.mutate(**{unclean: coerce.needs_cleaning(mapped) if mapped else ibis.literal(False),
+                    f"{DERIVED}h": whole.hash()}).view()
+    converted_text = converted
+    converted = [col for col in converted if col.name not in direct]
+    text = {col.name: f"{DERIVED}x_{col.name}" for col in converted}
+    t = t.mutate(**{text[col.name]: coerce.clean_if(t[unclean], t[plan.mapping[col.name]].cast("string"),
+                                                    stored=col.type == "string") for col in converted}).view()
+    first: dict[str, str] = {}
+    step: dict[str, ibis.Value] = {}
+    cleaned: dict[str, str] = {}
+    for col in converted:
         if col.type == "string":
-            if col.not_null:  # "missing" needs to know there was text; the text itself is cleaned where it is read
-                out[f"{DERIVED}has_{col.name}"] = coerce.has_stored_text(src[plan.mapping[col.name]].cast("string"))
+            cleaned[col.name] = f"{DERIVED}s_{col.name}"
+            step[cleaned[col.name]] = _identity(t[text[col.name]], col)
             continue
-        text = _clean(src[plan.mapping[col.name]], col)
-        out[f"{DERIVED}t_{col.name}"] = coerce.to_type(text, col, options.parse)
+        expr = coerce.first_step(t[text[col.name]], col, options.parse)
+        if expr is not None:
+            first[col.name] = f"{DERIVED}p_{col.name}"
+            step[first[col.name]] = expr
+    t = t.mutate(**step).view()
+    out: dict[str, ibis.Value] = {}
+    for col in converted:
+        if col.type == "string":
+            # The cleaned text is stored only where it differs from the source's (``_seg_d_<col>``), which holds
+            # the value everywhere else: a second copy of every id and category would double what staging
+            # keeps in memory. "missing" is whether the value is null.
+            source, value = t[plan.mapping[col.name]].cast("string"), t[cleaned[col.name]]
+            differs = ~value.identical_to(source)
+            out[f"{DERIVED}d_{col.name}"] = differs
+            out[f"{DERIVED}c_{col.name}"] = ibis.ifelse(differs, value, ibis.null("string"))
+            continue
+        x = t[text[col.name]]
+        out[f"{DERIVED}t_{col.name}"] = coerce.to_type(x, col, options.parse,
+                                                       t[first[col.name]] if col.name in first else None)
         if col.type == "decimal":  # issue 15: more places than decimal(18, 4) keeps go to quarantine
-            out[f"{DERIVED}lost_{col.name}"] = coerce.precision_lost(text, col, options.parse)
-        out[f"{DERIVED}has_{col.name}"] = text.notnull()  # "missing" and "unparseable" need to know there was text
-    out[f"{DERIVED}h"] = ibis.struct({c: src[c] for c in columns}).hash()
-    return out
+            out[f"{DERIVED}lost_{col.name}"] = coerce.precision_lost(x, col, options.parse)
+        out[f"{DERIVED}has_{col.name}"] = x.notnull()  # "missing" and "unparseable" need to know there was text
+    converted = converted_text
+    for col in converted:
+        if col.name not in direct:
+            continue
+        value, lost = _typed_value(t[plan.mapping[col.name]], col, options.parse)
+        out[f"{DERIVED}t_{col.name}"] = value
+        if lost is not None:
+            out[f"{DERIVED}lost_{col.name}"] = lost
+        out[f"{DERIVED}has_{col.name}"] = t[plan.mapping[col.name]].notnull()  # a typed value always has text
+    t = t.mutate(**out).view()
+    values = {col.name: _value(t, col, plan) for col in converted}
+    reasons: list[ibis.Value] = []
+    for col in converted:
+        flag = f"{DERIVED}has_{col.name}"
+        has = t[flag] if flag in t.columns else values[col.name].notnull()
+        reasons.extend(checks.column_reasons(col, has, values[col.name]))
+        lost = f"{DERIVED}lost_{col.name}"
+        if lost in t.columns:  # issue 15: 0.00001 must not become 0.0000 silently
+            reasons.append(checks.reason_for(t[lost], f"too_precise_{col.name}"))
+        if col.type == "timestamp":
+            reasons.append(checks.implausible_date(values[col.name], options.plausible_dates))
+    if target.table == "orders" and "amount" in values:
+        returned = values["returned"].fill_null(False) if "returned" in values else ibis.literal(False)
+        reasons.append(checks.reason((values["amount"] < 0) & ~returned, "negative_amount"))
+    extra = {f"{DERIVED}reasons": checks.collect(reasons)}
+    key = [k for k in target.key if k in values]
+    if key:
+        extra[f"{DERIVED}kh"] = ibis.struct({k: values[k] for k in key}).hash()
+    # only what later passes read is stored: the presence and precision flags served the reasons alone
+    flags = [c for c in t.columns if c.startswith((f"{DERIVED}has_", f"{DERIVED}lost_"))]
+    return t.mutate(**extra).drop(row, unclean, *text.values(), *first.values(), *cleaned.values(), *flags)
 
 
-def _clean(value: ibis.Value, col) -> ibis.StringValue:
-    # text stored as text loses its control characters (issue 15: "Ho\x00me" is "Home")
-    text = (coerce.clean_stored_text if col.type == "string" else coerce.clean_text)(value.cast("string"))
-    if col.tag == "identity" and col.type == "string":
+#: Below these magnitudes a double's shortest text has at most 4 decimal places when it equals its rounding
+#: to 4, and integers are exact in a double (2**53); checked against the text route on 900,000 values.
+_DIRECT_DECIMAL_BOUND = 1e9
+_EXACT_INTEGER_BOUND = 2**53
+
+
+def _typed_value(v: ibis.Value, col, opts: coerce.ParseOptions) -> tuple[ibis.Value, ibis.Value | None] | None:
+    """A typed source column's value for contract column ``col`` read directly, and decimals' lost
+    precision: ``(value, lost)``; None where the column is text or the route is not covered here.
+
+    Staging used to cast a Parquet file's numbers and times to text and parse them back (issue 16).
+    Read directly, a value must be what the text route makes of the engine's text of it, so each
+    case below covers the values where the two provably agree (tests/ingest/test_staged_checks.py
+    compares them) and hands the others to the text route itself, computed for those rows only:
+    integers beyond 2**53 (the text route reads numbers as doubles), doubles with more than 4 places
+    or beyond 1e9, NaN and infinities, years outside 1-9999. Other parse options (a decimal comma, a
+    time zone, a date format) take the text route for every value.
+    """
+    dtype = v.type()
+    if dtype.is_string() or opts.decimal == ",":
+        return None
+    kind = col.type
+
+    def text_route():
+        x = coerce.clean_text(v.cast("string"))
+        return x, coerce.to_type(x, col, opts)
+
+    def either(fast: ibis.BooleanValue, value: ibis.Value) -> ibis.Value:
+        return ibis.ifelse(fast.fill_null(True), value, text_route()[1])
+
+    double = dtype.is_floating() and dtype.nbytes == 8
+    integer = dtype.is_integer()
+    exact = v.between(-_EXACT_INTEGER_BOUND, _EXACT_INTEGER_BOUND) if integer else None
+    if kind == "boolean" and dtype.is_boolean():
+        return v, None
+    if kind == "integer" and integer:
+        return either(exact, v.cast("int64")), None
+    if kind == "integer" and double:  # the text route's own formula on the double it would parse
+        whole = (v % 1.0 == 0) & (v.abs() < 9.2e18)
+        return ibis.ifelse(whole, v.try_cast("int64"), ibis.null("int64")), None
+    if kind == "float" and integer:
+        return either(exact, v.cast("float64")), None
+    if kind == "float" and double:
+        return either(~v.isnan() & ~v.isinf(), v), None
+    if kind == "decimal":
+        target = ENGINE_TYPES["decimal"]
+        if integer:
+            fast = v.between(-10**13, 10**13)
+        elif double:
+            fast = ~v.isnan() & ~v.isinf() & (v.abs() < _DIRECT_DECIMAL_BOUND) & (v.round(4) == v)
+        elif dtype.is_decimal() and dtype.scale is not None and dtype.precision is not None \
+                and dtype.scale <= 4 and dtype.precision - dtype.scale <= 13:
+            fast = ibis.literal(True)
+        else:
+            return None
+        x = coerce.clean_text(v.cast("string"))
+        lost = ibis.ifelse(fast.fill_null(True), False, coerce.precision_lost(x, col, opts))
+        return either(fast, v.cast(target)), lost
+    if kind == "timestamp" and dtype.is_timestamp() and opts.timezone == "UTC" and not opts.date_format:
+        first = ibis.timestamp("0001-01-01 00:00:00")
+        end = ibis.timestamp("9999-12-31 23:59:59")
+        return either((v >= first) & (v <= end), v), None
+    return None
+
+
+def _converted(target: Contract, plan: coerce.ColumnPlan, columns: list[str]) -> list:
+    """The contract's columns that the source provides (mapped to one of ``columns``)."""
+    return [c for c in target.columns if c.name in plan.mapping and plan.mapping[c.name] in columns]
+
+
+def _value(t: ibis.Table, col, plan: coerce.ColumnPlan) -> ibis.Value:
+    """A contract column's stored value in the staged table: cleaned text (the source's text where cleaning did
+    not change it) or typed value."""
+    if col.type == "string":
+        return ibis.ifelse(t[f"{DERIVED}d_{col.name}"], t[f"{DERIVED}c_{col.name}"],
+                           t[plan.mapping[col.name]].cast("string"))
+    return t[f"{DERIVED}t_{col.name}"]
+
+
+def _identity(text: ibis.StringValue, col) -> ibis.StringValue:
+    """Cleaned text as stored: an id written as a float ("17850.0") is the id ("17850")."""
+    if col.tag == "identity":
         # ids exported from spreadsheets arrive as floats ("17850.0"); an extract, not a replacement with a
         # backreference: Spark's (Java's) replacement reads "\1" as a literal 1, turning every such id into "1"
         whole = r"^(\d+)\.0+$"
@@ -239,41 +393,24 @@ def _clean(value: ibis.Value, col) -> ibis.StringValue:
 
 def _typed(con, staged: stage.Staged, target: Contract, plan: coerce.ColumnPlan,
            options: IngestOptions) -> ibis.Table:
-    """Typed columns, their reasons and a hash of each source row (``_h``, for exact duplicates).
+    """Typed columns, their reasons, the row's hash (``_h``) and its key's (``_kh``): a selection of the
+    columns computed while staging (:func:`_conversions`), so that no pass recomputes them.
 
-    An expression over the staged table, whose conversions were computed while it was read
-    (:func:`_conversions`); the checks read it in a few passes. Ibis inlines expressions, so
-    without stored conversions every check would recompute the ones it reads (measured 3x
-    slower). Cleaning (trim) is cheap enough to inline.
+    Attribute columns (customers, and the customer attributes of line items) are cleaned here,
+    inline: a source may bring a thousand of them, and they are read by the write alone.
     """
     t = staged.table(con)
     cols: dict[str, ibis.Value] = {"_rec": t._rec}
-    has: dict[str, ibis.Value] = {}
-    converted = [c for c in target.columns if c.name in plan.mapping]
-    for col in converted:
-        if col.type == "string":
-            cols[col.name] = _clean(t[plan.mapping[col.name]], col)
-        else:
-            cols[col.name] = t[f"{DERIVED}t_{col.name}"]
-        flag = f"{DERIVED}has_{col.name}"
-        has[col.name] = t[flag] if flag in t.columns else cols[col.name].notnull()
+    for col in _converted(target, plan, staged.columns):
+        cols[col.name] = _value(t, col, plan)
     for src, attr in plan.extras.items():
         cols[attr] = coerce.clean_stored_text(t[src].cast("string"))
     for attr, src in options.customer_attributes.items():
         cols[f"_attr_{attr}"] = coerce.clean_stored_text(t[src].cast("string"))
     cols["_h"] = t[f"{DERIVED}h"]
-    reasons: list[ibis.Value] = []
-    for col in converted:
-        reasons.extend(checks.column_reasons(col, has[col.name], cols[col.name]))
-        lost = f"{DERIVED}lost_{col.name}"
-        if lost in t.columns:  # issue 15: 0.00001 must not become 0.0000 silently
-            reasons.append(checks.reason_for(t[lost], f"too_precise_{col.name}"))
-        if col.type == "timestamp":
-            reasons.append(checks.implausible_date(cols[col.name], options.plausible_dates))
-    if target.table == "orders" and "amount" in cols:
-        returned = cols["returned"].fill_null(False) if "returned" in cols else ibis.literal(False)
-        reasons.append(checks.reason((cols["amount"] < 0) & ~returned, "negative_amount"))
-    return t.select(**cols, _reasons=checks.collect(reasons))
+    if f"{DERIVED}kh" in t.columns:
+        cols["_kh"] = t[f"{DERIVED}kh"]
+    return t.select(**cols, _reasons=t[f"{DERIVED}reasons"])
 
 
 def _finish(store: Store, typed: ibis.Table, staged: stage.Staged, target: Contract,

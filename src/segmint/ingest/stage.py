@@ -69,8 +69,9 @@ class Staged:
         return int(self.table(con).count().to_pyarrow().as_py())
 
 
-#: ``derive(src, columns, source)``: columns to compute while staging, from the text columns ``columns`` of ``src``
-Derive = Callable[[ibis.Table, list, str], dict]
+#: ``derive(src, columns, source)``: ``src`` with the columns to compute while staging (from its source columns
+#: ``columns``) added
+Derive = Callable[[ibis.Table, list, str], ibis.Table]
 
 
 def detect_format(path: Path) -> str:
@@ -195,7 +196,7 @@ def _stage_many(store, source: str, files: list[Path], fmt: str | None, delimite
     try:
         text = src.select(**{c: src[c].cast("string") for c in src.columns})
         checks = [f for f in data if is_gzip(f)]
-        return read_checked_all(checks, lambda: _positioned(store, text, name, source, None, derive, bool(checks)),
+        return read_checked_all(checks, lambda: _positioned(store, text, name, source, None, derive),
                                 lambda staged: drop_staged(con, staged), interrupt=store.interrupt)
     except DataError:
         raise
@@ -274,13 +275,39 @@ def _check_width(path: Path, delimiter: str | None, encoding: str) -> None:
             "copy of the file. Nothing was written.")
 
 
+#: The CSV reader's own bound on a line (DuckDB's default max_line_size).
+_READER_LINE_BYTES = 2 << 20
+
+
+class _LineTooLong(Exception):
+    """A line is longer than the bound the CSV was read with: read it again with :data:`MAX_LINE_BYTES`."""
+
+
 def _stage_csv(store, path: Path, delimiter: str | None, encoding: str, derive: Derive | None) -> Staged:
-    con = store.con
+    """Stage a CSV file as text: with the reader's own line bound first, with :data:`MAX_LINE_BYTES` only
+    when a line is longer than that.
+
+    The reader reads in buffers sized by its line bound: with 16 MiB it decompressed a gzip file tens of MB
+    deep to detect its dialect, 0.9 s of a 1-million-row gzip load (issue 16). A file with a line over the
+    reader's bound (rare: 2 MiB) is read a second time.
+    """
     _check_width(path, delimiter, encoding)
+    if MAX_LINE_BYTES > _READER_LINE_BYTES:
+        try:
+            return _stage_csv_with(store, path, delimiter, encoding, derive, None)
+        except _LineTooLong:
+            pass
+    return _stage_csv_with(store, path, delimiter, encoding, derive, MAX_LINE_BYTES)
+
+
+def _stage_csv_with(store, path: Path, delimiter: str | None, encoding: str, derive: Derive | None,
+                    max_line: int | None) -> Staged:
+    con = store.con
     name = _temp_name("csv")
     rej, scan = name + "_rejects", name + "_scan"
-    kwargs = dict(all_varchar=True, header=True, store_rejects=True, rejects_table=rej,
-                  rejects_scan=scan, max_line_size=MAX_LINE_BYTES)
+    kwargs = dict(all_varchar=True, header=True, store_rejects=True, rejects_table=rej, rejects_scan=scan)
+    if max_line is not None:
+        kwargs["max_line_size"] = max_line
     if delimiter:
         kwargs["delim"] = delimiter
     if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
@@ -290,44 +317,53 @@ def _stage_csv(store, path: Path, delimiter: str | None, encoding: str, derive: 
         try:
             src = con.read_csv(str(path), table_name=view, **kwargs)
         except Exception as exc:  # DuckDB's InvalidInputException and friends
+            if max_line is None and "maximum line size" in str(exc).lower():
+                raise _LineTooLong() from None
             raise DataError(_explain_csv_error(path, exc)) from None
         if not src.columns or list(src.columns) == ["column0"]:
             raise DataError(f"{path}: no header line found; the first line must name the columns")
         try:
             # Materialise once: the view would re-read the file (and refill the rejects) on every use.
-            staged = _positioned(store, src, name, str(path), 2, derive, serial=is_gzip(path))
+            staged = _positioned(store, src, name, str(path), 2, derive)
         except DataError:
             raise
         except Exception as exc:
+            if max_line is None and "maximum line size" in str(exc).lower():
+                raise _LineTooLong() from None
             raise DataError(_explain_csv_error(path, exc)) from None
     finally:
         con.drop_view(view, force=True)
+    if max_line is None and _rejected_long_lines(con, rej):
+        drop_staged(con, staged)
+        for table in (rej, scan):
+            con.drop_table(table, force=True)
+        raise _LineTooLong()
     staged.rejects = _collect_rejects(con, rej)
     return staged
 
 
+def _rejected_long_lines(con, rej: str) -> bool:
+    """Whether the reader set aside a line as longer than its bound (it does so rather than fail)."""
+    if rej not in con.list_tables():
+        return False
+    t = con.table(rej)
+    return bool(t.filter(t.error_type.cast("string").contains("LINE SIZE")).count().to_pyarrow().as_py())
+
+
 def _positioned(store, src: ibis.Table, name: str, source: str, first_line: int | None,
-                derive: Derive | None = None, serial: bool = False) -> Staged:
+                derive: Derive | None = None) -> Staged:
     """Materialise ``src`` as a temp table in one parallel pass; ``_rec`` is each row's position.
 
     The position is the row's place in insertion order (the engine keeps a file's order), not a
     window function: ``row_number()`` over millions of rows is a second, single-threaded pass
-    that doubled the time of staging (issue 16).
+    that doubled the time of staging (issue 16). A gzip file is converted in the pass that reads
+    it too: its text was once staged alone first, to convert it in parallel, but with the lighter
+    conversions that second copy of the text cost more than it saved (4.1 s against 4.7 s for
+    1.07 million orders, 7.3 s against 11.9 s for 4.25 million, where the copy spilled to disk).
     """
     columns = list(src.columns)
-    text = None
-    if serial and derive is not None:
-        # A gzip file is decompressed and parsed on one thread, and so would be every conversion computed in
-        # the same pass (measured 5x the bare read): read the text alone first, then convert in parallel.
-        text = name + "_text"
-        store.con.create_table(text, src, temp=True)
-        src = store.con.table(text)
-    try:
-        derived = derive(src, columns, source) if derive is not None else {}
-        view = store.create_positioned(name, src.mutate(**derived) if derived else src)
-    finally:
-        if text is not None:
-            store.con.drop_table(text, force=True)
+    rows = derive(src, columns, source) if derive is not None else src
+    view = store.create_positioned(name, rows)
     return Staged(name=view, source=source, columns=columns, first_line=first_line, temporaries=[view, name])
 
 
@@ -391,12 +427,34 @@ def _stage_parquet(store, path: Path, derive: Derive | None = None) -> Staged:
         src = store.con.read_parquet(str(path))
     except Exception as exc:
         raise DataError(f"{path}: cannot read it as Parquet: {str(exc).splitlines()[0]}") from None
-    return _stage_expr(store, src, str(path), derive)
+    return _stage_expr(store, src, str(path), derive, keep_typed=True)
 
 
-def _stage_expr(store, src: ibis.Table, source: str, derive: Derive | None = None) -> Staged:
+def kept_typed(dtype) -> bool:
+    """Whether a typed source column (Parquet) is staged with its own type rather than as text.
+
+    Booleans, integers, floating-point numbers, decimals and timestamps without a zone in
+    microseconds: the types whose values the ingest reads directly (``pipeline._conversions``),
+    with the text route for the values it does not. Other types (dates, zoned or nanosecond
+    timestamps, lists, structs...) are staged as their text, as every column once was.
+    """
+    if dtype.is_boolean() or dtype.is_integer() or dtype.is_floating() or dtype.is_decimal():
+        return True
+    return dtype.is_timestamp() and dtype.timezone is None and dtype.scale in (None, 6)
+
+
+def _stage_expr(store, src: ibis.Table, source: str, derive: Derive | None = None,
+                keep_typed: bool = False) -> Staged:
+    """Stage ``src`` as text; with ``keep_typed``, columns of :func:`kept_typed` types keep their type.
+
+    A Parquet file's numbers and times were cast to text and parsed back, which cost more than
+    reading the file (issue 16). Whatever reads a staged column as text casts it (the engine's
+    cast, the one that staging applied), so the quarantine's raw record, the personal-data
+    scan and the exact-duplicate comparison see the same text either way.
+    """
     name = _temp_name("src")
-    text = src.select(**{c: src[c].cast("string") for c in src.columns})
+    text = src.select(**{c: src[c] if keep_typed and kept_typed(src[c].type()) else src[c].cast("string")
+                         for c in src.columns})
     return _positioned(store, text, name, source, None, derive)
 
 
@@ -421,7 +479,7 @@ def _stage_jsonl(store, path: Path, derive: Derive | None = None) -> Staged:
     staged = text.select(_rec=text._rec, _json_ok=obj_ok, _raw_line=text._line, **cols)
     good = staged.filter(staged._json_ok).drop("_json_ok", "_raw_line")
     if keys and derive is not None:
-        good = good.mutate(**derive(good, keys, str(path)))
+        good = derive(good, keys, str(path))
     con.create_table(name, good, temp=True)
     bad = staged.filter(~staged._json_ok & (staged._raw_line.strip().length() > 0))
     rejects = [Reject(int(r) + 1, "malformed_json", raw or "") for r, raw in

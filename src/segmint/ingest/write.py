@@ -47,7 +47,8 @@ def _copies(con, typed: ibis.Table, source: ibis.Table, columns: list[str], name
     if cand is None:
         return None
     rows = source.semi_join(cand, "_rec")
-    rank = ibis.row_number().over(group_by=[rows[c] for c in columns], order_by=rows._rec)
+    # compared as text: a Parquet file's typed columns (-0.0 and 0.0 are equal numbers, not equal text)
+    rank = ibis.row_number().over(group_by=[rows[c].cast("string") for c in columns], order_by=rows._rec)
     out = _small(con, name, rows.select("_rec", _rank=rank).filter(lambda t: t._rank > 0).select("_rec"))
     con.drop_table(name + "_cand", force=True)
     return out
@@ -64,10 +65,12 @@ def _key_repeats(con, typed: ibis.Table, key: list[str], copies: ibis.Table | No
     """
     if not key:
         return None
-    clean = typed.filter(checks.passes(typed._reasons)).select("_rec", *key)
+    kh = ["_kh"] if "_kh" in typed.columns else []
+    clean = typed.filter(checks.passes(typed._reasons)).select("_rec", *key, *kh)
     if copies is not None:
         clean = clean.anti_join(copies, "_rec")
-    hashed = clean.mutate(_kh=ibis.struct({k: clean[k] for k in key}).hash())
+    # ``_kh``: the key's hash, computed while staging (the pipeline's typed table); else computed here
+    hashed = clean if kh else clean.mutate(_kh=ibis.struct({k: clean[k] for k in key}).hash())
     repeated = hashed.group_by("_kh").aggregate(_n=hashed.count()).filter(lambda t: t._n > 1).select("_kh")
     rows = _small(con, name + "_cand", hashed.semi_join(repeated, "_kh").select("_rec", *key))
     if rows is None:
@@ -142,7 +145,7 @@ def quarantine_rows(store: Store, checked: ibis.Table, staged: stage.Staged, rep
     con.create_table(name + "_bad", bad_rows, temp=True)
     bad = con.table(name + "_bad")
     src = staged.table(con).semi_join(bad, "_rec")
-    raw = ibis.struct({c: src[c] for c in staged.columns}).cast("json").cast("string")
+    raw = ibis.struct({c: src[c].cast("string") for c in staged.columns}).cast("json").cast("string")
     bad = bad.join(src.select(_rec=src._rec, _raw=raw), "_rec")
     bad = _with_line_numbers(bad, staged)
     # an erased person's row is counted, never kept: its raw record would bring their data back
