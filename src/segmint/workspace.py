@@ -834,6 +834,13 @@ class Workspace:
                 "session_gap_minutes": cfg.session_gap_minutes, "paths": paths,
                 "segment_journeys": segment_journeys(self.store.table("memberships"), name, top)}
 
+    def data_state(self, tables: tuple[str, ...] = ("orders",)) -> str:
+        """A text that changes when rows of ``tables`` are loaded, corrected or erased: what a cache of figures
+        derived from them is keyed by (:func:`segmint.store.kept_figures.data_state`)."""
+        from segmint.store.kept_figures import data_state
+
+        return data_state(self.store, tables)
+
     def _report_journeys(self, name: str) -> dict[str, dict] | None:
         """Each segment's Sankey of session paths for the report, when ``journeys.in_report`` asks for it."""
         if not self.config.journeys.in_report or "events" not in self.store.con.list_tables():

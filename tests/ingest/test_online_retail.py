@@ -92,7 +92,8 @@ def test_customers_added_from_the_lines_join_the_base_at_their_first_line(tmp_pa
                           "Description": ["x"] * 4, "Quantity": ["2", "1", "-1", "3"],
                           "InvoiceDate": ["2011-01-05 10:00", "2011-03-01 09:00", "2011-02-01 08:00",
                                           "2011-06-01 12:00"],
-                          "UnitPrice": ["1.5", "2.0", "2.0", "1.0"], "CustomerID": ["17850", "17850", "13047", "12583"],
+                          "UnitPrice": ["1.5", "2.0", "2.0", "1.0"],
+                          "CustomerID": ["17850", "17850", "13047", "12583"],
                           "Country": ["United Kingdom", "United Kingdom", "France", "Germany"]})
     ws.ingest("orders", lines, preset="online-retail")
     c = ws.store.table("customers").to_pyarrow().to_pandas().set_index("customer_id")

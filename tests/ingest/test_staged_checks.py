@@ -248,7 +248,8 @@ def test_other_parquet_types_give_what_their_text_gives(tmp_path, monkeypatch, a
     rows = (f"SELECT * FROM (VALUES ('O1', 'C1', DATE '2024-01-02', 12.25, 3), ('O2', 'C2', DATE '2024-01-03', -4, 2),"
             f" ('O3', 'C3', NULL, 0.1, NULL), ('O4', 'C4', DATE '2024-01-04', 7.5, 0)) AS t(order_id, customer_id,"
             f" ordered_at, a, q)")
-    typed = f"SELECT order_id, customer_id, ordered_at, a::{amount} AS amount, abs(q)::{quantity} AS quantity FROM ({rows})"
+    typed = (f"SELECT order_id, customer_id, ordered_at, a::{amount} AS amount, abs(q)::{quantity} AS quantity "
+             f"FROM ({rows})")
     con = duckdb.connect()
     pq, csv = tmp_path / "t.parquet", tmp_path / "t.csv"
     con.execute(f"COPY ({typed}) TO '{pq}' (FORMAT parquet)")

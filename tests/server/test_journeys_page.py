@@ -66,7 +66,10 @@ def test_paths_are_computed_once_until_the_events_change(client, tokens, shop, m
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Workspace, "journeys", counted)
-    get = lambda **p: client.get("/segmentations/value/journeys", params=p, headers=bearer(tokens["viewer"]))  # noqa: E731
+
+    def get(**params):
+        return client.get("/segmentations/value/journeys", params=params, headers=bearer(tokens["viewer"]))
+
     first = get(length=3)
     assert first.status_code == 200 and len(calls) == 1
     assert get(length=3).text == first.text and len(calls) == 1

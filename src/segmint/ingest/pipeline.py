@@ -220,9 +220,11 @@ def _conversions(src: ibis.Table, columns: list[str], target: Contract, plan: co
     each conversion (:func:`coerce.first_step`), then the values, then the reasons. Merged into one
     expression, each use of a step inside a conditional would compute it again.
     """
-    converted = _converted(target, plan, columns)
-    # typed source columns (Parquet's) read directly where their values allow it (_typed_value)
-    direct = {col.name for col in converted if _typed_value(src[plan.mapping[col.name]], col, options.parse)}
+    provided = _converted(target, plan, columns)
+    # typed source columns (Parquet's) read directly where their values allow it (_typed_value); the others
+    # (``converted``) through their text
+    direct = {col.name for col in provided if _typed_value(src[plan.mapping[col.name]], col, options.parse)}
+    converted = [col for col in provided if col.name not in direct]
     row, unclean = f"{DERIVED}row", f"{DERIVED}unclean"
     # the source row's text values joined by line feeds: searched once for anything cleaning would change, and
     # hashed with the typed ones for exact duplicates (a row whose hash repeats is compared with the others
@@ -230,12 +232,10 @@ def _conversions(src: ibis.Table, columns: list[str], target: Contract, plan: co
     texts = [c for c in columns if src[c].type().is_string()]
     typed = [c for c in columns if c not in texts]
     t = src.mutate(**{row: ibis.literal("\n").join([src[c] for c in texts]) if texts else ibis.literal("")}).view()
-    mapped = [t[plan.mapping[col.name]] for col in converted if col.name not in direct]
+    mapped = [t[plan.mapping[col.name]] for col in converted]
     whole = ibis.struct({row: t[row], **{c: t[c] for c in typed}}) if typed else t[row]
     t = t.mutate(**{unclean: coerce.needs_cleaning(mapped) if mapped else ibis.literal(False),
                     f"{DERIVED}h": whole.hash()}).view()
-    converted_text = converted
-    converted = [col for col in converted if col.name not in direct]
     text = {col.name: f"{DERIVED}x_{col.name}" for col in converted}
     t = t.mutate(**{text[col.name]: coerce.clean_if(t[unclean], t[plan.mapping[col.name]].cast("string"),
                                                     stored=col.type == "string") for col in converted}).view()
@@ -269,8 +269,7 @@ def _conversions(src: ibis.Table, columns: list[str], target: Contract, plan: co
         if col.type == "decimal":  # issue 15: more places than decimal(18, 4) keeps go to quarantine
             out[f"{DERIVED}lost_{col.name}"] = coerce.precision_lost(x, col, options.parse)
         out[f"{DERIVED}has_{col.name}"] = x.notnull()  # "missing" and "unparseable" need to know there was text
-    converted = converted_text
-    for col in converted:
+    for col in provided:
         if col.name not in direct:
             continue
         value, lost = _typed_value(t[plan.mapping[col.name]], col, options.parse)
@@ -279,9 +278,9 @@ def _conversions(src: ibis.Table, columns: list[str], target: Contract, plan: co
             out[f"{DERIVED}lost_{col.name}"] = lost
         out[f"{DERIVED}has_{col.name}"] = t[plan.mapping[col.name]].notnull()  # a typed value always has text
     t = t.mutate(**out).view()
-    values = {col.name: _value(t, col, plan) for col in converted}
+    values = {col.name: _value(t, col, plan) for col in provided}
     reasons: list[ibis.Value] = []
-    for col in converted:
+    for col in provided:
         flag = f"{DERIVED}has_{col.name}"
         has = t[flag] if flag in t.columns else values[col.name].notnull()
         reasons.extend(checks.column_reasons(col, has, values[col.name]))

@@ -20,11 +20,11 @@ import pandas as pd
 from segmint.errors import DataError
 from segmint.features.snapshot import load_features
 from segmint.intervals import wilson  # re-exported: one implementation for every layer
-from segmint.store import kept_figures
 from segmint.monitor.drift import compare_frames
 from segmint.segment import kinds
 from segmint.segment import membership as ms
 from segmint.segment.context import ID, SegmentContext, get_definition, iso
+from segmint.store import kept_figures
 from segmint.store.runs import MEMBERSHIPS
 
 __all__ = ["drift", "kpis", "runs", "sizes", "transitions", "wilson"]
@@ -94,7 +94,7 @@ def transitions_over(ctx: SegmentContext, name: str, shown: list[dict[str, Any]]
     pairs = list(zip(shown, shown[1:]))
     keys = [f"{kept_figures.run_key(a)}>{kept_figures.run_key(b)}|{exclusive}" for a, b in pairs]
     return kept_figures.remember_many(ctx.store, name, "transitions", keys,
-                              lambda i: transitions(ctx, name, pairs[i][0], pairs[i][1], exclusive))
+                                      lambda i: transitions(ctx, name, pairs[i][0], pairs[i][1], exclusive))
 
 
 # ------------------------------------------------------------------------------------ drift
@@ -189,11 +189,11 @@ def kpis(ctx: SegmentContext, name: str, every: list[dict[str, Any]], window_day
     orders and the feature settings they read.
     """
     snap_cols = set(ctx.store.table("features").columns) if "features" in ctx.store.tables() else set()
-    state = kept_figures.data_state(ctx.store, [window_days, sorted(snap_cols), ctx.features.model_dump()])
+    state = kept_figures.data_state(ctx.store, extra=[window_days, sorted(snap_cols), ctx.features.model_dump()])
     keys = [f"{kept_figures.run_key(every[i - 1] if i else run)}>{kept_figures.run_key(run)}|{state}"
             for i, run in enumerate(every)]
     per_run = kept_figures.remember_many(ctx.store, name, "kpis", keys,
-                                 lambda i: _run_kpis(ctx, name, every, i, window_days, snap_cols))
+                                         lambda i: _run_kpis(ctx, name, every, i, window_days, snap_cols))
     return [row for rows in per_run for row in rows]
 
 

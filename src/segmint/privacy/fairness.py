@@ -213,7 +213,7 @@ def _patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys = padded.view(">u8").ravel()
     else:
         keys = np.ascontiguousarray(packed).view(np.dtype((np.void, width))).ravel()
-    distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return matrix[first], inverse.ravel()
 
 

@@ -265,15 +265,8 @@ def journeys(ws, name: str, segment: str | None, start: str | None, end: str | N
     page of paths takes half a minute to compute, and the dashboard asks again on every view."""
     return _memo(ws, "journeys", name,
                  lambda: jsonable(ws.journeys(name, segment, start=start, end=end, length=length, top=top)),
-                 depends=[segment, start, end, length, top, ws.config.journeys.model_dump(), _step_data_state(ws)])
-
-
-def _step_data_state(ws) -> list[Any]:
-    """What journeys read besides the runs: rows of events and orders, and the last ingest (metadata reads)."""
-    state: list[Any] = [ws.store.count(t) for t in ("events", "orders")]
-    loads = ws.store.table("ingest_runs")
-    state.append(loads.aggregate(n=loads.count(), last=loads.finished_at.max()).to_pyarrow().to_pylist())
-    return state
+                 depends=[segment, start, end, length, top, ws.config.journeys.model_dump(),
+                          ws.data_state(("events", "orders"))])
 
 
 def segment_card(ws, name: str, segment: str) -> dict[str, Any]:
@@ -427,6 +420,6 @@ def stream_rows(table: ir.Table, fmt: str, counter: list[int], batch_rows: int =
         yield sink.getvalue().to_pybytes()
 
 
-__all__ = ["customer", "display_names", "history", "jsonable", "journeys", "members_page", "members_table", "migration", "personas",
-           "preview", "profile", "scorecard", "segment_card", "segmentation", "segmentations", "stream_rows",
+__all__ = ["customer", "display_names", "history", "jsonable", "journeys", "members_page", "members_table",
+           "migration", "personas", "preview", "profile", "scorecard", "segment_card", "segmentation", "segmentations", "stream_rows",
            "with_names"]

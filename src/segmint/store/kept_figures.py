@@ -49,11 +49,13 @@ def run_key(run: dict[str, Any]) -> str:
                                       run.get("customers"), run.get("rows")))
 
 
-def data_state(store, extra: Any = None) -> str:
-    """The state of what KPIs read besides the runs: orders' rows, the ingests so far, and ``extra``."""
+def data_state(store, tables: Sequence[str] = ("orders",), extra: Any = None) -> str:
+    """The state of data a figure reads besides the runs: the rows of ``tables``, the ingests so far
+    (their count and the last one's end: a corrected row changes no count), and ``extra``."""
     loads = store.table("ingest_runs")
     row = loads.aggregate(n=loads.count(), last=loads.finished_at.max()).to_pyarrow().to_pylist()[0]
-    return json.dumps([store.count("orders"), row["n"], str(row["last"]), extra], sort_keys=True, default=str)
+    return json.dumps([[store.count(t) for t in tables], row["n"], str(row["last"]), extra], sort_keys=True,
+                      default=str)
 
 
 def _table(store):
@@ -72,25 +74,21 @@ def remember_many(store, segmentation: str, figure: str, keys: Sequence[str],
     computes what it lacks and keeps nothing.
     """
     t = _table(store)
-    found: dict[str, Any] = {}
+    text: dict[str, str] = {}  # key -> the value as JSON, as kept
     if t is not None and keys:
         hit = t.filter((t.segmentation == segmentation) & (t.figure == figure) & t.key.isin(list(set(keys))))
-        found = {r["key"]: json.loads(r["value"]) for r in hit.select("key", "value").to_pyarrow().to_pylist()}
-    out, new = [], {}
+        text = {r["key"]: r["value"] for r in hit.select("key", "value").to_pyarrow().to_pylist()}
+    new = {}
     for i, key in enumerate(keys):
-        if key in found:
-            out.append(found[key])
-            continue
-        value = build(i)
-        found[key] = new[key] = value
-        out.append(value)
+        if key not in text:
+            text[key] = new[key] = json.dumps(build(i), sort_keys=True, default=str)
     if new and t is not None and not getattr(store, "read_only", False):
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        rows = [{"segmentation": segmentation, "figure": figure, "key": k, "computed_at": now,
-                 "value": json.dumps(v, sort_keys=True, default=str)} for k, v in new.items()]
+        rows = [{"segmentation": segmentation, "figure": figure, "key": k, "computed_at": now, "value": v}
+                for k, v in new.items()]
         store.con.insert(TABLE, ibis.memtable(pa.Table.from_pylist(rows, schema=SCHEMA)))
-    # JSON both ways: a value computed now is the same object a later read gives (tuples become lists)
-    return [json.loads(json.dumps(v, sort_keys=True, default=str)) for v in out]
+    # every value read from its JSON: one computed now is the same object a later read gives (tuples as lists)
+    return [json.loads(text[key]) for key in keys]
 
 
 #: Every figure this module keeps (what :func:`clear` deletes).
