@@ -100,7 +100,7 @@ def pandas_paths(events, orders):
 
 
 def bench_engine(n: int, runs: int, with_pandas_paths: bool = True) -> dict:
-    from segmint.journeys.paths import mark_sessions, top_paths
+    from segmint.journeys.paths import top_paths
     from segmint.journeys.steps import step_stream
 
     ws = workspace(n)
@@ -112,7 +112,7 @@ def bench_engine(n: int, runs: int, with_pandas_paths: bool = True) -> dict:
     for _ in range(runs):
         f = timed(out, "segmint_funnel", lambda: ws.funnel(STEPS, within="14d"))
         p = timed(out, "segmint_paths",
-                  lambda: top_paths(mark_sessions(step_stream(events, orders), 1800), start="web_visit", length=5))
+                  lambda: top_paths(step_stream(events, orders), start="web_visit", length=5, gap_seconds=1800))
     out["segmint_funnel_counts"] = [r["customers"] for r in f["overall"]]
     out["segmint_top_path"] = p["paths"][0]
     ev = events.select("customer_id", "occurred_at", "event").to_pandas()

@@ -816,18 +816,18 @@ class Workspace:
         See :mod:`segmint.journeys.paths` (sessions, cleaning, paths from ``start`` / to ``end``) and
         :mod:`segmint.journeys.segment_paths` (A -> B -> C over the stored runs, time in each).
         """
-        from segmint.journeys.paths import mark_sessions, paths_by_segment, top_paths
+        from segmint.journeys.paths import paths_by_segment, top_paths
         from segmint.journeys.segment_paths import segment_journeys
         from segmint.journeys.steps import check_steps, step_stream
 
         cfg = self.config.journeys
         members = self.members(name, segment)
-        sessions = mark_sessions(step_stream(*self._step_tables(), cfg.groups), cfg.session_gap_minutes * 60,
-                                 cfg.collapse_repeats)
+        stream = step_stream(*self._step_tables(), cfg.groups)
+        sessions = {"gap_seconds": cfg.session_gap_minutes * 60, "collapse_repeats": cfg.collapse_repeats}
         if segment is not None:
-            paths = {segment: top_paths(sessions, start, end, length, top, members, segment)}
+            paths = {segment: top_paths(stream, start, end, length, top, members, segment, **sessions)}
         else:  # every segment in one pass
-            paths = paths_by_segment(sessions, members, start, end, length, top)
+            paths = paths_by_segment(stream, members, start, end, length, top, **sessions)
         if (start or end) and not any(p["sessions"] for p in paths.values()):
             check_steps(self._step_tables()[0], [start, end], cfg.groups)
         return {"segmentation": name, "segment": segment, "start": start, "end": end, "length": length,

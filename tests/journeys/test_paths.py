@@ -191,8 +191,10 @@ def test_paths_equal_their_definition_on_random_streams(start, end, length, seed
             rows.append((f"k{c}", minute, "abcd"[rng.integers(0, 4)]))
     frame = pd.DataFrame(rows, columns=["customer_id", "m", "event"]).drop_duplicates()
     expected, people = _reference_paths(frame, 1800, start, end, length)
-    got = top_paths(mark_sessions(stream(list(frame.itertuples(index=False, name=None))), 1800),
-                    start=start, end=end, length=length, top=10_000)
-    assert {tuple(p["steps"]): (p["sessions"], p["customers"]) for p in got["paths"]} == expected
-    assert got["customers"] == people and got["sessions"] == sum(n for n, _ in expected.values())
+    steps = stream(list(frame.itertuples(index=False, name=None)))
+    window_functions = top_paths(mark_sessions(steps, 1800), start=start, end=end, length=length, top=10_000)
+    sorted_scan = top_paths(steps, start=start, end=end, length=length, top=10_000, gap_seconds=1800)
+    for got in (window_functions, sorted_scan):
+        assert {tuple(p["steps"]): (p["sessions"], p["customers"]) for p in got["paths"]} == expected
+        assert got["customers"] == people and got["sessions"] == sum(n for n, _ in expected.values())
     assert len(expected) > 3  # several distinct paths: the comparison has teeth

@@ -10,10 +10,12 @@ first renames events by ``journeys.groups`` (regular expressions) and, with
 * with both: from the first ``start`` to the first ``end`` after it, when at most ``length`` steps apart;
 * with neither: the session's first ``length`` steps.
 
-Sessions without the chosen step have no path. Everything runs in the engine with two window
-passes over each customer's stream (``lag`` for the gaps and repeats; then ``lead``/``lag`` for the
-steps of a path and running maxima to find each session's first ``start``); only the counts per
-path come back.
+Sessions without the chosen step have no path. Given a step stream, on DuckDB, the engine sorts it once
+and NumPy counts the paths from the sorted rows, batch by batch (:mod:`segmint.journeys.path_scan`);
+elsewhere, or given sessions already marked by :func:`mark_sessions`, the engine finds them with two
+window passes over each customer's stream (``lag`` for the gaps and repeats; then ``lead``/``lag`` for
+the steps of a path and running maxima to find each session's first ``start``). Either way only the
+counts per path come back, and both give the same counts.
 
 Examples
 --------
@@ -37,10 +39,13 @@ import ibis
 import ibis.expr.types as ir
 
 from segmint.errors import ConfigError
+from segmint.journeys import path_scan
 
 __all__ = ["mark_sessions", "sessionise", "top_paths", "paths_by_segment", "MAX_LENGTH"]
 
 MAX_LENGTH = 5
+#: The inactivity that ends a session unless told otherwise (``journeys.session_gap_minutes``: 30).
+DEFAULT_GAP_SECONDS = 30 * 60.0
 
 
 def mark_sessions(stream: ir.Table, gap_seconds: float, collapse_repeats: bool = True) -> ir.Table:
@@ -144,13 +149,18 @@ def _firsts(paths: ir.Table) -> ir.Table:
 
 
 def top_paths(sessions: ir.Table, start: str | None = None, end: str | None = None, length: int = MAX_LENGTH,
-              top: int = 10, members: ir.Table | None = None, segment: str | None = None) -> dict[str, Any]:
+              top: int = 10, members: ir.Table | None = None, segment: str | None = None, *,
+              gap_seconds: float = DEFAULT_GAP_SECONDS, collapse_repeats: bool = True) -> dict[str, Any]:
     """The most common paths of the sessions (of one segment's members), and the Sankey links between steps.
 
     Parameters
     ----------
     sessions : ibis.Table
-        :func:`mark_sessions`' output (or :func:`sessionise`'s, which holds the same ``new`` column).
+        A step stream (:func:`segmint.journeys.steps.step_stream`'s output): its sessions are marked here,
+        with ``gap_seconds`` and ``collapse_repeats``, on DuckDB in one sorted scan
+        (:mod:`segmint.journeys.path_scan`), elsewhere by :func:`mark_sessions`. Or sessions already marked:
+        :func:`mark_sessions`' output (or :func:`sessionise`'s, which holds the same ``new`` column), whose
+        paths the engine's window functions find.
     start, end : str, optional
         Paths from the first ``start`` / to the first ``end`` of each session.
     length : int
@@ -159,6 +169,8 @@ def top_paths(sessions: ir.Table, start: str | None = None, end: str | None = No
         Paths returned (the Sankey's links cover every path, not only these).
     members, segment : optional
         ``customer_id``, ``segment``: only the sessions of this segment's members.
+    gap_seconds, collapse_repeats : optional
+        How a step stream is cut into sessions (ignored for sessions already marked).
 
     Returns
     -------
@@ -171,7 +183,8 @@ def top_paths(sessions: ir.Table, start: str | None = None, end: str | None = No
     if members is not None:
         m = members if segment is None else members.filter(members.segment == segment)
         m = m.select("customer_id", segment=ibis.literal(""))
-    return _grouped(sessions, m, start, end, int(length), int(top)).get("", dict(_EMPTY))
+    return _grouped(sessions, m, start, end, int(length), int(top), gap_seconds, collapse_repeats).get(
+        "", dict(_EMPTY))
 
 
 _EMPTY = {"sessions": 0, "customers": 0, "paths": [], "sankey": {"nodes": [], "links": []}}
@@ -184,23 +197,24 @@ def _check(length: int, top: int) -> None:
         raise ConfigError(f"--top must be at least 1, got {top}")
 
 
-def _grouped(s: ir.Table, members: ir.Table | None, start: str | None, end: str | None, length: int,
-             top: int) -> dict[str, dict[str, Any]]:
-    """Per ``segment`` of ``members`` (or one segment ``""``): the top paths, totals and Sankey links, one query.
+def _grouped(s: ir.Table, members: ir.Table | None, start: str | None, end: str | None, length: int, top: int,
+             gap_seconds: float = DEFAULT_GAP_SECONDS, collapse_repeats: bool = True) -> dict[str, dict[str, Any]]:
+    """Per ``segment`` of ``members`` (or one segment ``""``): the top paths, totals and Sankey links.
 
-    The engine counts the distinct paths per segment (as many rows as distinct paths, not customers); the top
-    ones, the session totals and the links between positions are summed from those counts here. The paths
-    are found before the members are joined (a join of the path rows, not of every event).
+    The distinct paths per segment are counted (as many rows as distinct paths, not customers): in one
+    sorted scan for a step stream on DuckDB (:func:`segmint.journeys.path_scan.count_paths`), otherwise by
+    the engine's window functions in one query. The top ones, the session totals and the links between
+    positions are summed from those counts here.
     """
-    rows = _path_rows(s.select("customer_id", "t", "step", "new"), start, end, length)
-    if members is None:
-        rows = rows.mutate(segment=ibis.literal(""))
-    else:
-        rows = rows.join(members.select("customer_id", "segment"), "customer_id")
+    counted = None
+    if "new" not in s.columns:  # a step stream: its sessions are marked here
+        if path_scan.scannable(s):
+            counted = path_scan.count_paths(s, gap_seconds, collapse_repeats, start, end, length, members)
+        if counted is None:
+            s = mark_sessions(s, gap_seconds, collapse_repeats)
+    if counted is None:
+        counted = _counted_in_engine(s, members, start, end, length)
     keys = [f"s{i}" for i in range(length)]
-    counted = (rows.group_by(["segment", *keys])
-               .aggregate(sessions=rows.count(), customers=rows.customer_id.nunique(), firsts=rows._first.sum())
-               .to_pyarrow().to_pylist())
     people: dict[str, int] = {}
     by_segment: dict[str, list[dict]] = {}
     for r in counted:
@@ -215,6 +229,23 @@ def _grouped(s: ir.Table, members: ir.Table | None, start: str | None, end: str 
                   "customers": int(r["customers"]), "share": r["sessions"] / n if n else None} for r in found[:top]]
         out[seg] = {"sessions": n, "customers": people.get(seg, 0), "paths": paths, "sankey": _links(found, keys)}
     return out
+
+
+def _counted_in_engine(s: ir.Table, members: ir.Table | None, start: str | None, end: str | None,
+                       length: int) -> list[dict[str, Any]]:
+    """The distinct paths per segment with ``sessions``, ``customers`` and ``firsts``, by window functions.
+
+    The paths are found before the members are joined (a join of the path rows, not of every event).
+    """
+    rows = _path_rows(s.select("customer_id", "t", "step", "new"), start, end, length)
+    if members is None:
+        rows = rows.mutate(segment=ibis.literal(""))
+    else:
+        rows = rows.join(members.select("customer_id", "segment"), "customer_id")
+    keys = [f"s{i}" for i in range(length)]
+    return (rows.group_by(["segment", *keys])
+            .aggregate(sessions=rows.count(), customers=rows.customer_id.nunique(), firsts=rows._first.sum())
+            .to_pyarrow().to_pylist())
 
 
 def _links(found: list[dict], keys: list[str]) -> dict[str, Any]:
@@ -240,8 +271,9 @@ def _links(found: list[dict], keys: list[str]) -> dict[str, Any]:
 
 
 def paths_by_segment(sessions: ir.Table, members: ir.Table, start: str | None = None, end: str | None = None,
-                     length: int = MAX_LENGTH, top: int = 10) -> dict[str, dict[str, Any]]:
-    """:func:`top_paths` for every segment of ``members`` at once (two queries, not two per segment).
+                     length: int = MAX_LENGTH, top: int = 10, *, gap_seconds: float = DEFAULT_GAP_SECONDS,
+                     collapse_repeats: bool = True) -> dict[str, dict[str, Any]]:
+    """:func:`top_paths` for every segment of ``members`` at once (one pass over the stream, not one per segment).
 
     Returns
     -------
@@ -249,6 +281,6 @@ def paths_by_segment(sessions: ir.Table, members: ir.Table, start: str | None = 
         Segment -> what :func:`top_paths` returns for it.
     """
     _check(length, top)
-    found = _grouped(sessions, members, start, end, int(length), int(top))
+    found = _grouped(sessions, members, start, end, int(length), int(top), gap_seconds, collapse_repeats)
     segments = sorted(r["segment"] for r in members.select("segment").distinct().to_pyarrow().to_pylist())
     return {seg: found.get(seg, dict(_EMPTY)) for seg in segments}
