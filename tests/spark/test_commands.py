@@ -2,8 +2,8 @@
 
 One generated shop through both engines with the command line as users run it: ``ingest``,
 ``features``, ``segment`` at one date, ``refresh`` at a later one, then ``status``, ``history``,
-``diff`` (between dates and between versions), ``why`` and ``members -o`` (CSV and Parquet),
-compared as their ``--json`` objects or files. ``serve`` refuses a Spark workspace with the
+``diff`` (between dates and between versions), ``why``, ``members -o`` (CSV and Parquet), ``journeys``
+and ``funnel``, compared as their ``--json`` objects or files. ``serve`` refuses a Spark workspace with the
 reason and what to use instead. Spark runs on ``local[2]`` (the session the parity suite uses).
 """
 
@@ -43,7 +43,7 @@ def _session(segmint_cli, root: Path, shop: Path, backend: str) -> dict:
         assert code == 0, f"segmint {' '.join(args)} on {backend}: exit {code}\n{err}"
         return out
 
-    for table in ("customers", "orders"):
+    for table in ("customers", "orders", "events"):
         ok("ingest", table, str(shop / f"{table}.csv"))
     ok("features", "--as-of", FIRST)
     for name in ("rfm", "value"):
@@ -56,6 +56,10 @@ def _session(segmint_cli, root: Path, shop: Path, backend: str) -> dict:
         seen[f"why {name}"] = json.loads(ok("why", name, "C0000003", "--as-of", FIRST, "--json"))
         ok("members", name, "--as-of", LATER, "-o", str(root / f"{name}.csv"))
         seen[f"members {name}"] = (root / f"{name}.csv").read_text(encoding="utf-8")
+    # journeys: on DuckDB the paths come from one sorted scan, on Spark from window functions (issue 23)
+    seen["journeys from"] = json.loads(ok("journeys", "rfm", "--from", "web_visit", "--json"))
+    seen["journeys to"] = json.loads(ok("journeys", "rfm", "--to", "order", "--length", "3", "--json"))
+    seen["funnel"] = json.loads(ok("funnel", "--steps", "web_visit,email_click,order", "--by", "rfm", "--json"))
     seen["diff versions"] = json.loads(ok("diff", "value", "--from-version", "1", "--to-version", "1", "--json"))
     ok("members", "value", "Big", "-o", str(root / "big.parquet"))
     seen["members Big"] = pd.read_parquet(root / "big.parquet").to_dict("records")
@@ -75,6 +79,7 @@ def test_the_commands_agree_on_both_engines(pyspark, segmint_cli, tmp_path):
     duck = _session(segmint_cli, tmp_path / "duckdb", tmp_path / "shop", "duckdb")
     spark = _session(segmint_cli, tmp_path / "spark", tmp_path / "shop", "spark")
     assert duck["history rfm"] and duck["members Big"]
+    assert sum(p["sessions"] for p in duck["journeys from"]["paths"].values()) > 0
     for what in duck:
         assert parity._close(duck[what], spark[what]), f"{what}: {duck[what]!r} on DuckDB, {spark[what]!r} on Spark"
 

@@ -70,8 +70,10 @@ def segment_journeys(memberships: ir.Table, name: str, top: int = 10) -> dict[st
               "share": r["customers"] / n if n else None} for r in found]
     times = stints.group_by("segment").aggregate(
         stints=stints.count(), ended=stints.ended.cast("int64").sum(),
-        median_days=stints.days.median(where=stints.ended),
-        median_days_ongoing=stints.days.median(where=~stints.ended),
+        # the days of the ended (ongoing) stints and null for the others: a median skips nulls, where a median
+        # with a filter is a percentile of a computed fraction, which Spark refuses (it wants a constant)
+        median_days=ibis.ifelse(stints.ended, stints.days, ibis.null("float64")).median(),
+        median_days_ongoing=ibis.ifelse(stints.ended, ibis.null("float64"), stints.days).median(),
     ).order_by("segment").to_pyarrow().to_pylist()
     time_in = [{"segment": t["segment"], "stints": int(t["stints"]), "ended": int(t["ended"]),
                 "median_days": None if t["median_days"] is None else round(float(t["median_days"]), 2),
