@@ -179,16 +179,28 @@ def test_past_figures_are_computed_once_and_again_when_their_runs_or_orders_chan
     again = tiny.monitor("spend")
     assert calls == {"transitions": 0, "kpis": 0}
     assert again["transitions"] == first["transitions"] and again["kpis"] == first["kpis"]
-    # a late order inside the second period: the KPIs are read again from the orders (both runs' rows)
+    # orders after the last run (a new day's): no past period's orders changed, nothing is computed again
+    tiny.ingest("orders", orders([("6", "A", "2024-04-02", 7.0)]))
+    assert tiny.monitor("spend")["kpis"] == first["kpis"]
+    assert calls == {"transitions": 0, "kpis": 0}
+    # a late order inside the second period: that period's KPIs are read again from the orders, the first's not
     tiny.ingest("orders", orders([("5", "A", "2024-03-15", 30.0)]))
     late = tiny.monitor("spend")
-    assert calls == {"transitions": 0, "kpis": 2}
+    assert calls == {"transitions": 0, "kpis": 1}
     k = {(r["as_of"], r["segment"]): r["revenue"] for r in late["kpis"]}
     assert k[("2024-04-01", "big")] == 50.0
+    # a corrected order (same id, another amount) inside the second period: that period again
+    tiny.ingest("orders", orders([("5", "A", "2024-03-15", 40.0)]))
+    corrected = {(r["as_of"], r["segment"]): r["revenue"] for r in tiny.monitor("spend")["kpis"]}
+    assert calls == {"transitions": 0, "kpis": 2} and corrected[("2024-04-01", "big")] == 60.0
     # the second run stored again: its pair's transitions are computed again, the first run's KPIs are not
     tiny.segment("spend", "2024-04-01")
     tiny.monitor("spend")
     assert calls == {"transitions": 1, "kpis": 3}
+    # a feature snapshot stored again at a run's date: the KPIs average its values, every run's are computed again
+    tiny.features("2024-03-01")
+    tiny.monitor("spend")
+    assert calls == {"transitions": 1, "kpis": 5}
     kept = tiny.store.table("monitor_figures").to_pyarrow().to_pandas()
     assert set(kept.figure) == {"transitions", "kpis"} and not kept.value.str.contains('"A"').any()
     # an erasure takes the figures computed with the erased customer's rows away too

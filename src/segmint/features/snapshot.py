@@ -42,6 +42,7 @@ from segmint.features import (attributes, engagement, incremental, mix, orders, 
                               topics)
 from segmint.features.asof import Context, make_context, parse_as_of
 from segmint.features.catalog import CATALOG, FAMILIES, KEYS, resolve
+from segmint.store import kept_figures
 
 __all__ = ["compute_features", "snapshot", "load_features", "list_snapshots", "features_frame",
            "compute_with_context", "FEATURES_TABLE"]
@@ -193,7 +194,9 @@ def snapshot(store, as_of: object = None, settings: FeatureConfig | None = None,
             con.create_table(FEATURES_TABLE, schema=ibis.schema({n: d.copy(nullable=True) for n, d in schema.items()}))
         else:
             store.add_columns(FEATURES_TABLE, {n: str(d.copy(nullable=True)) for n, d in schema.items()})
-            _delete_snapshot(store, ctx.as_of)
+            if _has_snapshot(store, ctx.as_of):  # stored again: the KPIs kept from its values go (monitoring)
+                kept_figures.clear(store, ("kpis",))
+                _delete_snapshot(store, ctx.as_of)
         stored = con.table(FEATURES_TABLE)
         stored_schema = stored.schema()
         # Columns of earlier snapshots that this one lacks are written as nulls.
@@ -215,6 +218,11 @@ def snapshot(store, as_of: object = None, settings: FeatureConfig | None = None,
 def _drop_temporary(store, ctx: Context) -> None:
     for name in ctx.temporary:
         store.con.drop_table(name, force=True)
+
+
+def _has_snapshot(store, as_of: dt.datetime) -> bool:
+    f = store.table(FEATURES_TABLE)
+    return bool(f.filter(f.as_of == ibis.literal(as_of, type="timestamp")).limit(1).count().to_pyarrow().as_py())
 
 
 def _delete_snapshot(store, as_of: dt.datetime) -> None:

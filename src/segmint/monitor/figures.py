@@ -11,6 +11,8 @@ versions (a refit), the later version stands for that date.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any
 
 import ibis
@@ -168,6 +170,9 @@ def drift(ctx: SegmentContext, name: str, ref: dict[str, Any], cur: dict[str, An
 
 
 # ------------------------------------------------------------------------------------- KPIs
+#: The order columns the KPIs read: what a period's orders are fingerprinted by.
+KPI_ORDER_COLUMNS = ("order_id", "customer_id", "ordered_at", "amount", "returned")
+
 #: Snapshot features averaged per segment at each run, under the KPI's name.
 STATE_KPIS = {"predicted_clv": "predicted_clv_12m", "p_alive": "probability_alive",
               "consent_share": "marketing_consent", "email_open_rate": "email_open_rate",
@@ -186,11 +191,18 @@ def kpis(ctx: SegmentContext, name: str, every: list[dict[str, Any]], window_day
     (response rates from the events).
 
     Each run's rows are computed once and kept (:mod:`segmint.store.kept_figures`) under the two runs, the
-    orders and the feature settings they read.
+    orders of its period and the feature settings: a day's new orders leave every past period's rows as
+    they are, a late or corrected order recomputes its period's.
     """
     snap_cols = set(ctx.store.table("features").columns) if "features" in ctx.store.tables() else set()
-    state = kept_figures.data_state(ctx.store, extra=[window_days, sorted(snap_cols), ctx.features.model_dump()])
-    keys = [f"{kept_figures.run_key(every[i - 1] if i else run)}>{kept_figures.run_key(run)}|{state}"
+    settings = json.dumps([window_days, sorted(snap_cols), ctx.features.model_dump()], sort_keys=True, default=str)
+    settings = hashlib.sha256(settings.encode()).hexdigest()[:16]
+    periods = [(every[i - 1]["as_of"] if i else run["as_of"] - dt.timedelta(days=window_days), run["as_of"])
+               for i, run in enumerate(every)]
+    orders = kept_figures.period_fingerprints(ctx.store, "orders", "ordered_at", KPI_ORDER_COLUMNS, periods)
+    if orders is None:  # boundaries too fine to tell apart in one pass: the whole table's state
+        orders = [kept_figures.data_state(ctx.store)] * len(every)
+    keys = [f"{kept_figures.run_key(every[i - 1] if i else run)}>{kept_figures.run_key(run)}|{orders[i]}|{settings}"
             for i, run in enumerate(every)]
     per_run = kept_figures.remember_many(ctx.store, name, "kpis", keys,
                                          lambda i: _run_kpis(ctx, name, every, i, window_days, snap_cols))
