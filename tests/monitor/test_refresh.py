@@ -163,8 +163,8 @@ def test_past_figures_are_computed_once_and_again_when_their_runs_or_orders_chan
     _second_period(tiny)
     tiny.refresh("2024-04-01")
     first = tiny.monitor("spend")
-    calls = {"transitions": 0, "kpis": 0}
-    real_t, real_k = figures.transitions, figures._run_kpis
+    calls = {"transitions": 0, "kpis": 0, "drift": 0}
+    real_t, real_k, real_d = figures.transitions, figures._run_kpis, figures.drift
 
     def count_t(*a, **k):
         calls["transitions"] += 1
@@ -174,35 +174,46 @@ def test_past_figures_are_computed_once_and_again_when_their_runs_or_orders_chan
         calls["kpis"] += 1
         return real_k(*a, **k)
 
+    def count_d(*a, **k):
+        calls["drift"] += 1
+        return real_d(*a, **k)
+
     monkeypatch.setattr(figures, "transitions", count_t)
     monkeypatch.setattr(figures, "_run_kpis", count_k)
+    monkeypatch.setattr(figures, "drift", count_d)
     again = tiny.monitor("spend")
-    assert calls == {"transitions": 0, "kpis": 0}
+    assert calls == {"transitions": 0, "kpis": 0, "drift": 0}
     assert again["transitions"] == first["transitions"] and again["kpis"] == first["kpis"]
+    assert again["drift"] == first["drift"] and again["drift_series"] == first["drift_series"]
+    assert first["drift"]["overall"]["features"]  # the kept drift is the figure itself, read back
+    # another reference is another figure
+    assert tiny.monitor("spend", reference="first")["drift"]["reference_as_of"] == "2024-03-01"
+    assert calls["drift"] == 0  # with two runs, the first run is also the previous one: the same pair
+    calls["drift"] = 0
     # orders after the last run (a new day's): no past period's orders changed, nothing is computed again
     tiny.ingest("orders", orders([("6", "A", "2024-04-02", 7.0)]))
     assert tiny.monitor("spend")["kpis"] == first["kpis"]
-    assert calls == {"transitions": 0, "kpis": 0}
+    assert calls == {"transitions": 0, "kpis": 0, "drift": 0}
     # a late order inside the second period: that period's KPIs are read again from the orders, the first's not
     tiny.ingest("orders", orders([("5", "A", "2024-03-15", 30.0)]))
     late = tiny.monitor("spend")
-    assert calls == {"transitions": 0, "kpis": 1}
+    assert calls == {"transitions": 0, "kpis": 1, "drift": 0}
     k = {(r["as_of"], r["segment"]): r["revenue"] for r in late["kpis"]}
     assert k[("2024-04-01", "big")] == 50.0
     # a corrected order (same id, another amount) inside the second period: that period again
     tiny.ingest("orders", orders([("5", "A", "2024-03-15", 40.0)]))
     corrected = {(r["as_of"], r["segment"]): r["revenue"] for r in tiny.monitor("spend")["kpis"]}
-    assert calls == {"transitions": 0, "kpis": 2} and corrected[("2024-04-01", "big")] == 60.0
+    assert calls == {"transitions": 0, "kpis": 2, "drift": 0} and corrected[("2024-04-01", "big")] == 60.0
     # the second run stored again: its pair's transitions are computed again, the first run's KPIs are not
     tiny.segment("spend", "2024-04-01")
     tiny.monitor("spend")
-    assert calls == {"transitions": 1, "kpis": 3}
-    # a feature snapshot stored again at a run's date: the KPIs average its values, every run's are computed again
+    assert calls == {"transitions": 1, "kpis": 3, "drift": 1}
+    # a feature snapshot stored again at a run's date: the KPIs and the drift read its values, computed again
     tiny.features("2024-03-01")
     tiny.monitor("spend")
-    assert calls == {"transitions": 1, "kpis": 5}
+    assert calls == {"transitions": 1, "kpis": 5, "drift": 2}
     kept = tiny.store.table("monitor_figures").to_pyarrow().to_pandas()
-    assert set(kept.figure) == {"transitions", "kpis"} and not kept.value.str.contains('"A"').any()
+    assert set(kept.figure) == {"transitions", "kpis", "drift"} and not kept.value.str.contains('"A"').any()
     # an erasure takes the figures computed with the erased customer's rows away too
     tiny.forget(["B"])
     assert tiny.store.count("monitor_figures") == 0

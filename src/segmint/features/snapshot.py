@@ -194,8 +194,8 @@ def snapshot(store, as_of: object = None, settings: FeatureConfig | None = None,
             con.create_table(FEATURES_TABLE, schema=ibis.schema({n: d.copy(nullable=True) for n, d in schema.items()}))
         else:
             store.add_columns(FEATURES_TABLE, {n: str(d.copy(nullable=True)) for n, d in schema.items()})
-            if _has_snapshot(store, ctx.as_of):  # stored again: the KPIs kept from its values go (monitoring)
-                kept_figures.clear(store, ("kpis",))
+            if _has_snapshot(store, ctx.as_of):  # stored again: the monitoring figures kept from its values go
+                kept_figures.clear(store, kept_figures.SNAPSHOT_FIGURES)
                 _delete_snapshot(store, ctx.as_of)
         stored = con.table(FEATURES_TABLE)
         stored_schema = stored.schema()

@@ -67,14 +67,14 @@ def monitor(ctx: SegmentContext, settings, name: str, *, reference: str | None =
     }
     ref = figures.reference_run(every, current, drift_settings.reference)
     if ref is not None and feats:
-        out["drift"] = figures.drift(ctx, name, ref, current, feats, drift_settings, min_segment_size)
+        out["drift"] = figures.drift_kept(ctx, name, ref, current, feats, drift_settings, min_segment_size)
     if series and feats:
         for run in shown[-DRIFT_SERIES_RUNS:]:
             r = figures.reference_run(every, run, drift_settings.reference)
             if r is None:
                 continue
             d = out["drift"] if run is current and out["drift"] is not None else \
-                figures.drift(ctx, name, r, run, feats, drift_settings, min_segment_size)
+                figures.drift_kept(ctx, name, r, run, feats, drift_settings, min_segment_size)
             out["drift_series"].append({
                 "as_of": iso(run["as_of"]), "reference_as_of": d["reference_as_of"],
                 "drift_share": d["overall"]["drift_share"], "dataset_drift": d["overall"]["dataset_drift"],

@@ -13,8 +13,9 @@ of the two runs is stored again or the data under it changes, so they are kept i
 * for figures that read orders and feature snapshots (KPIs), the orders of the period each figure
   covers (:func:`period_fingerprints`: a late, corrected or erased order in a past period changes that
   period's key alone, and a day's new orders change none of the past ones) and the feature settings;
-  a feature snapshot stored again at a date that had one clears the KPIs (:func:`clear`), as they
-  average its values.
+  a feature snapshot stored again at a date that had one clears the KPIs and the drift
+  (:func:`clear`), as they read its values;
+* for drift, the features compared and the drift settings.
 
 A key that no longer matches is never read again; its row stays (one small row per run and figure;
 the table is a cache that nothing but this module reads, and dropping it loses nothing), except that an
@@ -180,7 +181,9 @@ def remember_many(store, segmentation: str, figure: str, keys: Sequence[str],
 
 
 #: Every figure this module keeps (what :func:`clear` deletes).
-FIGURES = ("transitions", "kpis")
+FIGURES = ("transitions", "kpis", "drift")
+#: The figures that read feature snapshots: a snapshot stored again clears them.
+SNAPSHOT_FIGURES = ("kpis", "drift")
 
 
 def clear(store, figures: Sequence[str] = FIGURES) -> None:
