@@ -35,6 +35,20 @@ def _small(con, name: str, expr: ibis.Table) -> ibis.Table | None:
     return t
 
 
+def _repeated_keys(con, typed: ibis.Table, key: list[str], name: str) -> ibis.Table | None:
+    """The rows whose key's hash (``_kh``) repeats, or every row when there is no key; None when none repeats.
+
+    An exact copy repeats its row's key as well, so the copies and the repeated keys are both found among
+    these rows: one aggregate over the whole source instead of one for each check (issue 16), and the two
+    checks then run over a handful of rows.
+    """
+    if not key or "_kh" not in typed.columns:
+        return typed
+    repeated = typed.group_by("_kh").aggregate(_n=typed.count()).filter(lambda t: t._n > 1).select("_kh")
+    keep = ["_rec", "_h", "_kh", "_reasons", *key]
+    return _small(con, name, typed.semi_join(repeated, "_kh").select(*[c for c in keep if c in typed.columns]))
+
+
 def _copies(con, typed: ibis.Table, source: ibis.Table, columns: list[str], name: str) -> ibis.Table | None:
     """``_rec`` of the rows that repeat an earlier row of the source exactly (all its columns).
 
@@ -91,10 +105,12 @@ def finalize_reasons(store: Store, typed: ibis.Table, target: Contract, staged: 
     con = store.con
     name = f"_segmint_flags_{uuid.uuid4().hex[:8]}"
     staged.temporaries.extend([name + s for s in ("_copy", "_key", "_unknown", "_erased", "")])
+    staged.temporaries.append(name + "_pool")
     source = staged.table(con)
-    copies = _copies(con, typed, source, staged.columns, name + "_copy")
     key = [k for k in target.key if k in typed.columns]  # optional key parts may be absent
-    repeats = _key_repeats(con, typed, key, copies, name + "_key")
+    pool = _repeated_keys(con, typed, key, name + "_pool")
+    copies = _copies(con, pool, source, staged.columns, name + "_copy") if pool is not None else None
+    repeats = _key_repeats(con, pool, key, copies, name + "_key") if pool is not None else None
     unknown = None
     if "customer_id" in target.references and "customer_id" in typed.columns and store.count("customers") > 0:
         known = store.table("customers").select("customer_id")
