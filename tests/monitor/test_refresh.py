@@ -49,6 +49,27 @@ def test_refresh_keeps_the_model_and_attributes_kpis_to_the_segment_at_the_time(
     assert small_kpi == []  # no member of small at the second run: no row (its activity is in the period before)
 
 
+def test_a_refresh_reads_each_period_since_the_run_before_it(tiny):
+    """A refresh shows its last two runs: the older one's KPIs cover the period since the run before it, as the
+    whole history shows them (not the first run's 90-day window), so a KPI alert compares like with like."""
+    from segmint.monitor.monitor import monitor
+
+    tiny = configure(tiny, monitoring={"alerts": [{"kind": "kpi_drop", "kpi": "revenue", "percent": 50,
+                                                   "segment": "big"}]})
+    tiny.refresh("2024-03-01")
+    _second_period(tiny)
+    tiny.refresh("2024-04-01")
+    tiny.ingest("orders", orders([("7", "A", "2024-04-10", 15.0), ("8", "B", "2024-04-20", 12.0)]))
+    third = tiny.refresh("2024-05-01")
+    full = {(r["as_of"], r["segment"]): r["revenue"] for r in tiny.monitor("spend")["kpis"]}
+    # big: 20 between the first two runs (B's 200 counts for small, B's segment then), 27 since: no drop
+    assert (full[("2024-04-01", "big")], full[("2024-05-01", "big")]) == (20.0, 27.0)
+    assert [a for a in third["alerts"] if a["kind"] == "kpi_drop"] == []
+    two = monitor(tiny.segment_context(), tiny.config.monitoring, "spend", last=2, series=False)
+    assert {(r["as_of"], r["segment"]): r["revenue"] for r in two["kpis"]} == {
+        k: v for k, v in full.items() if k[0] != "2024-03-01"}
+
+
 def test_refresh_records_why_it_refits(tiny):
     tiny.refresh("2024-03-01")
     again = tiny.refresh("2024-03-01", refit=True)

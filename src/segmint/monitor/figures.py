@@ -197,8 +197,9 @@ STATE_KPIS = {"predicted_clv": "predicted_clv_12m", "p_alive": "probability_aliv
               "email_click_rate": "email_click_rate"}
 
 
-def kpis(ctx: SegmentContext, name: str, every: list[dict[str, Any]], window_days: int) -> list[dict[str, Any]]:
-    """KPIs per segment per run.
+def kpis(ctx: SegmentContext, name: str, every: list[dict[str, Any]], window_days: int,
+         last: int | None = None) -> list[dict[str, Any]]:
+    """KPIs per segment per run (of the ``last`` runs only, when given; ``every`` is the whole history).
 
     Activity (``orders``, ``buyers``, ``revenue``, ``aov``, ``revenue_per_customer``) covers the period
     since the previous run (the first run: ``window_days`` before it), each order attributed to the
@@ -210,20 +211,22 @@ def kpis(ctx: SegmentContext, name: str, every: list[dict[str, Any]], window_day
 
     Each run's rows are computed once and kept (:mod:`segmint.store.kept_figures`) under the two runs, the
     orders of its period and the feature settings: a day's new orders leave every past period's rows as
-    they are, a late or corrected order recomputes its period's.
+    they are, a late or corrected order recomputes its period's. A run's period is the same whether all
+    runs or the last few are shown (a refresh shows two): the one since the run before it in ``every``.
     """
+    shown = range(max(len(every) - last, 0) if last else 0, len(every))
     snap_cols = set(ctx.store.table("features").columns) if "features" in ctx.store.tables() else set()
     settings = json.dumps([window_days, sorted(snap_cols), ctx.features.model_dump()], sort_keys=True, default=str)
     settings = hashlib.sha256(settings.encode()).hexdigest()[:16]
-    periods = [(every[i - 1]["as_of"] if i else run["as_of"] - dt.timedelta(days=window_days), run["as_of"])
-               for i, run in enumerate(every)]
+    periods = [(every[i - 1]["as_of"] if i else every[i]["as_of"] - dt.timedelta(days=window_days),
+                every[i]["as_of"]) for i in shown]
     orders = kept_figures.period_fingerprints(ctx.store, "orders", "ordered_at", KPI_ORDER_COLUMNS, periods)
     if orders is None:  # boundaries too fine to tell apart in one pass: the whole table's state
-        orders = [kept_figures.data_state(ctx.store)] * len(every)
-    keys = [f"{kept_figures.run_key(every[i - 1] if i else run)}>{kept_figures.run_key(run)}|{orders[i]}|{settings}"
-            for i, run in enumerate(every)]
+        orders = [kept_figures.data_state(ctx.store)] * len(periods)
+    keys = [f"{kept_figures.run_key(every[i - 1] if i else every[i])}>{kept_figures.run_key(every[i])}|{orders[j]}|"
+            f"{settings}" for j, i in enumerate(shown)]
     per_run = kept_figures.remember_many(ctx.store, name, "kpis", keys,
-                                         lambda i: _run_kpis(ctx, name, every, i, window_days, snap_cols))
+                                         lambda j: _run_kpis(ctx, name, every, shown[j], window_days, snap_cols))
     return [row for rows in per_run for row in rows]
 
 

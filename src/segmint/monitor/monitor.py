@@ -62,7 +62,7 @@ def monitor(ctx: SegmentContext, settings, name: str, *, reference: str | None =
         "sizes": figures.sizes(ctx, name, shown),
         "transitions": figures.transitions_over(ctx, name, shown, exclusive),
         "drift_settings": drift_settings.model_dump(),
-        "drift": None, "drift_series": [], "kpis": figures.kpis(ctx, name, shown, settings.kpi_window_days),
+        "drift": None, "drift_series": [], "kpis": figures.kpis(ctx, name, every, settings.kpi_window_days, last),
         "model_health": None,
     }
     ref = figures.reference_run(every, current, drift_settings.reference)
