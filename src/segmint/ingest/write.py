@@ -104,8 +104,7 @@ def finalize_reasons(store: Store, typed: ibis.Table, target: Contract, staged: 
     """
     con = store.con
     name = f"_segmint_flags_{uuid.uuid4().hex[:8]}"
-    staged.temporaries.extend([name + s for s in ("_copy", "_key", "_unknown", "_erased", "")])
-    staged.temporaries.append(name + "_pool")
+    staged.temporaries.extend([name + s for s in ("_pool", "_copy", "_key", "_unknown", "_erased", "")])
     source = staged.table(con)
     key = [k for k in target.key if k in typed.columns]  # optional key parts may be absent
     pool = _repeated_keys(con, typed, key, name + "_pool")

@@ -50,7 +50,7 @@ import ibis.expr.types as ir
 
 from segmint.errors import ConfigError
 from segmint.intervals import wilson  # re-exported: one implementation for every layer
-from segmint.journeys.steps import step_rows, step_stream
+from segmint.journeys.steps import on_duckdb, step_rows, step_stream
 
 __all__ = ["funnel", "customer_levels", "wilson", "ORDERS", "MAX_STEPS"]
 
@@ -116,10 +116,7 @@ def customer_levels(stream: ir.Table, steps: Sequence[str], within: float, order
 
 def _has_asof_join(table: ir.Table) -> bool:
     """Whether the table's engine runs Ibis' as-of joins (DuckDB does; Ibis has none for Spark)."""
-    try:
-        return table._find_backend(use_default=True).name == "duckdb"
-    except Exception:  # noqa: BLE001 - no backend to ask: use the window functions, which every engine has
-        return False
+    return on_duckdb(table)
 
 
 def _ordered_levels(rows: Sequence[ir.Table], W: float) -> ir.Table:

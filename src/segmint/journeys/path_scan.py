@@ -42,11 +42,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segmint.journeys.steps import on_duckdb
+
 __all__ = ["count_paths", "scannable", "MAX_STEPS"]
 
-#: Distinct steps a one-byte code can hold (one value is kept for "no step").
+#: Distinct steps a one-byte code can hold (one value is kept for "no step": the number of steps).
 MAX_STEPS = 255
-_NONE = MAX_STEPS
 _BATCH_ROWS = 1 << 21
 _DONE = object()
 
@@ -58,22 +59,25 @@ def _hash64(value: str) -> dt.uint64:  # type: ignore[empty-body]
 
 def scannable(stream: ir.Table) -> bool:
     """Whether ``stream``'s engine runs the sorted scan (DuckDB: a 64-bit ``hash`` and ordered batches)."""
-    try:
-        return stream._find_backend(use_default=True).name == "duckdb"
-    except Exception:  # noqa: BLE001 - no backend to ask: the window functions, which every engine has
-        return False
+    return on_duckdb(stream)
 
 
 @dataclass(frozen=True)
 class _Query:
-    """What is asked: the session gap, repeats, the anchor steps (as codes) and the path length."""
+    """What is asked: the session gap, repeats, the anchor steps (as codes), the path length, and the code of
+    "no step" (past a path's end: the number of steps, one above the highest step's code)."""
 
     gap: float
     collapse: bool
     start: int | None
     end: int | None
     length: int
-    start_is_end: bool
+    none: int
+
+    @property
+    def start_is_end(self) -> bool:
+        """Whether a path runs from a step to itself (then it is that one step)."""
+        return self.start is not None and self.start == self.end
 
 
 def count_paths(stream: ir.Table, gap_seconds: float, collapse_repeats: bool, start: str | None, end: str | None,
@@ -108,7 +112,7 @@ def count_paths(stream: ir.Table, gap_seconds: float, collapse_repeats: bool, st
         return None
     code = {n: i for i, n in enumerate(names)}  # in the names' order: the engine's tie order by step
     q = _Query(float(gap_seconds), bool(collapse_repeats), code.get(start) if start is not None else None,
-               code.get(end) if end is not None else None, int(length), start is not None and start == end)
+               code.get(end) if end is not None else None, int(length), len(names))
     if (start is not None and q.start is None) or (end is not None and q.end is None):
         return []  # a step nobody took: no session has it
     seg_names, member_hash, member_seg = [""], None, None
@@ -181,7 +185,7 @@ def _customer_batches(reader: pa.RecordBatchReader):
     for batch in _prefetched(reader):
         if batch.num_rows == 0:
             continue
-        cols = [np.asarray(batch.column(i).to_numpy(zero_copy_only=False)) for i in range(3)]
+        cols = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(3)]
         if held is not None:
             cols = [np.concatenate([a, b]) for a, b in zip(held, cols)]
         h = cols[0]
@@ -237,7 +241,7 @@ def _count_batch(h: np.ndarray, t: np.ndarray, c: np.ndarray, q: _Query, member_
         first = np.ones(hits.size, bool)
         first[1:] = session[hits[1:]] != session[hits[:-1]]
         anchors = hits[first]
-    steps = np.full((anchors.size, q.length), _NONE, np.int64)
+    steps = np.full((anchors.size, q.length), q.none, np.int64)
     backward = q.start is None and q.end is not None
     alive = np.ones(anchors.size, bool)
     own = session[anchors]
@@ -245,7 +249,7 @@ def _count_batch(h: np.ndarray, t: np.ndarray, c: np.ndarray, q: _Query, member_
         raw = anchors - j if backward else anchors + j
         at = np.clip(raw, 0, n - 1)
         alive &= ((raw >= 0) if backward else (raw < n)) & (session[at] == own)
-        steps[:, (q.length - 1 - j) if backward else j] = np.where(alive, c[at], _NONE)
+        steps[:, (q.length - 1 - j) if backward else j] = np.where(alive, c[at], q.none)
     steps[:, q.length - 1 if backward else 0] = c[anchors]
     # each path's customer: the batch's customer number of its anchor row
     who = np.searchsorted(np.flatnonzero(new_customer), anchors, "right") - 1
@@ -262,11 +266,11 @@ def _start_to_end(steps: np.ndarray, q: _Query) -> np.ndarray:
     steps apart (``start == end``: the one step).
     """
     if q.start_is_end:
-        steps[:, 1:] = _NONE
+        steps[:, 1:] = q.none
         return np.ones(steps.shape[0], bool)
     hit = steps[:, 1:] == q.end
     last = np.argmax(hit, axis=1) + 1  # the column of the first end after the start
-    steps[np.arange(q.length)[None, :] > last[:, None]] = _NONE
+    steps[np.arange(q.length)[None, :] > last[:, None]] = q.none
     return hit.any(axis=1)
 
 
@@ -274,7 +278,7 @@ class _Counts:
     """Sessions and distinct customers per (segment, path), summed over batches of whole customers."""
 
     def __init__(self, steps: int, length: int) -> None:
-        self.base = steps + 1  # a path is a number in this base, one digit a step ("no step" the highest)
+        self.base = steps + 1  # a path is a number in this base, one digit a step ("no step": ``steps``)
         self.length = length
         self.sessions: dict[int, int] = {}
         self.customers: dict[int, int] = {}
@@ -283,7 +287,6 @@ class _Counts:
     def add(self, steps: np.ndarray, who: np.ndarray, customer_hash: np.ndarray, member_hash: np.ndarray | None,
             member_seg: np.ndarray | None) -> None:
         """Add a batch's paths: ``steps`` (codes), ``who`` (the batch's customer numbers) and its customers' hashes."""
-        steps = np.where(steps == _NONE, self.base - 1, steps)
         seg = np.zeros(who.size, np.int64)
         if member_hash is not None and who.size:  # each path once per segment of its customer (none: no member)
             first = np.searchsorted(member_hash, customer_hash, "left")  # per customer, not per path

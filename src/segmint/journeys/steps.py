@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 
 from segmint.errors import ConfigError, DataError, UnknownNameError, did_you_mean
 
-__all__ = ["ORDER_STEP", "parse_window", "step_stream", "step_rows", "clean_steps", "check_steps"]
+__all__ = ["ORDER_STEP", "parse_window", "step_stream", "step_rows", "clean_steps", "check_steps", "on_duckdb"]
 
 #: The step name of an order (a purchase, not a return).
 ORDER_STEP = "order"
@@ -111,6 +111,17 @@ def _steps(events: ir.Table | None, orders: ir.Table | None, groups: Mapping[str
         o = orders.filter(ibis.literal(False))
         parts.append(o.select(customer_id=o.customer_id, at=o.ordered_at, step=ibis.literal(ORDER_STEP)))
     return parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
+
+
+def on_duckdb(table: ir.Table) -> bool:
+    """Whether ``table``'s engine is DuckDB, where the funnel's as-of joins and the paths' sorted scan run.
+
+    Everywhere else (Spark, or no backend to ask) the window functions, which every engine has.
+    """
+    try:
+        return table._find_backend(use_default=True).name == "duckdb"
+    except Exception:  # noqa: BLE001 - no backend to ask: the window functions
+        return False
 
 
 def check_steps(events: ir.Table | None, steps: Sequence[str | None], groups: Mapping[str, str] | None = None) -> None:

@@ -169,6 +169,11 @@ def drift(ctx: SegmentContext, name: str, ref: dict[str, Any], cur: dict[str, An
             "overall": overall, "segments": segments}
 
 
+def _digest(value: Any) -> str:
+    """A short stable text for settings in a kept figure's key (their JSON, hashed)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def drift_kept(ctx: SegmentContext, name: str, ref: dict[str, Any], cur: dict[str, Any], features: list[str],
                settings, min_segment_size: int) -> dict[str, Any]:
     """:func:`drift`, computed once per pair of runs and kept (:mod:`segmint.store.kept_figures`).
@@ -180,9 +185,8 @@ def drift_kept(ctx: SegmentContext, name: str, ref: dict[str, Any], cur: dict[st
     computed once instead of on every view.
     """
     # the reference is the run ``ref`` itself: "previous" and the date of that run are the same figure
-    what = json.dumps([features, settings.model_dump(exclude={"reference"}), int(min_segment_size)], sort_keys=True,
-                      default=str)
-    key = f"{kept_figures.run_key(ref)}>{kept_figures.run_key(cur)}|{hashlib.sha256(what.encode()).hexdigest()[:16]}"
+    what = _digest([features, settings.model_dump(exclude={"reference"}), int(min_segment_size)])
+    key = f"{kept_figures.run_key(ref)}>{kept_figures.run_key(cur)}|{what}"
     return kept_figures.remember_many(ctx.store, name, "drift", [key],
                                       lambda _: drift(ctx, name, ref, cur, features, settings, min_segment_size))[0]
 
@@ -216,8 +220,7 @@ def kpis(ctx: SegmentContext, name: str, every: list[dict[str, Any]], window_day
     """
     shown = range(max(len(every) - last, 0) if last else 0, len(every))
     snap_cols = set(ctx.store.table("features").columns) if "features" in ctx.store.tables() else set()
-    settings = json.dumps([window_days, sorted(snap_cols), ctx.features.model_dump()], sort_keys=True, default=str)
-    settings = hashlib.sha256(settings.encode()).hexdigest()[:16]
+    settings = _digest([window_days, sorted(snap_cols), ctx.features.model_dump()])
     periods = [(every[i - 1]["as_of"] if i else every[i]["as_of"] - dt.timedelta(days=window_days),
                 every[i]["as_of"]) for i in shown]
     orders = kept_figures.period_fingerprints(ctx.store, "orders", "ordered_at", KPI_ORDER_COLUMNS, periods)

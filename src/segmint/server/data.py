@@ -421,5 +421,5 @@ def stream_rows(table: ir.Table, fmt: str, counter: list[int], batch_rows: int =
 
 
 __all__ = ["customer", "display_names", "history", "jsonable", "journeys", "members_page", "members_table",
-           "migration", "personas", "preview", "profile", "scorecard", "segment_card", "segmentation", "segmentations", "stream_rows",
-           "with_names"]
+           "migration", "personas", "preview", "profile", "scorecard", "segment_card", "segmentation", "segmentations",
+           "stream_rows", "with_names"]

@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import ibis
+import numpy as np
 import pyarrow as pa
 
 __all__ = ["TABLE", "clear", "data_state", "period_fingerprints", "remember_many", "run_key"]
@@ -88,15 +89,14 @@ def period_fingerprints(store, table: str, time_column: str, columns: Sequence[s
     ...     def table(self, name): return self.t
     >>> o = pd.DataFrame({"order_id": ["1", "2"], "at": pd.to_datetime(["2024-01-05", "2024-02-03"]),
     ...                   "amount": [10.0, 20.0]})
-    >>> periods = [(dt.datetime(2024, 1, 1), dt.datetime(2024, 2, 1)), (dt.datetime(2024, 2, 1), dt.datetime(2024, 3, 1))]
+    >>> jan, feb, mar = (dt.datetime(2024, m, 1) for m in (1, 2, 3))
+    >>> periods = [(jan, feb), (feb, mar)]
     >>> before = period_fingerprints(Store(o), "orders", "at", ["order_id", "amount"], periods)
     >>> late = pd.concat([o, pd.DataFrame({"order_id": ["3"], "at": pd.to_datetime(["2024-02-20"]), "amount": [5.0]})])
     >>> after = period_fingerprints(Store(late), "orders", "at", ["order_id", "amount"], periods)
     >>> before[0] == after[0], before[1] == after[1]
     (True, False)
     """
-    import numpy as np
-
     if not periods:
         return []
     t = store.table(table)
@@ -120,8 +120,6 @@ _GROUPS: dict[tuple, tuple] = {}
 
 def _groups(store, t, table: str, time_column: str, cols: list[str], odd: list[dt.datetime]):
     """Each group's earliest time, and the prefix sums of the groups' counts and hash sums, in time order."""
-    import numpy as np
-
     memo = None
     if hasattr(store, "count"):  # a real store: its state says whether a scan made earlier still holds
         memo = (str(getattr(store, "path", id(store))), data_state(store, (table,)), table, time_column,
@@ -188,7 +186,7 @@ SNAPSHOT_FIGURES = ("kpis", "drift")
 
 def clear(store, figures: Sequence[str] = FIGURES) -> None:
     """Drop the kept ``figures`` (every one by default; inside the caller's transaction): an erasure or a
-    retention purge took rows away, a feature snapshot was stored again (``("kpis",)``), and figures computed
+    retention purge took rows away, a feature snapshot was stored again (:data:`SNAPSHOT_FIGURES`), and figures computed
     with what changed go too; they are computed again when next asked for."""
     if TABLE in store.con.list_tables():
         for figure in figures:
